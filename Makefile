@@ -1,0 +1,44 @@
+# gameday — build, test and try it out. Needs only Go (see go.mod for the version).
+GO      ?= go
+BIN     ?= bin
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+.PHONY: all build test test-race demo lint bench fuzz clean
+
+all: build
+
+## build: bin/gameday and bin/refapp (the reference backend gameday starts for local targets)
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/gameday ./cmd/gameday
+	$(GO) build -o $(BIN)/refapp ./reference-app/cmd/refapp
+
+## test: the whole test suite, end-to-end runs against the reference backend included
+test:
+	$(GO) test -count=1 -timeout 9m ./...
+
+## test-race: the test suite under the race detector (slower)
+test-race:
+	$(GO) test -count=1 -race -timeout 20m ./...
+
+## demo: build, then run the quickstart game day against the local reference backend
+demo: build
+	$(BIN)/gameday run scenarios/quickstart.yaml
+
+## lint: formatting and go vet
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt: not formatted:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+## bench: the Go benchmarks (see docs/benchmarks.md)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## fuzz: fuzz the scenario decoder for FUZZTIME (default 60s)
+FUZZTIME ?= 60s
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./scenarios
+
+clean:
+	rm -rf $(BIN)
