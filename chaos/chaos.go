@@ -1,0 +1,54 @@
+// Package chaos defines the fault abstraction of gameday: a Fault is an
+// Inject/Recover pair over per-target Records. Each kind of fault lives in a
+// sub-package (chaos/network, chaos/process); chaos/chaostest holds the
+// conformance suite every kind runs.
+//
+// A fault's life, as the orchestrator drives it:
+//
+//	Inject ──▶ [records open: InjectedAt set] ──▶ Recover ──▶ [records closed: RecoveredAt set]
+//	                  │                              ▲
+//	                  └── ctx ends, error ───────────┘ (Recover again resumes; it is idempotent)
+//
+// Records carry their own timestamps, so recovery time objectives are
+// computed from what the faults report, not from the timeline's plan.
+package chaos
+
+import (
+	"context"
+	"time"
+)
+
+// Kinds of fault, as they appear in Record.Kind.
+const (
+	KindNetwork = "network" // a Toxiproxy toxic or a disabled link
+	KindProcess = "process" // a signal sent to a process
+)
+
+// Record is what one fault did to one target.
+type Record struct {
+	Fault       string    `json:"fault"`  // the fault's name in the scenario
+	Kind        string    `json:"kind"`   // "network", "process"
+	Target      string    `json:"target"` // link name, or process instance
+	Action      string    `json:"action"` // human text: "latency 200ms±20ms downstream", "SIGKILL pid 4242"
+	InjectedAt  time.Time `json:"injectedAt"`
+	RecoveredAt time.Time `json:"recoveredAt,omitzero"`
+}
+
+// Recovered reports whether the record is closed: the fault's effect on its
+// target is over (RecoveredAt is set).
+func (r Record) Recovered() bool { return !r.RecoveredAt.IsZero() }
+
+// Fault is one injectable fault. Inject applies it and returns the records it
+// created. Recover reverts whatever is still applied and returns the records
+// it closed; it is idempotent (a second call, or a call after a failed or
+// partial Inject, is harmless and returns no new records) and must be safe to
+// call concurrently with nothing else of the same fault. Both honour ctx.
+//
+// Inject may return records together with an error when it applied the fault
+// to some targets only; those records are open and Recover closes them.
+// Inject on a fault whose records are still open is an error.
+type Fault interface {
+	Name() string
+	Inject(ctx context.Context) ([]Record, error)
+	Recover(ctx context.Context) ([]Record, error)
+}

@@ -1,0 +1,35 @@
+package chaos
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+func TestRecordJSON(t *testing.T) {
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		rec  Record
+		want string
+	}{
+		// An open record has no recoveredAt.
+		{Record{Fault: "kill-primary", Kind: KindProcess, Target: "store-1", Action: "SIGKILL pid 4242", InjectedAt: at},
+			`{"fault":"kill-primary","kind":"process","target":"store-1","action":"SIGKILL pid 4242","injectedAt":"2026-03-01T12:00:00Z"}`},
+		// A closed one has.
+		{Record{Fault: "slow", Kind: KindNetwork, Target: "db", Action: "latency 1s downstream", InjectedAt: at, RecoveredAt: at.Add(1500 * time.Millisecond)},
+			`{"fault":"slow","kind":"network","target":"db","action":"latency 1s downstream","injectedAt":"2026-03-01T12:00:00Z","recoveredAt":"2026-03-01T12:00:01.5Z"}`},
+	}
+	for _, tt := range tests {
+		b, err := json.Marshal(tt.rec)
+		if err != nil || string(b) != tt.want {
+			t.Errorf("json.Marshal(%+v) = %s, %v; want %s", tt.rec, b, err, tt.want)
+		}
+		var back Record
+		if err := json.Unmarshal(b, &back); err != nil || back != tt.rec {
+			t.Errorf("json.Unmarshal(%s) = %+v, %v; want %+v", b, back, err, tt.rec)
+		}
+		if got, want := tt.rec.Recovered(), !tt.rec.RecoveredAt.IsZero(); got != want {
+			t.Errorf("%+v.Recovered() = %v; want %v", tt.rec, got, want)
+		}
+	}
+}

@@ -1,0 +1,348 @@
+package network
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	toxiproxy "github.com/Shopify/toxiproxy/v2"
+	toxiclient "github.com/Shopify/toxiproxy/v2/client"
+	"github.com/rs/zerolog"
+
+	"github.com/gameday/gameday/chaos"
+	"github.com/gameday/gameday/chaos/chaostest"
+)
+
+// lab is an embedded Toxiproxy server with its API on a loopback port, and
+// an HTTP upstream its proxies lead to.
+type lab struct {
+	client   *toxiclient.Client
+	upstream string // host:port of the upstream
+	proxies  int    // proxies made so far, to name the next
+}
+
+// newLab starts a lab that stops with t. Its API requests go through wrap,
+// if given.
+func newLab(t *testing.T, wrap ...func(http.Handler) http.Handler) *lab {
+	t.Helper()
+	server := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop())
+	var routes http.Handler = server.Routes() // Routes may be called once per server
+	for _, w := range wrap {
+		routes = w(routes)
+	}
+	api := httptest.NewServer(routes)
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	}))
+	t.Cleanup(func() {
+		if err := server.Collection.Clear(); err != nil {
+			t.Errorf("stop proxies: %v", err)
+		}
+		api.Close()
+		upstream.Close()
+	})
+	return &lab{client: toxiclient.NewClient(api.URL), upstream: upstream.Listener.Addr().String()}
+}
+
+// newProxy creates a fresh enabled proxy in front of the upstream.
+func (l *lab) newProxy(t *testing.T) *toxiclient.Proxy {
+	t.Helper()
+	l.proxies++
+	p, err := l.client.CreateProxy(fmt.Sprintf("link%d", l.proxies), "127.0.0.1:0", l.upstream)
+	if err != nil {
+		t.Fatalf("CreateProxy: %v", err)
+	}
+	return p
+}
+
+// get sends one request through p on a fresh connection and returns how
+// long it took.
+func get(p *toxiclient.Proxy, timeout time.Duration) (time.Duration, error) {
+	c := &http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true}}
+	start := time.Now()
+	resp, err := c.Get("http://" + p.Listen + "/")
+	if err != nil {
+		return time.Since(start), err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err == nil && (resp.StatusCode != http.StatusOK || string(body) != "ok") {
+		err = fmt.Errorf("GET = %d %q; want 200 \"ok\"", resp.StatusCode, body)
+	}
+	return time.Since(start), err
+}
+
+// failing returns an observer that sees the fault when a request through the
+// current proxy fails with an error wrapping want (nil: any error).
+func failing(cur **toxiclient.Proxy, want error) func(t *testing.T) bool {
+	return func(t *testing.T) bool {
+		_, err := get(*cur, 2*time.Second)
+		if err != nil && want != nil && !errors.Is(err, want) {
+			t.Logf("GET through %s = %v; want no error or %v", (*cur).Name, err, want)
+			return false
+		}
+		return err != nil
+	}
+}
+
+func TestConformance(t *testing.T) {
+	const latency = 300 * time.Millisecond
+	tests := []struct {
+		name     string
+		spec     Spec                                               // Link is filled in
+		observed func(cur **toxiclient.Proxy) func(*testing.T) bool // seen while the fault is on
+	}{
+		// latency: a request takes at least the latency.
+		{"latency", Spec{Toxic: ToxicLatency, Latency: latency}, func(cur **toxiclient.Proxy) func(*testing.T) bool {
+			return func(t *testing.T) bool {
+				took, err := get(*cur, 5*time.Second)
+				if err != nil {
+					t.Errorf("GET through %s = %v; want no error", (*cur).Name, err)
+				}
+				return took >= latency
+			}
+		}},
+		// timeout: data stops and the connection is closed after 100ms.
+		{"timeout", Spec{Toxic: ToxicTimeout, Timeout: 100 * time.Millisecond}, func(cur **toxiclient.Proxy) func(*testing.T) bool {
+			return failing(cur, nil)
+		}},
+		// reset_peer: the connection is reset.
+		{"reset_peer", Spec{Toxic: ToxicResetPeer}, func(cur **toxiclient.Proxy) func(*testing.T) bool {
+			return failing(cur, syscall.ECONNRESET)
+		}},
+		// down: connections are refused.
+		{"down", Spec{Toxic: ToxicDown}, func(cur **toxiclient.Proxy) func(*testing.T) bool {
+			return failing(cur, syscall.ECONNREFUSED)
+		}},
+	}
+	l := newLab(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var cur *toxiclient.Proxy
+			chaostest.Run(t, chaostest.Harness{
+				New: func(t *testing.T) chaos.Fault {
+					cur = l.newProxy(t)
+					spec := tt.spec
+					spec.Link = cur.Name
+					return New("net-"+tt.name, l.client, spec)
+				},
+				Observed: tt.observed(&cur),
+			})
+		})
+	}
+}
+
+// toxicNames returns the names of the toxics on proxy name, sorted.
+func toxicNames(t *testing.T, c *toxiclient.Client, name string) []string {
+	t.Helper()
+	p, err := c.Proxy(name)
+	if err != nil {
+		t.Fatalf("Proxy(%q): %v", name, err)
+	}
+	var names []string
+	for _, tx := range p.ActiveToxics {
+		names = append(names, tx.Name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func TestCleanupRemovesOnlyPrefixed(t *testing.T) {
+	ctx := t.Context()
+	l := newLab(t)
+	p1, p2 := l.newProxy(t), l.newProxy(t)
+	faults := []*Fault{
+		New("slow", l.client, Spec{Link: p1.Name, Toxic: ToxicLatency, Latency: time.Second}),
+		New("narrow", l.client, Spec{Link: p2.Name, Toxic: ToxicBandwidth, RateKBps: 10}),
+	}
+	for _, f := range faults {
+		if _, err := f.Inject(ctx); err != nil {
+			t.Fatalf("%s Inject() = _, %v; want no error", f.Name(), err)
+		}
+	}
+	if _, err := p1.AddToxic("someone-elses", "latency", "downstream", 1, toxiclient.Attributes{"latency": 10}); err != nil {
+		t.Fatalf("AddToxic: %v", err)
+	}
+
+	removed, err := Cleanup(ctx, l.client)
+	want := []string{p1.Name + "/gameday-slow", p2.Name + "/gameday-narrow"}
+	slices.Sort(want)
+	if err != nil || !slices.Equal(removed, want) {
+		t.Fatalf("Cleanup() = %q, %v; want %q, no error", removed, err, want)
+	}
+	if got := toxicNames(t, l.client, p1.Name); !slices.Equal(got, []string{"someone-elses"}) {
+		t.Errorf("toxics on %s after Cleanup = %q; want [someone-elses]", p1.Name, got)
+	}
+	if got := toxicNames(t, l.client, p2.Name); len(got) != 0 {
+		t.Errorf("toxics on %s after Cleanup = %q; want none", p2.Name, got)
+	}
+	if removed, err := Cleanup(ctx, l.client); err != nil || len(removed) != 0 {
+		t.Errorf("second Cleanup() = %q, %v; want nothing, no error", removed, err)
+	}
+	// The faults' records close although their toxics are gone.
+	for _, f := range faults {
+		if recs, err := f.Recover(ctx); err != nil || len(recs) != 1 || !recs[0].Recovered() {
+			t.Errorf("%s Recover() after Cleanup = %+v, %v; want its record closed, no error", f.Name(), recs, err)
+		}
+	}
+}
+
+func TestRecoverAfterToxicRemovedByHand(t *testing.T) {
+	ctx := t.Context()
+	l := newLab(t)
+	p := l.newProxy(t)
+	f := New("slow", l.client, Spec{Link: p.Name, Toxic: ToxicLatency, Latency: time.Second})
+	if _, err := f.Inject(ctx); err != nil {
+		t.Fatalf("Inject() = _, %v; want no error", err)
+	}
+	if err := p.RemoveToxic(f.ToxicName()); err != nil {
+		t.Fatalf("RemoveToxic(%q): %v", f.ToxicName(), err)
+	}
+	recs, err := f.Recover(ctx)
+	if err != nil || len(recs) != 1 || !recs[0].Recovered() {
+		t.Fatalf("Recover() = %+v, %v; want one closed record, no error", recs, err)
+	}
+	if recs, err := f.Recover(ctx); err != nil || len(recs) != 0 {
+		t.Errorf("second Recover() = %+v, %v; want nothing, no error", recs, err)
+	}
+}
+
+func TestDownLeavesDisabledProxyDisabled(t *testing.T) {
+	ctx := t.Context()
+	l := newLab(t)
+	p := l.newProxy(t)
+	if err := p.Disable(); err != nil {
+		t.Fatalf("Disable: %v", err)
+	}
+	f := New("cut", l.client, Spec{Link: p.Name, Toxic: ToxicDown})
+	recs, err := f.Inject(ctx)
+	if err != nil || len(recs) != 1 || recs[0].Action != "down (proxy already disabled)" {
+		t.Fatalf("Inject() = %+v, %v; want one record with action \"down (proxy already disabled)\"", recs, err)
+	}
+	if recs, err := f.Recover(ctx); err != nil || len(recs) != 1 {
+		t.Fatalf("Recover() = %+v, %v; want one closed record, no error", recs, err)
+	}
+	got, err := l.client.Proxy(p.Name)
+	if err != nil {
+		t.Fatalf("Proxy(%q): %v", p.Name, err)
+	}
+	if got.Enabled {
+		t.Errorf("proxy %s after Recover: enabled; want still disabled, as before Inject", p.Name)
+	}
+}
+
+func TestInjectFails(t *testing.T) {
+	l := newLab(t)
+	p := l.newProxy(t)
+	canceled, cancel := context.WithCancel(t.Context())
+	cancel()
+	tests := []struct {
+		name string
+		ctx  context.Context
+		spec Spec
+		want error // nil: any error
+	}{
+		// A link Toxiproxy does not know.
+		{"no such proxy", t.Context(), Spec{Link: "nope", Toxic: ToxicLatency, Latency: time.Second}, nil},
+		// A link Toxiproxy does not know, for down.
+		{"down no such proxy", t.Context(), Spec{Link: "nope", Toxic: ToxicDown}, nil},
+		// An invalid spec is refused before any call.
+		{"invalid spec", t.Context(), Spec{Link: p.Name, Toxic: "smoke"}, nil},
+		// A context that has ended.
+		{"canceled", canceled, Spec{Link: p.Name, Toxic: ToxicLatency, Latency: time.Second}, context.Canceled},
+		// A context that has ended, for down.
+		{"down canceled", canceled, Spec{Link: p.Name, Toxic: ToxicDown}, context.Canceled},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := New("broken", l.client, tt.spec)
+			recs, err := f.Inject(tt.ctx)
+			if err == nil || len(recs) != 0 || (tt.want != nil && !errors.Is(err, tt.want)) {
+				t.Fatalf("Inject() = %+v, %v; want no records and an error (%v)", recs, err, tt.want)
+			}
+			if recs, err := f.Recover(t.Context()); err != nil || len(recs) != 0 {
+				t.Errorf("Recover() after failed Inject = %+v, %v; want nothing, no error", recs, err)
+			}
+			if got := toxicNames(t, l.client, p.Name); len(got) != 0 {
+				t.Errorf("toxics on %s = %q; want none", p.Name, got)
+			}
+			if got, err := l.client.Proxy(p.Name); err != nil || !got.Enabled {
+				t.Errorf("proxy %s enabled = %v, %v; want true", p.Name, got.Enabled, err)
+			}
+		})
+	}
+}
+
+func TestInjectTwiceFails(t *testing.T) {
+	ctx := t.Context()
+	l := newLab(t)
+	p := l.newProxy(t)
+	f := New("slow", l.client, Spec{Link: p.Name, Toxic: ToxicLatency, Latency: time.Second})
+	first, err := f.Inject(ctx)
+	if err != nil {
+		t.Fatalf("Inject() = _, %v; want no error", err)
+	}
+	if recs, err := f.Inject(ctx); err == nil || len(recs) != 0 {
+		t.Errorf("second Inject() = %+v, %v; want no records and an error", recs, err)
+	}
+	recs, err := f.Recover(ctx)
+	if err != nil || len(recs) != 1 || !recs[0].InjectedAt.Equal(first[0].InjectedAt) {
+		t.Fatalf("Recover() = %+v, %v; want the first Inject's record closed", recs, err)
+	}
+	// After Recover the fault can be injected again, with a new record.
+	again, err := f.Inject(ctx)
+	if err != nil || len(again) != 1 || again[0].InjectedAt.Before(recs[0].RecoveredAt) {
+		t.Fatalf("Inject() after Recover = %+v, %v; want a new record", again, err)
+	}
+	if recs, err := f.Recover(ctx); err != nil || len(recs) != 1 {
+		t.Errorf("Recover() = %+v, %v; want one closed record", recs, err)
+	}
+}
+
+func TestCallAbandonedOnContextEndIsAwaited(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	holdAddToxic := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/toxics") {
+				close(entered)
+				<-release
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	l := newLab(t, holdAddToxic)
+	releaseOnce := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(releaseOnce) // before the lab stops, even when the test fails
+	p := l.newProxy(t)
+	f := New("slow", l.client, Spec{Link: p.Name, Toxic: ToxicLatency, Latency: time.Second})
+
+	// Inject gives up while Toxiproxy still holds its call.
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() { <-entered; cancel() }()
+	if recs, err := f.Inject(ctx); !errors.Is(err, context.Canceled) || len(recs) != 0 {
+		t.Fatalf("Inject(canceled during the call) = %+v, %v; want no records and context.Canceled", recs, err)
+	}
+	// Recover waits for that call: it ends with its own context.
+	short, cancelShort := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancelShort()
+	if recs, err := f.Recover(short); !errors.Is(err, context.DeadlineExceeded) || len(recs) != 0 {
+		t.Fatalf("Recover() while Inject's call is held = %+v, %v; want no records and context.DeadlineExceeded", recs, err)
+	}
+	// Once the call lands, Recover removes what it added.
+	releaseOnce()
+	if recs, err := f.Recover(t.Context()); err != nil || len(recs) != 0 {
+		t.Fatalf("Recover() after the call landed = %+v, %v; want no records, no error", recs, err)
+	}
+	if got := toxicNames(t, l.client, p.Name); len(got) != 0 {
+		t.Errorf("toxics on %s after Recover = %q; want none", p.Name, got)
+	}
+}
