@@ -1,0 +1,25 @@
+// Command refapp is the reference mobile backend that gameday tests from
+// outside. One binary plays one role per process:
+//
+//	refapp --role=api     --listen=127.0.0.1:P --instance=api-1
+//	refapp --role=gateway --listen=127.0.0.1:G --instance=gateway \
+//	       --upstreams=http://127.0.0.1:P1,http://127.0.0.1:P2 --upstream-names=api-1,api-2
+//
+// It logs JSON to stderr, prints nothing else, and on SIGTERM or SIGINT
+// stops accepting connections, drains in-flight requests and exits 0.
+// Exit codes: 0 stopped by a signal, 1 failed, 2 bad flags.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	code := run(ctx, os.Args[1:], os.Stderr)
+	stop()
+	os.Exit(code)
+}

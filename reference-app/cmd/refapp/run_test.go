@@ -1,0 +1,74 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		args    string
+		wantErr string // substring; "" for success
+		check   func(config) bool
+	}{
+		{"--role=api --listen=127.0.0.1:1 --instance=api-1", "", func(c config) bool {
+			return c.role == "api" && c.listen == "127.0.0.1:1" && c.instance == "api-1"
+		}},
+		{"--role=api", "", func(c config) bool { return c.instance == "api" }}, // instance defaults to the role
+		{"--role=gateway --upstreams=http://127.0.0.1:1 --upstream-names=api-1 --health-interval=1s --upstream-timeout=3s --unhealthy-threshold=3", "", func(c config) bool {
+			return c.healthInterval == time.Second && c.upstreamTimeout == 3*time.Second && c.unhealthyThreshold == 3 && c.healthyThreshold == 1
+		}},
+		{"", "--role", nil},
+		{"--role=store", "--role", nil},
+		{"--role=gateway", "--upstreams", nil},
+		{"--role=api --upstreams=http://127.0.0.1:1", "only for --role=gateway", nil},
+		{"--role=api --health-interval=1s", "only for --role=gateway", nil},
+		{"--role=api extra", "unexpected argument", nil},
+		{"--role=api --drain-timeout=soon", "drain-timeout", nil},
+		{"--role=api --drain-timeout=-1s", "drain-timeout", nil},
+		{"--role=api --log-level=loud", "log-level", nil},
+		{"--role=api --nope", "nope", nil},
+	}
+	for _, tt := range tests {
+		c, err := parse(strings.Fields(tt.args))
+		switch {
+		case tt.wantErr == "" && err != nil:
+			t.Errorf("parse(%q) error = %v; want nil", tt.args, err)
+		case tt.wantErr == "" && !tt.check(c):
+			t.Errorf("parse(%q) = %+v; want the flags' values", tt.args, c)
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+			t.Errorf("parse(%q) error = %v; want one mentioning %q", tt.args, err, tt.wantErr)
+		}
+	}
+}
+
+func TestRunExitCodes(t *testing.T) {
+	tests := []struct {
+		args string
+		want int
+	}{
+		{"--role=nope", exitUsage},
+		{"--role=gateway --upstreams=127.0.0.1:1", exitError}, // not a URL with a scheme
+		{"--role=api --listen=256.0.0.1:80", exitError},       // cannot listen
+		{"--role=gateway --upstreams=http://127.0.0.1:1 --health-interval=0s", exitError},
+		{"-h", exitOK},
+	}
+	for _, tt := range tests {
+		var stderr bytes.Buffer
+		if got := run(context.Background(), strings.Fields(tt.args), &stderr); got != tt.want {
+			t.Errorf("run(%q) = %d; want %d (stderr: %s)", tt.args, got, tt.want, stderr.String())
+		}
+		if tt.want == exitOK {
+			continue // usage text
+		}
+		for _, line := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+			if !json.Valid([]byte(line)) {
+				t.Errorf("run(%q) wrote a non-JSON stderr line %q", tt.args, line)
+			}
+		}
+	}
+}

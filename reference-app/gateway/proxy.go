@@ -1,0 +1,189 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// IdempotencyKeyHeader marks a POST as safe to retry.
+const IdempotencyKeyHeader = "Idempotency-Key"
+
+// StatusClientClosedRequest is the status recorded when the client went
+// away before the upstream answered (nginx's 499); nobody receives it.
+const StatusClientClosedRequest = 499
+
+// ServeHTTP proxies r to an up upstream, round robin. A retryable request
+// (see Retryable) that gets a connection error or a 502, 503 or 504 is sent
+// once more to another up upstream, if there is one, before anything is
+// written to the client. Answers of the gateway itself: 413 for a body over
+// MaxBodyBytes, 503 with Retry-After when no upstream is up, 502 when the
+// upstream could not be reached, 504 when the upstream timeout expired.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := readBody(w, r)
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", MaxBodyBytes))
+			return
+		}
+		writeError(w, http.StatusBadRequest, "reading the request body failed")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), g.opts.upstreamTimeout)
+	defer cancel()
+
+	u := g.pick()
+	if u == nil {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "no healthy upstream")
+		return
+	}
+	resp, err := g.attempt(ctx, r, u, body)
+	if Retryable(r) && failed(ctx, resp, err) {
+		if alt := g.pickAfter(u); alt != nil {
+			if resp != nil {
+				resp.Body.Close()
+			}
+			g.metrics.retries.Inc()
+			resp, err = g.attempt(ctx, r, alt, body)
+		}
+	}
+	if err != nil {
+		g.answerError(ctx, w, r, err)
+		return
+	}
+	defer resp.Body.Close()
+	copyResponse(w, resp)
+}
+
+// Retryable reports whether r may be sent twice: its method is idempotent
+// (GET, HEAD, OPTIONS, PUT, DELETE) or it is a POST carrying an
+// Idempotency-Key header.
+func Retryable(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete:
+		return true
+	case http.MethodPost:
+		return r.Header.Get(IdempotencyKeyHeader) != ""
+	}
+	return false
+}
+
+// failed reports whether an attempt failed in a way worth a retry: a
+// connection error while the request still has time, or a 502/503/504.
+func failed(ctx context.Context, resp *http.Response, err error) bool {
+	if err != nil {
+		return ctx.Err() == nil
+	}
+	switch resp.StatusCode {
+	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
+}
+
+// readBody reads r's whole body, up to MaxBodyBytes, so that it can be sent
+// more than once.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		return nil, fmt.Errorf("read request body: %w", err)
+	}
+	return b, nil
+}
+
+// attempt sends r with body to u. A connection error takes u out of
+// rotation at once.
+func (g *Gateway) attempt(ctx context.Context, r *http.Request, u *upstream, body []byte) (*http.Response, error) {
+	out := r.Clone(ctx)
+	out.RequestURI = ""
+	out.URL.Scheme = u.url.Scheme
+	out.URL.Host = u.url.Host
+	out.Host = u.url.Host
+	out.Close = false
+	out.TransferEncoding = nil
+	out.Trailer = nil
+	out.ContentLength = int64(len(body))
+	out.Body = http.NoBody
+	out.GetBody = func() (io.ReadCloser, error) { return http.NoBody, nil }
+	if len(body) > 0 {
+		out.Body = io.NopCloser(bytes.NewReader(body))
+		out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	}
+	removeHopHeaders(out.Header)
+	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		if prior := r.Header.Values("X-Forwarded-For"); len(prior) > 0 {
+			ip = strings.Join(prior, ", ") + ", " + ip
+		}
+		out.Header.Set("X-Forwarded-For", ip)
+	}
+	out.Header.Set("X-Forwarded-Host", r.Host)
+	out.Header.Set("X-Forwarded-Proto", "http")
+	if _, ok := out.Header["User-Agent"]; !ok {
+		out.Header.Set("User-Agent", "") // do not let the transport add Go's
+	}
+
+	resp, err := g.transport.RoundTrip(out)
+	if err != nil {
+		code := codeError
+		switch {
+		case r.Context().Err() != nil:
+			code = codeCanceled
+		case ctx.Err() != nil:
+			code = codeTimeout
+		default:
+			g.markDown(u, err)
+		}
+		g.metrics.requests.WithLabelValues(u.name, code).Inc()
+		return nil, fmt.Errorf("proxy to %s: %w", u.name, err)
+	}
+	g.metrics.requests.WithLabelValues(u.name, strconv.Itoa(resp.StatusCode)).Inc()
+	return resp, nil
+}
+
+// answerError answers a request whose last attempt got no response.
+func (g *Gateway) answerError(ctx context.Context, w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case r.Context().Err() != nil:
+		w.WriteHeader(StatusClientClosedRequest)
+	case ctx.Err() != nil:
+		writeError(w, http.StatusGatewayTimeout, "upstream timed out")
+	default:
+		g.opts.log.Warn("proxy failed", "method", r.Method, "err", err)
+		writeError(w, http.StatusBadGateway, "upstream unreachable")
+	}
+}
+
+// copyResponse streams resp to w. Once the status is written nothing can be
+// retried; a body cut short aborts the client's connection so that the
+// client cannot mistake a truncated body for a whole one.
+func copyResponse(w http.ResponseWriter, resp *http.Response) {
+	removeHopHeaders(resp.Header)
+	h := w.Header()
+	for k, vv := range resp.Header {
+		h[k] = vv
+	}
+	w.WriteHeader(resp.StatusCode)
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// writeError writes the gateway's own JSON error answer.
+func writeError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(struct {
+		Error string `json:"error"`
+	}{msg}) // the status is sent: a write error means the client left
+}

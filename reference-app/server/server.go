@@ -1,0 +1,110 @@
+// Package server runs a refapp process's HTTP server: liveness and
+// readiness probes, and a graceful shutdown that drains in-flight requests.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+)
+
+// Defaults of Serve's options.
+const (
+	// DefaultDrainTimeout bounds how long Serve waits for in-flight
+	// requests once asked to stop.
+	DefaultDrainTimeout = 5 * time.Second
+	// DefaultReadHeaderTimeout bounds how long a client may take to send
+	// its request headers.
+	DefaultReadHeaderTimeout = 10 * time.Second
+	// DefaultIdleTimeout closes keep-alive connections idle for this long.
+	// Clients that keep connections should drop them sooner.
+	DefaultIdleTimeout = 90 * time.Second
+)
+
+// ErrDrainTimeout is returned, wrapped, when in-flight requests outlived
+// the drain timeout and their connections were closed.
+var ErrDrainTimeout = errors.New("drain timeout")
+
+type options struct {
+	drain time.Duration
+	log   *slog.Logger
+}
+
+// Option configures Serve.
+type Option func(*options)
+
+// WithDrainTimeout sets how long Serve waits for in-flight requests after
+// its context is done (default DefaultDrainTimeout).
+func WithDrainTimeout(d time.Duration) Option { return func(o *options) { o.drain = d } }
+
+// WithLogger sets the logger for the server's own errors (default: discard).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// Serve serves h on ln until ctx is done, then shuts down gracefully: it
+// closes ln at once (new connections are refused), lets in-flight requests
+// finish for up to the drain timeout, and closes what remains. It returns
+// nil after a clean drain, an error wrapping ErrDrainTimeout when requests
+// had to be cut, or the error that stopped serving early. Serve closes ln.
+func Serve(ctx context.Context, ln net.Listener, h http.Handler, opts ...Option) error {
+	o := options{drain: DefaultDrainTimeout, log: slog.New(slog.DiscardHandler)}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: DefaultReadHeaderTimeout,
+		IdleTimeout:       DefaultIdleTimeout,
+		ErrorLog:          slog.NewLogLogger(o.log.Handler(), slog.LevelWarn),
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+
+	select {
+	case err := <-done:
+		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	o.log.Info("draining", "timeout", o.drain.String())
+	drainCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.drain)
+	defer cancel()
+	err := srv.Shutdown(drainCtx)
+	<-done // Serve returns ErrServerClosed as soon as Shutdown starts
+	if err != nil {
+		closeErr := srv.Close()
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = ErrDrainTimeout
+		}
+		return errors.Join(fmt.Errorf("shut down %s: %w", ln.Addr(), err), closeErr)
+	}
+	return nil
+}
+
+// Healthz is the liveness probe: 200 "ok" for as long as the process
+// serves HTTP at all.
+func Healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = io.WriteString(w, "ok")
+}
+
+// ReadyFunc reports whether the process can serve traffic now; a non-nil
+// error says why not.
+type ReadyFunc func(ctx context.Context) error
+
+// Readyz returns the readiness probe: 200 "ready" when ready returns nil,
+// else 503 with the reason.
+func Readyz(ready ReadyFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if err := ready(r.Context()); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, "not ready: "+err.Error())
+			return
+		}
+		_, _ = io.WriteString(w, "ready")
+	})
+}
