@@ -1,0 +1,236 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	toxiclient "github.com/Shopify/toxiproxy/v2/client"
+)
+
+// BinaryName is the reference backend's executable.
+const BinaryName = "refapp"
+
+// Refapp configures the reference backend on loopback: a gateway in front of
+// APIReplicas api processes, with a Toxiproxy proxy on the edge
+// client-gateway and on every edge gateway-api-N.
+type Refapp struct {
+	// Binary is the refapp executable; see FindBinary.
+	Binary       string
+	APIReplicas  int
+	RestartDelay time.Duration
+	// Toxiproxy is the API URL of an external Toxiproxy server; empty embeds one.
+	Toxiproxy string
+	// ProxyPrefix prefixes the name of every proxy created, so that runs
+	// sharing an external Toxiproxy do not collide.
+	ProxyPrefix string
+	// Logs, when set, returns the writer for a process's output.
+	Logs func(instance string) io.Writer
+	// OnEvent receives process events.
+	OnEvent func(Event)
+}
+
+// Link is one proxied edge of a target.
+type Link struct {
+	Name     string // edge name used by faults, e.g. "gateway-api-1"
+	Proxy    string // Toxiproxy proxy name
+	Listen   string // the proxy's address
+	Upstream string // the address it forwards to
+}
+
+// ScrapeTarget is a process's metrics endpoint and the labels it carries.
+type ScrapeTarget struct {
+	URL    string
+	Labels map[string]string
+}
+
+// Target is a running local target.
+type Target struct {
+	// BaseURL is where clients reach the system: the client-gateway proxy.
+	BaseURL string
+	// Toxiproxy is a client of the Toxiproxy server holding the links.
+	Toxiproxy *toxiclient.Client
+	// ToxiproxyURL is that server's API URL.
+	ToxiproxyURL string
+	// Links are the proxied edges by name.
+	Links map[string]Link
+	// Scrape are the metrics endpoints of every process, reached directly.
+	Scrape     []ScrapeTarget
+	Supervisor *Supervisor
+
+	embedded *EmbeddedToxiproxy
+	created  []string // proxies this target created, to delete on Stop
+}
+
+// FindBinary returns the refapp executable: explicit if set, else the one
+// beside the running executable, else the one on PATH.
+func FindBinary(explicit string) (string, error) {
+	if explicit != "" {
+		if _, err := os.Stat(explicit); err != nil {
+			return "", fmt.Errorf("refapp binary: %w", err)
+		}
+		return explicit, nil
+	}
+	var tried []string
+	if self, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(self), BinaryName)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return p, nil
+		}
+		tried = append(tried, p)
+	}
+	if p, err := exec.LookPath(BinaryName); err == nil {
+		return p, nil
+	}
+	tried = append(tried, "$PATH")
+	return "", fmt.Errorf("refapp binary not found (looked at %s): run `make build`, or set target.local.binary", strings.Join(tried, ", "))
+}
+
+// freeAddr returns a loopback address with a port that was free a moment ago.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("find a free port: %w", err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		return "", fmt.Errorf("find a free port: %w", err)
+	}
+	return addr, nil
+}
+
+// StartRefapp starts the reference backend and returns once every process
+// is ready. On error, whatever was started has been stopped again.
+func StartRefapp(ctx context.Context, cfg Refapp) (_ *Target, err error) {
+	if cfg.APIReplicas < 1 {
+		return nil, fmt.Errorf("start refapp: %d api replicas", cfg.APIReplicas)
+	}
+	bin, err := FindBinary(cfg.Binary)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Logs == nil {
+		cfg.Logs = func(string) io.Writer { return io.Discard }
+	}
+	t := &Target{Links: map[string]Link{}}
+	opts := []SupervisorOption{WithRestartDelay(cfg.RestartDelay)}
+	if cfg.OnEvent != nil {
+		opts = append(opts, WithEvents(cfg.OnEvent))
+	}
+	t.Supervisor = NewSupervisor(opts...)
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, t.Stop(context.WithoutCancel(ctx)))
+		}
+	}()
+
+	t.ToxiproxyURL = cfg.Toxiproxy
+	if t.ToxiproxyURL == "" {
+		if t.embedded, err = StartToxiproxy(); err != nil {
+			return t, err
+		}
+		t.ToxiproxyURL = t.embedded.URL
+	}
+	t.Toxiproxy = toxiclient.NewClient(t.ToxiproxyURL)
+	t.Toxiproxy.UserAgent = "gameday"
+
+	type proc struct {
+		instance, role, addr string
+		args                 []string
+	}
+	gatewayAddr, err := freeAddr()
+	if err != nil {
+		return t, err
+	}
+	var apis []proc
+	var upstreams, names []string
+	for i := 1; i <= cfg.APIReplicas; i++ {
+		instance := fmt.Sprintf("api-%d", i)
+		addr, err := freeAddr()
+		if err != nil {
+			return t, err
+		}
+		link, err := t.addLink(cfg.ProxyPrefix, "gateway-"+instance, addr)
+		if err != nil {
+			return t, err
+		}
+		upstreams = append(upstreams, "http://"+link.Listen)
+		names = append(names, instance)
+		apis = append(apis, proc{instance: instance, role: "api", addr: addr})
+	}
+	front, err := t.addLink(cfg.ProxyPrefix, "client-gateway", gatewayAddr)
+	if err != nil {
+		return t, err
+	}
+	t.BaseURL = "http://" + front.Listen
+
+	gateway := proc{instance: "gateway", role: "gateway", addr: gatewayAddr, args: []string{
+		"--upstreams=" + strings.Join(upstreams, ","),
+		"--upstream-names=" + strings.Join(names, ","),
+	}}
+	for _, p := range append(apis, gateway) {
+		args := append([]string{"--role=" + p.role, "--listen=" + p.addr, "--instance=" + p.instance}, p.args...)
+		labels := map[string]string{"role": p.role, "instance": p.instance}
+		if err := t.Supervisor.Start(Spec{
+			Instance: p.instance,
+			Labels:   labels,
+			Path:     bin,
+			Args:     args,
+			Ready:    "http://" + p.addr + "/readyz",
+			Output:   cfg.Logs(p.instance),
+		}); err != nil {
+			return t, err
+		}
+		t.Scrape = append(t.Scrape, ScrapeTarget{URL: "http://" + p.addr + "/metrics", Labels: labels})
+	}
+	readyCtx, cancel := context.WithTimeout(ctx, DefaultReadyTimeout)
+	defer cancel()
+	if err := t.Supervisor.AwaitReady(readyCtx); err != nil {
+		return t, fmt.Errorf("start refapp: %w", err)
+	}
+	return t, nil
+}
+
+// addLink creates the proxy of one edge, listening on a free loopback port.
+func (t *Target) addLink(prefix, name, upstream string) (Link, error) {
+	proxy, err := t.Toxiproxy.CreateProxy(prefix+name, "127.0.0.1:0", upstream)
+	if err != nil {
+		return Link{}, fmt.Errorf("create proxy %q: %w", prefix+name, err)
+	}
+	t.created = append(t.created, proxy.Name)
+	l := Link{Name: name, Proxy: proxy.Name, Listen: proxy.Listen, Upstream: upstream}
+	t.Links[name] = l
+	return l, nil
+}
+
+// Stop stops every process, deletes the proxies this target created and
+// stops an embedded Toxiproxy. It is idempotent.
+func (t *Target) Stop(ctx context.Context) error {
+	var errs []error
+	if t.Supervisor != nil {
+		errs = append(errs, t.Supervisor.Stop(ctx))
+	}
+	if t.embedded != nil {
+		errs = append(errs, t.embedded.Close())
+		t.embedded = nil
+		t.created = nil
+	}
+	for _, name := range t.created {
+		p, err := t.Toxiproxy.Proxy(name)
+		if err == nil {
+			err = p.Delete()
+		}
+		if err != nil && !strings.Contains(err.Error(), "not found") {
+			errs = append(errs, fmt.Errorf("delete proxy %q: %w", name, err))
+		}
+	}
+	t.created = nil
+	return errors.Join(errs...)
+}

@@ -1,0 +1,97 @@
+package local
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gameday/gameday/run/local/localtest"
+)
+
+func TestStartRefappServesThroughEveryLink(t *testing.T) {
+	bin, err := localtest.BuildRefapp(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var ev events
+	target, err := StartRefapp(ctx, Refapp{Binary: bin, APIReplicas: 3, RestartDelay: 100 * time.Millisecond, OnEvent: ev.add})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = target.Stop(context.Background()) })
+
+	wantLinks := []string{"client-gateway", "gateway-api-1", "gateway-api-2", "gateway-api-3"}
+	if len(target.Links) != len(wantLinks) {
+		t.Fatalf("links = %v; want %v", target.Links, wantLinks)
+	}
+	for _, name := range wantLinks {
+		if _, ok := target.Links[name]; !ok {
+			t.Errorf("no link %q", name)
+		}
+	}
+	if len(target.Scrape) != 4 {
+		t.Errorf("scrape targets = %v; want gateway and 3 api", target.Scrape)
+	}
+	// Round robin through the client-gateway proxy reaches every replica.
+	seen := map[string]bool{}
+	for range 9 {
+		resp, err := http.Get(target.BaseURL + "/v1/feed")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET /v1/feed = %d; want 200", resp.StatusCode)
+		}
+		seen[resp.Header.Get("X-Refapp-Instance")] = true
+	}
+	if len(seen) != 3 {
+		t.Errorf("replicas seen through the gateway: %v; want api-1..3", seen)
+	}
+	for _, st := range target.Scrape {
+		resp, err := http.Get(st.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(body), "refapp_http_requests_total") {
+			t.Errorf("%s (%v) lacks refapp_http_requests_total", st.URL, st.Labels)
+		}
+	}
+
+	pids := target.Supervisor.PIDs()
+	if err := target.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for name, pid := range pids {
+		if alive(pid) {
+			t.Errorf("%s (pid %d) alive after Stop", name, pid)
+		}
+	}
+	if _, err := http.Get(target.BaseURL + "/healthz"); err == nil {
+		t.Errorf("the client-gateway proxy still answers after Stop")
+	}
+}
+
+func TestFindBinary(t *testing.T) {
+	if _, err := FindBinary("/no/such/refapp"); err == nil {
+		t.Error("FindBinary(missing explicit path) = nil error; want one")
+	}
+	t.Setenv("PATH", t.TempDir())
+	_, err := FindBinary("")
+	if err == nil || !strings.Contains(err.Error(), "make build") {
+		t.Errorf("FindBinary(\"\") with nothing around = %v; want an error that says how to fix it", err)
+	}
+	self, _ := os.Executable()
+	if got, err := FindBinary(self); err != nil || got != self {
+		t.Errorf("FindBinary(%q) = %q, %v; want it back", self, got, err)
+	}
+}
