@@ -1,0 +1,229 @@
+package scenarios
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// base is a valid scenario that decode tests append to.
+const base = `apiVersion: gameday/v1
+kind: Scenario
+name: t
+load:
+  - {name: a, duration: 30s, profile: {constant: {rate: 10/s}}, requests: [{url: "{{.Base}}/"}]}
+`
+
+func TestDecodeErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want []string // the problems, exactly
+	}{
+		{"empty", "", []string{"f.yaml: the scenario is empty"}},
+		{"only a document marker", "---\n", []string{"f.yaml:1:1: the scenario is empty"}},
+		{"null document", "~\n", []string{"f.yaml:1:1: the scenario is empty"}},
+		{"scalar document", "hello\n", []string{`f.yaml:1:1: expected a map, got the string "hello"`}},
+		{"list document", "- a\n", []string{"f.yaml:1:1: expected a map, got a list"}},
+		{"second document", base + "---\nname: u\n", []string{"f.yaml:6:1: a scenario file holds one document"}},
+		{"second empty document", base + "---\n", []string{"f.yaml:6:1: a scenario file holds one document"}},
+		{"syntax error in the second document", base + "---\n[\n", []string{"f.yaml:7: invalid YAML: did not find expected node content"}},
+		{"unknown top-level key", base + "fault: []\n", []string{
+			`f.yaml:6:1: fault: unknown field "fault" (known: apiVersion, kind, name, description, target, metrics, load, faults, checks)`}},
+		{"File is not a key", base + "File: x\n", []string{
+			`f.yaml:6:1: File: unknown field "File" (known: apiVersion, kind, name, description, target, metrics, load, faults, checks)`}},
+		{"list key", base + "[a]: 1\n", []string{"f.yaml:6:1: a key must be a string, got a list"}},
+		{"int overflow", base + "target: {local: {apiReplicas: 99999999999999999999}}\n", []string{
+			"f.yaml:6:31: target.local.apiReplicas: expected an integer, got 99999999999999999999"}},
+		{"float for int", base + "target: {local: {apiReplicas: 2.5}}\n", []string{
+			"f.yaml:6:31: target.local.apiReplicas: expected an integer, got 2.5"}},
+		{"quoted int", base + "target: {local: {apiReplicas: \"2\"}}\n", []string{
+			`f.yaml:6:31: target.local.apiReplicas: expected an integer, got the string "2"`}},
+		{"string for float", base + "faults: [{network: {toxicity: high}}]\n", []string{
+			`f.yaml:6:31: faults[0].network.toxicity: expected a finite number, got the string "high"`}},
+		{"map for string", base + "description: {a: b}\n", []string{
+			"f.yaml:6:14: description: expected a string, got a map"}},
+		{"list for header value", base + "faults: [{process: {selector: {role: [api]}}}]\n", []string{
+			"f.yaml:6:38: faults[0].process.selector.role: expected a string, got a list"}},
+		{"bad merge", base + "metrics: {<<: 1}\n", []string{
+			"f.yaml:6:15: metrics: a merge key (<<) takes a map or a list of maps, got 1"}},
+		{"problems in merged maps", base + "x: &m {bogus: 1}\n", []string{
+			`f.yaml:6:1: x: unknown field "x" (known: apiVersion, kind, name, description, target, metrics, load, faults, checks)`}},
+		{"aliases are expanded", base + "metrics: &m {scrapeInterval: 1s}\nchecks: *m\n", []string{
+			`f.yaml:6:14: checks.scrapeInterval: unknown field "scrapeInterval" (known: slos)`}},
+		{"every problem at once", base + "faults:\n  - {name: a, at: 5, network: {latncy: 1s}}\n  - {name: b, at: 1s, process: [x]}\n", []string{
+			`f.yaml:7:19: faults[0].at: invalid duration "5": a bare number needs a unit, such as "5s" or "5ms"`,
+			`f.yaml:7:32: faults[0].network.latncy: unknown field "latncy" (known: link, toxic, latency, jitter, timeout, rateKBps, direction, toxicity)`,
+			`f.yaml:8:32: faults[1].process: expected a map, got a list`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Decode("f.yaml", []byte(tt.in))
+			var serr *Error
+			if !errors.As(err, &serr) {
+				t.Fatalf("Decode(%q) = %v, %v; want *Error", tt.in, s, err)
+			}
+			if s != nil {
+				t.Errorf("Decode(%q) returned a scenario with its error", tt.in)
+			}
+			var got []string
+			for _, p := range serr.Problems {
+				got = append(got, p.String())
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Decode(%q) problems:\n  %s\nwant:\n  %s", tt.in, strings.Join(got, "\n  "), strings.Join(tt.want, "\n  "))
+			}
+			if serr.ExitCode() != 2 {
+				t.Errorf("Decode(%q) error ExitCode() = %d; want 2", tt.in, serr.ExitCode())
+			}
+		})
+	}
+}
+
+// TestDecodeTooManyAliases: aliases that expand a few kilobytes into a
+// million nodes (100 streams x 100 requests x 100 headers) are cut off with
+// one problem.
+func TestDecodeTooManyAliases(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("apiVersion: gameday/v1\nkind: Scenario\nname: t\nload:\n  - requests: &r\n      - header: &h {")
+	for i := range 100 {
+		fmt.Fprintf(&b, "h%d: x, ", i)
+	}
+	b.WriteString("z: x}\n")
+	for range 99 {
+		b.WriteString("      - header: *h\n")
+	}
+	for range 99 {
+		b.WriteString("  - requests: *r\n")
+	}
+	_, err := Decode("f.yaml", []byte(b.String()))
+	var serr *Error
+	if !errors.As(err, &serr) || len(serr.Problems) != 1 || !strings.Contains(serr.Problems[0].Msg, "too large once its aliases are expanded") {
+		t.Errorf("Decode(alias bomb) = %v; want one problem: too large once its aliases are expanded", err)
+	}
+}
+
+func TestDecodeValues(t *testing.T) {
+	s, err := Decode("f.yaml", []byte(base+`target:
+  local: {apiReplicas: 3, restartDelay: 0, toxiproxy: "http://[::1]:8474"}
+faults:
+  - {name: f, at: 0, for: 1m30s, network: {link: client-gateway, toxic: latency, latency: 250ms, toxicity: 0.25}}
+checks:
+  slos:
+    - {name: a, client: {sli: latency, quantile: 0.9}, objective: "<= 300ms", during: fault}
+    - {name: b, promql: "up", objective: ">= 99.5%", during: [warmup, recovery], step: 2s}
+    - {name: c, promql: "up", objective: "> 1", during: null}
+`))
+	if err != nil {
+		t.Fatalf("Decode = %v", err)
+	}
+	if got, want := *s.Target.Local, (LocalTarget{APIReplicas: 3, Toxiproxy: "http://[::1]:8474"}); got != want {
+		t.Errorf("Target.Local = %+v; want %+v", got, want)
+	}
+	if got, want := s.Load[0].Profile.Constant.Rate, (Rate{10, time.Second}); got != want {
+		t.Errorf("Load[0].Profile.Constant.Rate = %v; want %v", got, want)
+	}
+	f := s.Faults[0]
+	if f.At != 0 || f.For != 90*time.Second || f.Network.Latency != 250*time.Millisecond || *f.Network.Toxicity != 0.25 {
+		t.Errorf("Faults[0] = at %v, for %v, latency %v, toxicity %v; want 0s, 1m30s, 250ms, 0.25", f.At, f.For, f.Network.Latency, *f.Network.Toxicity)
+	}
+	slos := s.Checks.SLOs
+	if got, want := slos[0].During, []Phase{PhaseFault}; !reflect.DeepEqual(got, want) {
+		t.Errorf("SLOs[0].During = %v; want %v (a scalar is a list of one)", got, want)
+	}
+	if got, want := slos[1].During, []Phase{PhaseWarmup, PhaseRecovery}; !reflect.DeepEqual(got, want) {
+		t.Errorf("SLOs[1].During = %v; want %v", got, want)
+	}
+	if slos[2].During != nil {
+		t.Errorf("SLOs[2].During = %v; want nil for null", slos[2].During)
+	}
+	if got, want := slos[0].Objective, (Objective{OpLE, 0.3, "<= 300ms"}); got != want {
+		t.Errorf("SLOs[0].Objective = %+v; want %+v", got, want)
+	}
+	if got, want := slos[1].Objective.Value, 0.995; got != want {
+		t.Errorf("SLOs[1].Objective.Value = %g; want %g", got, want)
+	}
+	if slos[0].Client.Quantile != 0.9 || slos[1].Step != 2*time.Second {
+		t.Errorf("SLOs quantile, step = %g, %v; want 0.9, 2s", slos[0].Client.Quantile, slos[1].Step)
+	}
+	if s.File != "f.yaml" {
+		t.Errorf("File = %q; want f.yaml", s.File)
+	}
+}
+
+func TestDecodeMergeKeys(t *testing.T) {
+	s, err := Decode("f.yaml", []byte(`apiVersion: gameday/v1
+kind: Scenario
+name: t
+load:
+  - &a {name: a, duration: 30s, timeout: 1s, profile: {constant: {rate: 10/s}}, requests: [{url: "{{.Base}}/"}]}
+  - <<: *a
+    name: b
+  - <<: [{duration: 5s}, *a]
+    name: c
+`))
+	if err != nil {
+		t.Fatalf("Decode = %v", err)
+	}
+	tests := []struct {
+		i        int
+		name     string
+		duration time.Duration
+	}{
+		{0, "a", 30 * time.Second},
+		{1, "b", 30 * time.Second}, // merged from a, name overridden
+		{2, "c", 5 * time.Second},  // the first merged map wins
+	}
+	for _, tt := range tests {
+		st := s.Load[tt.i]
+		if st.Name != tt.name || st.Duration != tt.duration || st.Timeout != time.Second || len(st.Requests) != 1 {
+			t.Errorf("Load[%d] = %q, %v, timeout %v, %d requests; want %q, %v, 1s, 1", tt.i, st.Name, st.Duration, st.Timeout, len(st.Requests), tt.name, tt.duration)
+		}
+	}
+}
+
+func TestDecodePositions(t *testing.T) {
+	s, err := Decode("f.yaml", []byte(`apiVersion: gameday/v1
+kind: Scenario
+name: t
+load:
+  - name: a
+    requests:
+      - url: x
+faults:
+  - name: f
+    network: {link: client-gateway, latency: 1s}
+`))
+	if err != nil {
+		t.Fatalf("Decode = %v", err)
+	}
+	tests := []struct {
+		path string
+		want Pos
+	}{
+		{"", Pos{1, 1}},
+		{"name", Pos{3, 7}},
+		{"load", Pos{4, 1}},          // a list value is cited at its key
+		{"load[0]", Pos{5, 5}},       // a list element at its start
+		{"load[0].name", Pos{5, 11}}, // a scalar at its value
+		{"load[0].requests[0].url", Pos{7, 14}},
+		{"load[0].duration", Pos{5, 5}}, // not written: its parent
+		{"faults[0].network", Pos{10, 5}},
+		{"faults[0].network.latency", Pos{10, 46}},
+		{"faults[0].network.toxic", Pos{10, 5}},
+		{"faults[3].network.toxic", Pos{8, 1}},
+		{"checks.slos[0]", Pos{1, 1}},
+	}
+	for _, tt := range tests {
+		if got := s.Position(tt.path); got != tt.want {
+			t.Errorf("Position(%q) = %v; want %v", tt.path, got, tt.want)
+		}
+	}
+	if got := (&Scenario{}).Position("name"); got != (Pos{}) {
+		t.Errorf("Scenario{}.Position(name) = %v; want zero", got)
+	}
+}

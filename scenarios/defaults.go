@@ -1,0 +1,179 @@
+package scenarios
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The defaults SetDefaults fills in.
+const (
+	DefaultAPIReplicas    = 2               // LocalTarget.APIReplicas
+	DefaultRestartDelay   = time.Second     // LocalTarget.RestartDelay
+	DefaultScrapeInterval = time.Second     // Metrics.ScrapeInterval
+	DefaultStreamTimeout  = 5 * time.Second // Stream.Timeout
+	DefaultWeight         = 1               // Request.Weight
+	DefaultMethod         = "GET"           // Request.Method
+	DefaultSignal         = SignalKill      // ProcessFault.Signal
+	DefaultCount          = 1               // ProcessFault.Count
+	DefaultToxicity       = 1.0             // NetworkFault.Toxicity
+	DefaultPhase          = PhaseAll        // SLO.During is [DefaultPhase]
+	DefaultMode           = ModeOverall     // SLO.Mode
+	DefaultClientStep     = time.Second     // SLO.Step of a client SLI; PromQL steps default to the scrape interval
+	DefaultQuantile       = 0.99            // ClientSLI.Quantile of SLILatency
+	MaxAPIReplicas        = 8               // the most api processes a LocalTarget may run
+)
+
+// SetDefaults fills what the author left out, in place; see the Default
+// constants. It runs after Decode and before Validate, and leaves values that
+// are set (valid or not) alone, so Validate still reports them.
+func SetDefaults(s *Scenario) {
+	if s.Target.Local == nil {
+		s.Target.Local = &LocalTarget{}
+	}
+	if t := s.Target.Local; t != nil {
+		if t.APIReplicas == 0 {
+			t.APIReplicas = DefaultAPIReplicas
+		}
+		if t.RestartDelay == 0 {
+			t.RestartDelay = DefaultRestartDelay
+		}
+	}
+	if s.Metrics.ScrapeInterval == 0 {
+		s.Metrics.ScrapeInterval = DefaultScrapeInterval
+	}
+	for i := range s.Load {
+		st := &s.Load[i]
+		if st.Timeout == 0 {
+			st.Timeout = DefaultStreamTimeout
+		}
+		for j := range st.Requests {
+			r := &st.Requests[j]
+			if r.Weight == 0 {
+				r.Weight = DefaultWeight
+			}
+			if r.Method == "" {
+				r.Method = DefaultMethod
+			}
+			if r.Name == "" {
+				r.Name = DefaultRequestName(r.Method, r.URL)
+			}
+		}
+	}
+	for i := range s.Faults {
+		f := &s.Faults[i]
+		if n := f.Network; n != nil {
+			if n.Direction == "" {
+				switch n.Toxic {
+				case ToxicLatency, ToxicBandwidth:
+					n.Direction = Downstream
+				case ToxicTimeout, ToxicResetPeer:
+					n.Direction = Upstream
+				}
+			}
+			if n.Toxicity == nil {
+				t := DefaultToxicity
+				n.Toxicity = &t
+			}
+		}
+		if p := f.Process; p != nil {
+			if p.Signal == "" {
+				p.Signal = DefaultSignal
+			}
+			if p.Count == 0 {
+				p.Count = DefaultCount
+			}
+		}
+	}
+	for i := range s.Checks.SLOs {
+		c := &s.Checks.SLOs[i]
+		if len(c.During) == 0 {
+			c.During = []Phase{DefaultPhase}
+		}
+		if c.Mode == "" {
+			c.Mode = DefaultMode
+		}
+		if c.Step == 0 {
+			if c.Client != nil && c.PromQL == "" {
+				c.Step = DefaultClientStep
+			} else {
+				c.Step = s.Metrics.ScrapeInterval
+			}
+		}
+		if c.Client != nil && c.Client.SLI == SLILatency && c.Client.Quantile == 0 {
+			c.Client.Quantile = DefaultQuantile
+		}
+	}
+}
+
+// baseAction matches a leading {{.Base}} action, however it is spaced.
+var baseAction = regexp.MustCompile(`^\{\{-?\s*\.Base\s*-?\}\}`)
+
+// DefaultRequestName is the route name of a request without one: the method
+// and the path of the URL template, with a leading {{.Base}} and any query
+// string or fragment dropped: "GET /v1/feed".
+func DefaultRequestName(method, url string) string {
+	path := baseAction.ReplaceAllString(url, "")
+	if i := strings.IndexAny(path, "?#"); i >= 0 {
+		path = path[:i]
+	}
+	if path == "" {
+		path = "/"
+	}
+	return method + " " + path
+}
+
+// End is when the last load stream ends, as an offset from the start of the
+// run: the largest Start+Duration.
+func (s *Scenario) End() time.Duration {
+	var end time.Duration
+	for _, st := range s.Load {
+		end = max(end, st.Start+st.Duration)
+	}
+	return end
+}
+
+// LocalProcess is one process of a LocalTarget, with the labels a process
+// fault's selector matches.
+type LocalProcess struct {
+	Instance string // "gateway", "api-1", ...
+	Role     string // "gateway" or "api"
+}
+
+// Links names the proxied edges of the local target, in order:
+// client-gateway, then gateway-api-1 to gateway-api-N for N = APIReplicas.
+func (t LocalTarget) Links() []string {
+	links := []string{"client-gateway"}
+	for i := 1; i <= t.APIReplicas; i++ {
+		links = append(links, "gateway-api-"+strconv.Itoa(i))
+	}
+	return links
+}
+
+// Processes lists the processes of the local target in instance order: the
+// gateway (role gateway), then api-1 to api-N (role api) for N = APIReplicas.
+func (t LocalTarget) Processes() []LocalProcess {
+	ps := []LocalProcess{{Instance: "gateway", Role: "gateway"}}
+	for i := 1; i <= t.APIReplicas; i++ {
+		ps = append(ps, LocalProcess{Instance: "api-" + strconv.Itoa(i), Role: "api"})
+	}
+	return ps
+}
+
+// Labels returns the process's labels as a selector sees them.
+func (p LocalProcess) Labels() map[string]string {
+	return map[string]string{"instance": p.Instance, "role": p.Role}
+}
+
+// Matches reports whether every label of selector has the process's value.
+// An empty selector matches every process.
+func (p LocalProcess) Matches(selector map[string]string) bool {
+	labels := p.Labels()
+	for k, v := range selector {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,136 @@
+package scenarios
+
+import (
+	"reflect"
+	"testing"
+	"time"
+)
+
+func TestSetDefaults(t *testing.T) {
+	s, err := Decode("f.yaml", []byte(`apiVersion: gameday/v1
+kind: Scenario
+name: t
+metrics: {scrapeInterval: 2s}
+load:
+  - name: a
+    duration: 30s
+    profile: {constant: {rate: 10/s}}
+    requests:
+      - url: "{{.Base}}/v1/feed?limit=20"
+      - {method: POST, url: "{{ .Base }}/v1/posts#frag", weight: 3, name: post}
+faults:
+  - {name: lat, at: 1s, network: {link: client-gateway, toxic: latency, latency: 1ms}}
+  - {name: bw, at: 1s, network: {link: client-gateway, toxic: bandwidth, rateKBps: 1}}
+  - {name: to, at: 1s, network: {link: client-gateway, toxic: timeout}}
+  - {name: rp, at: 1s, network: {link: client-gateway, toxic: reset_peer, direction: downstream, toxicity: 0}}
+  - {name: dn, at: 1s, network: {link: client-gateway, toxic: down}}
+  - {name: k, at: 1s, process: {selector: {role: api}}}
+checks:
+  slos:
+    - {name: p, promql: up, objective: "> 0"}
+    - {name: c, client: {sli: latency}, objective: "< 1s"}
+    - {name: r, client: {sli: success_ratio}, objective: "> 0.9", during: fault, mode: always, step: 5s}
+`))
+	if err != nil {
+		t.Fatalf("Decode = %v", err)
+	}
+	SetDefaults(s)
+	check := func(what string, got, want any) {
+		t.Helper()
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("after SetDefaults, %s = %v; want %v", what, got, want)
+		}
+	}
+	check("target.local", *s.Target.Local, LocalTarget{APIReplicas: DefaultAPIReplicas, RestartDelay: DefaultRestartDelay})
+	check("metrics.scrapeInterval", s.Metrics.ScrapeInterval, 2*time.Second) // set: kept
+	st := s.Load[0]
+	check("load[0].timeout", st.Timeout, DefaultStreamTimeout)
+	check("load[0].requests[0]", st.Requests[0], Request{Name: "GET /v1/feed", Weight: 1, Method: "GET", URL: "{{.Base}}/v1/feed?limit=20"})
+	check("load[0].requests[1].name", st.Requests[1].Name, "post")
+	check("load[0].requests[1].weight", st.Requests[1].Weight, 3)
+	dirs := []Direction{Downstream, Downstream, Upstream, Downstream, ""}
+	for i, want := range dirs {
+		check(s.Faults[i].Name+" direction", s.Faults[i].Network.Direction, want)
+	}
+	check("lat toxicity", *s.Faults[0].Network.Toxicity, 1.0)
+	check("rp toxicity", *s.Faults[3].Network.Toxicity, 0.0) // set: kept
+	check("k process", *s.Faults[5].Process, ProcessFault{Selector: map[string]string{"role": "api"}, Signal: SignalKill, Count: 1})
+	slos := s.Checks.SLOs
+	check("slos[0].during", slos[0].During, []Phase{PhaseAll})
+	check("slos[0].mode", slos[0].Mode, ModeOverall)
+	check("slos[0].step", slos[0].Step, 2*time.Second) // PromQL: the scrape interval
+	check("slos[1].step", slos[1].Step, time.Second)   // client: 1s
+	check("slos[1].client.quantile", slos[1].Client.Quantile, 0.99)
+	check("slos[2].client.quantile", slos[2].Client.Quantile, 0.0) // not latency
+	check("slos[2]", []any{slos[2].During, slos[2].Mode, slos[2].Step}, []any{[]Phase{PhaseFault}, ModeAlways, 5 * time.Second})
+	if err := Validate(s); err != nil {
+		t.Errorf("Validate(SetDefaults(s)) = %v; want nil", err)
+	}
+}
+
+func TestDefaultRequestName(t *testing.T) {
+	tests := []struct {
+		method, url, want string
+	}{
+		{"GET", "{{.Base}}/v1/feed", "GET /v1/feed"},
+		{"GET", "{{ .Base }}/v1/feed?limit=20", "GET /v1/feed"},
+		{"POST", "{{- .Base -}}/v1/posts", "POST /v1/posts"},
+		{"GET", "{{.Base}}", "GET /"},
+		{"GET", "{{.Base}}?q=1", "GET /"},
+		{"GET", "{{.Base}}/v1/posts/{{.ID}}", "GET /v1/posts/{{.ID}}"},
+		{"GET", "{{.Base}}/a#top", "GET /a"},
+		{"GET", "http://x/y", "GET http://x/y"}, // no {{.Base}}: kept
+	}
+	for _, tt := range tests {
+		if got := DefaultRequestName(tt.method, tt.url); got != tt.want {
+			t.Errorf("DefaultRequestName(%q, %q) = %q; want %q", tt.method, tt.url, got, tt.want)
+		}
+	}
+}
+
+func TestLocalTarget(t *testing.T) {
+	tests := []struct {
+		replicas int
+		links    []string
+		procs    []LocalProcess
+	}{
+		{1, []string{"client-gateway", "gateway-api-1"}, []LocalProcess{{"gateway", "gateway"}, {"api-1", "api"}}},
+		{3, []string{"client-gateway", "gateway-api-1", "gateway-api-2", "gateway-api-3"},
+			[]LocalProcess{{"gateway", "gateway"}, {"api-1", "api"}, {"api-2", "api"}, {"api-3", "api"}}},
+	}
+	for _, tt := range tests {
+		lt := LocalTarget{APIReplicas: tt.replicas}
+		if got := lt.Links(); !reflect.DeepEqual(got, tt.links) {
+			t.Errorf("LocalTarget{APIReplicas: %d}.Links() = %v; want %v", tt.replicas, got, tt.links)
+		}
+		if got := lt.Processes(); !reflect.DeepEqual(got, tt.procs) {
+			t.Errorf("LocalTarget{APIReplicas: %d}.Processes() = %v; want %v", tt.replicas, got, tt.procs)
+		}
+	}
+	p := LocalProcess{Instance: "api-2", Role: "api"}
+	matches := []struct {
+		sel  map[string]string
+		want bool
+	}{
+		{map[string]string{"role": "api"}, true},
+		{map[string]string{"role": "api", "instance": "api-2"}, true},
+		{map[string]string{"role": "api", "instance": "api-1"}, false},
+		{map[string]string{"zone": "a"}, false},
+		{nil, true},
+	}
+	for _, m := range matches {
+		if got := p.Matches(m.sel); got != m.want {
+			t.Errorf("%+v.Matches(%v) = %t; want %t", p, m.sel, got, m.want)
+		}
+	}
+}
+
+func TestEnd(t *testing.T) {
+	s := &Scenario{Load: []Stream{{Duration: 30 * time.Second}, {Start: 20 * time.Second, Duration: 15 * time.Second}, {Duration: time.Second}}}
+	if got := s.End(); got != 35*time.Second {
+		t.Errorf("End() = %v; want 35s", got)
+	}
+	if got := (&Scenario{}).End(); got != 0 {
+		t.Errorf("Scenario{}.End() = %v; want 0", got)
+	}
+}

@@ -1,0 +1,165 @@
+package scenarios
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"reflect"
+)
+
+// The patterns of the string-encoded values, as JSON Schema regular
+// expressions. They follow ParseRate, ParseObjective and the decoder's
+// duration rule; Decode remains the authority.
+const (
+	unitPattern      = `(ns|us|µs|μs|ms|s|m|h)`
+	numberPattern    = `([0-9]+(\.[0-9]*)?|\.[0-9]+)`
+	durationPattern  = `^[-+]?(0|(` + numberPattern + unitPattern + `)+)$`
+	ratePattern      = `^\s*[0-9]+\s*/\s*(` + unitPattern + `|[-+]?(` + numberPattern + unitPattern + `)+)\s*$`
+	objectivePattern = `^\s*(<=|>=|<|>)\s*[-+]?(` + numberPattern + `([eE][-+]?[0-9]+)?%?|(` + numberPattern + unitPattern + `)+)\s*$`
+)
+
+// JSONSchema returns the JSON Schema (draft 2020-12) of a scenario file,
+// generated from the Go types: every object refuses unknown keys, enum-like
+// strings list their values, and durations, rates and objectives carry the
+// pattern of their string form. It is meant for editors; Decode and Validate
+// remain the authority (the schema cannot check cross-references such as
+// links, selectors or stream names).
+func JSONSchema() ([]byte, error) {
+	g := &schemaGen{defs: map[string]any{}}
+	root := g.schema(reflect.TypeFor[Scenario](), "")
+	doc := map[string]any{
+		"$schema":     "https://json-schema.org/draft/2020-12/schema",
+		"title":       "gameday scenario",
+		"description": "A game day: a target, the load sent to it, the faults injected on a timeline and the SLOs that judge the run (apiVersion " + APIVersion + ").",
+		"$ref":        root["$ref"],
+		"$defs":       g.defs,
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // keep "<=" readable in the patterns
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return nil, fmt.Errorf("encode JSON schema: %w", err)
+	}
+	return b.Bytes(), nil
+}
+
+// schemaGen builds one $defs entry per struct type.
+type schemaGen struct {
+	defs map[string]any
+}
+
+// enumValues returns the allowed values of the enum-like types.
+func enumValues() map[reflect.Type][]string {
+	return map[reflect.Type][]string{
+		reflect.TypeFor[ToxicType]():     stringsOf(toxicTypes),
+		reflect.TypeFor[Direction]():     stringsOf(directions),
+		reflect.TypeFor[Signal]():        stringsOf(signals),
+		reflect.TypeFor[ClientSLIKind](): stringsOf(sliKinds),
+		reflect.TypeFor[Phase]():         stringsOf(phases),
+		reflect.TypeFor[Mode]():          stringsOf(modes),
+	}
+}
+
+func stringsOf[T ~string](xs []T) []string {
+	ss := make([]string, len(xs))
+	for i, x := range xs {
+		ss[i] = string(x)
+	}
+	return ss
+}
+
+// requiredFields are the keys a valid scenario always has in each object
+// (those that have no default and that Validate requires).
+func requiredFields() map[reflect.Type][]string {
+	return map[reflect.Type][]string{
+		reflect.TypeFor[Scenario]():        {"apiVersion", "kind", "name", "load"},
+		reflect.TypeFor[Stream]():          {"name", "duration", "profile", "requests"},
+		reflect.TypeFor[ConstantProfile](): {"rate"},
+		reflect.TypeFor[Request]():         {"url"},
+		reflect.TypeFor[Fault]():           {"name", "at"},
+		reflect.TypeFor[NetworkFault]():    {"link", "toxic"},
+		reflect.TypeFor[ProcessFault]():    {"selector"},
+		reflect.TypeFor[SLO]():             {"name", "objective"},
+		reflect.TypeFor[ClientSLI]():       {"sli"},
+	}
+}
+
+// schema returns the schema of a value of type t at the yaml key key.
+func (g *schemaGen) schema(t reflect.Type, key string) map[string]any {
+	switch t {
+	case durationType:
+		return map[string]any{
+			"description": `a Go duration, such as "30s", "1m30s" or "250ms"`,
+			"anyOf":       []any{map[string]any{"type": "string", "pattern": durationPattern}, map[string]any{"const": 0}},
+		}
+	case rateType:
+		return map[string]any{"type": "string", "pattern": ratePattern, "description": `<count>/<period>, such as "200/s", "50/100ms" or "30/1m"`}
+	case objectiveType:
+		return map[string]any{"type": "string", "pattern": objectivePattern, "description": `<op> <value>, such as ">= 0.99", ">= 99.5%" or "<= 300ms"`}
+	case reflect.TypeFor[[]Phase]():
+		phase := g.schema(phaseType, key)
+		return map[string]any{"anyOf": []any{phase, map[string]any{"type": "array", "items": phase}}}
+	}
+	if values, ok := enumValues()[t]; ok {
+		return map[string]any{"type": "string", "enum": values}
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		return g.schema(t.Elem(), key)
+	case reflect.Struct:
+		return g.object(t)
+	case reflect.Slice:
+		return map[string]any{"type": "array", "items": g.schema(t.Elem(), "")}
+	case reflect.Map:
+		m := map[string]any{"type": "object", "additionalProperties": g.schema(t.Elem(), "")}
+		if key == "selector" {
+			m["propertyNames"] = map[string]any{"enum": selectorKeys}
+			m["minProperties"] = 1
+		}
+		return m
+	case reflect.String:
+		if key == "method" {
+			return map[string]any{"type": "string", "enum": methods}
+		}
+		return map[string]any{"type": "string"}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return map[string]any{"type": "integer"}
+	case reflect.Float32, reflect.Float64:
+		return map[string]any{"type": "number"}
+	case reflect.Bool:
+		return map[string]any{"type": "boolean"}
+	}
+	panic(fmt.Sprintf("scenarios: no JSON schema for Go type %s", t)) // a types.go change this file must follow
+}
+
+// object adds the $defs entry of a struct type and returns a reference to it.
+func (g *schemaGen) object(t reflect.Type) map[string]any {
+	ref := map[string]any{"$ref": "#/$defs/" + t.Name()}
+	if _, done := g.defs[t.Name()]; done {
+		return ref
+	}
+	props := map[string]any{}
+	g.defs[t.Name()] = map[string]any{} // placeholder against recursion
+	for _, f := range yamlFields(t) {
+		props[f.name] = g.schema(t.Field(f.index).Type, f.name)
+	}
+	def := map[string]any{"type": "object", "additionalProperties": false, "properties": props}
+	if req := requiredFields()[t]; req != nil {
+		def["required"] = req
+	}
+	switch t {
+	case reflect.TypeFor[Profile]():
+		def["minProperties"], def["maxProperties"] = 1, 1
+	case reflect.TypeFor[Fault]():
+		def["oneOf"] = []any{map[string]any{"required": []string{"network"}}, map[string]any{"required": []string{"process"}}}
+	case reflect.TypeFor[SLO]():
+		def["oneOf"] = []any{map[string]any{"required": []string{"promql"}}, map[string]any{"required": []string{"client"}}}
+	case reflect.TypeFor[Scenario]():
+		props["apiVersion"] = map[string]any{"const": APIVersion}
+		props["kind"] = map[string]any{"const": KindScenario}
+		props["name"] = map[string]any{"type": "string", "pattern": scenarioName.String(), "maxLength": maxNameLen}
+	}
+	g.defs[t.Name()] = def
+	return ref
+}

@@ -1,0 +1,220 @@
+package scenarios
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+func loadSchema(t *testing.T) map[string]any {
+	t.Helper()
+	b, err := JSONSchema()
+	if err != nil {
+		t.Fatalf("JSONSchema() = %v", err)
+	}
+	var schema map[string]any
+	if err := json.Unmarshal(b, &schema); err != nil {
+		t.Fatalf("JSONSchema() is not JSON: %v", err)
+	}
+	return schema
+}
+
+// TestJSONSchemaCoversEveryKey walks the Go types and checks that every yaml
+// key is a property of its object in the schema.
+func TestJSONSchemaCoversEveryKey(t *testing.T) {
+	schema := loadSchema(t)
+	if got := schema["$schema"]; got != "https://json-schema.org/draft/2020-12/schema" {
+		t.Errorf("$schema = %v; want draft 2020-12", got)
+	}
+	defs, _ := schema["$defs"].(map[string]any)
+	seen := map[reflect.Type]bool{}
+	var walk func(rt reflect.Type)
+	keys := 0
+	walk = func(rt reflect.Type) {
+		for rt.Kind() == reflect.Pointer || rt.Kind() == reflect.Slice || rt.Kind() == reflect.Map {
+			rt = rt.Elem()
+		}
+		if rt.Kind() != reflect.Struct || rt == rateType || rt == objectiveType || seen[rt] {
+			return
+		}
+		seen[rt] = true
+		def, _ := defs[rt.Name()].(map[string]any)
+		if def == nil {
+			t.Errorf("$defs has no %s", rt.Name())
+			return
+		}
+		if def["additionalProperties"] != false {
+			t.Errorf("$defs.%s.additionalProperties = %v; want false", rt.Name(), def["additionalProperties"])
+		}
+		props, _ := def["properties"].(map[string]any)
+		for _, f := range yamlFields(rt) {
+			keys++
+			if props[f.name] == nil {
+				t.Errorf("$defs.%s.properties has no %q", rt.Name(), f.name)
+			}
+			walk(rt.Field(f.index).Type)
+		}
+		if len(props) != len(yamlFields(rt)) {
+			t.Errorf("$defs.%s has %d properties; want %d", rt.Name(), len(props), len(yamlFields(rt)))
+		}
+	}
+	walk(reflect.TypeFor[Scenario]())
+	if keys < 50 {
+		t.Errorf("walked %d yaml keys; want every key of the scenario types (more than 50)", keys)
+	}
+	enum := defs["NetworkFault"].(map[string]any)["properties"].(map[string]any)["toxic"].(map[string]any)["enum"]
+	if fmt.Sprint(enum) != "[latency timeout reset_peer bandwidth down]" {
+		t.Errorf("NetworkFault.toxic enum = %v; want the toxic types", enum)
+	}
+}
+
+// TestJSONSchemaAgreesWithLoad checks the testdata against the schema with
+// a small validator of the keywords JSONSchema uses: every good file must
+// pass, and the files with decode-level mistakes must fail.
+func TestJSONSchemaAgreesWithLoad(t *testing.T) {
+	schema := loadSchema(t)
+	files, _ := filepath.Glob("testdata/*.good.yaml")
+	files = append(files, "quickstart.yaml")
+	for _, f := range files {
+		if errs := validateFile(t, schema, f); len(errs) > 0 {
+			t.Errorf("schema rejects %s: %v", f, errs)
+		}
+	}
+	for _, f := range []string{"misspelt-key", "three-mistakes", "wrong-kind", "bad-duration", "bad-rate", "bad-objective", "enums", "identity"} {
+		path := "testdata/" + f + ".bad.yaml"
+		if errs := validateFile(t, schema, path); len(errs) == 0 {
+			t.Errorf("schema accepts %s; want it rejected", path)
+		}
+	}
+}
+
+func validateFile(t *testing.T, schema map[string]any, path string) []string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc any
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("yaml.Unmarshal(%s) = %v", path, err)
+	}
+	var errs []string
+	check(schema, schema, doc, "", &errs)
+	return errs
+}
+
+// check validates x against the schema s (resolving $ref in root).
+func check(root, s map[string]any, x any, path string, errs *[]string) {
+	fail := func(format string, args ...any) { *errs = append(*errs, path+": "+fmt.Sprintf(format, args...)) }
+	if ref, ok := s["$ref"].(string); ok {
+		def := root["$defs"].(map[string]any)[strings.TrimPrefix(ref, "#/$defs/")].(map[string]any)
+		check(root, def, x, path, errs)
+	}
+	if typ, ok := s["type"].(string); ok && !hasType(typ, x) {
+		fail("want %s, got %T", typ, x)
+		return
+	}
+	if c, ok := s["const"]; ok && fmt.Sprint(c) != fmt.Sprint(x) {
+		fail("want %v, got %v", c, x)
+	}
+	if enum, ok := s["enum"].([]any); ok && !slices.ContainsFunc(enum, func(e any) bool { return e == x }) {
+		fail("%v is not in %v", x, enum)
+	}
+	if p, ok := s["pattern"].(string); ok && !regexp.MustCompile(p).MatchString(x.(string)) {
+		fail("%q does not match %s", x, p)
+	}
+	if n, ok := s["maxLength"].(float64); ok && len(x.(string)) > int(n) {
+		fail("too long")
+	}
+	for _, kw := range []string{"anyOf", "oneOf"} {
+		subs, ok := s[kw].([]any)
+		if !ok {
+			continue
+		}
+		passed := 0
+		for _, sub := range subs {
+			var e []string
+			check(root, sub.(map[string]any), x, path, &e)
+			if len(e) == 0 {
+				passed++
+			}
+		}
+		if passed == 0 || (kw == "oneOf" && passed > 1) {
+			fail("%d of the %s match", passed, kw)
+		}
+	}
+	if items, ok := s["items"].(map[string]any); ok {
+		for i, e := range x.([]any) {
+			check(root, items, e, fmt.Sprintf("%s[%d]", path, i), errs)
+		}
+	}
+	obj, isObj := x.(map[string]any)
+	if !isObj {
+		return
+	}
+	for _, r := range asList(s["required"]) {
+		if _, ok := obj[r.(string)]; !ok {
+			fail("missing %s", r)
+		}
+	}
+	if n, ok := s["minProperties"].(float64); ok && len(obj) < int(n) {
+		fail("fewer than %v properties", n)
+	}
+	if n, ok := s["maxProperties"].(float64); ok && len(obj) > int(n) {
+		fail("more than %v properties", n)
+	}
+	props, _ := s["properties"].(map[string]any)
+	for k, v := range obj {
+		if names, ok := s["propertyNames"].(map[string]any); ok {
+			check(root, names, k, path+"."+k, errs)
+		}
+		if p, ok := props[k]; ok {
+			check(root, p.(map[string]any), v, path+"."+k, errs)
+			continue
+		}
+		switch ap := s["additionalProperties"].(type) {
+		case bool:
+			if !ap && props != nil {
+				fail("unknown key %q", k)
+			}
+		case map[string]any:
+			check(root, ap, v, path+"."+k, errs)
+		}
+	}
+}
+
+func asList(v any) []any { l, _ := v.([]any); return l }
+
+func hasType(typ string, x any) bool {
+	switch typ {
+	case "object":
+		_, ok := x.(map[string]any)
+		return ok
+	case "array":
+		_, ok := x.([]any)
+		return ok
+	case "string":
+		_, ok := x.(string)
+		return ok
+	case "integer":
+		_, ok := x.(int)
+		return ok
+	case "number":
+		switch x.(type) {
+		case int, float64:
+			return true
+		}
+	case "boolean":
+		_, ok := x.(bool)
+		return ok
+	}
+	return false
+}

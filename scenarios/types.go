@@ -1,0 +1,297 @@
+// Package scenarios holds the scenario contract of gameday: the Go types of a
+// game-day scenario, their strict YAML decoding with positions, defaults and
+// validation, and the bundled game days.
+//
+// A scenario is read in three separate steps: Decode (strict, every unknown
+// key and every malformed value is reported with file:line:col and the field
+// path), SetDefaults (fills what the author left out), and Validate (checks
+// the whole scenario and reports every problem at once, without mutating it).
+// Load does all three.
+package scenarios
+
+import (
+	"time"
+)
+
+// APIVersion is the only scenario apiVersion this build understands.
+const APIVersion = "gameday/v1"
+
+// KindScenario is the only kind of document this build understands.
+const KindScenario = "Scenario"
+
+// Scenario is one game day: a target, the load sent to it, the faults injected
+// on a timeline and the checks that judge the run.
+type Scenario struct {
+	APIVersion  string   `yaml:"apiVersion" json:"apiVersion"`
+	Kind        string   `yaml:"kind" json:"kind"`
+	Name        string   `yaml:"name" json:"name"` // [a-z0-9][a-z0-9-]*, at most 63 characters
+	Description string   `yaml:"description,omitempty" json:"description,omitempty"`
+	Target      Target   `yaml:"target" json:"target"`
+	Metrics     Metrics  `yaml:"metrics" json:"metrics"`
+	Load        []Stream `yaml:"load" json:"load"`
+	Faults      []Fault  `yaml:"faults,omitempty" json:"faults,omitempty"`
+	Checks      Checks   `yaml:"checks" json:"checks"`
+
+	// File is the path the scenario was read from; it prefixes every error.
+	File string `yaml:"-" json:"-"`
+	// pos maps a field path ("faults[1].network.latency") to where it was
+	// written, so that Validate can point at the offending line.
+	pos map[string]Pos
+}
+
+// Pos is a position in a scenario file, 1-based.
+type Pos struct {
+	Line, Col int
+}
+
+// Target says what the game day is played against.
+type Target struct {
+	// Local starts the reference backend on loopback. It is the default when
+	// no target is given.
+	Local *LocalTarget `yaml:"local,omitempty" json:"local,omitempty"`
+}
+
+// LocalTarget is the reference backend started by gameday on loopback: one
+// gateway in front of APIReplicas api processes, with a Toxiproxy proxy on
+// every edge (see Links) and a supervisor that restarts a process that dies.
+type LocalTarget struct {
+	// APIReplicas is the number of api processes, 1 to MaxAPIReplicas.
+	APIReplicas int `yaml:"apiReplicas" json:"apiReplicas"`
+	// RestartDelay is how long the supervisor waits before it restarts a
+	// process that exited, as a kubelet's back-off would.
+	RestartDelay time.Duration `yaml:"restartDelay" json:"restartDelay"`
+	// Binary is the refapp executable. Empty: the one beside the gameday
+	// executable, then the one on PATH.
+	Binary string `yaml:"binary,omitempty" json:"binary,omitempty"`
+	// Toxiproxy is the base URL of an external Toxiproxy API server on
+	// loopback to create the edges on. Empty: gameday embeds its own.
+	Toxiproxy string `yaml:"toxiproxy,omitempty" json:"toxiproxy,omitempty"`
+}
+
+// Metrics configures the embedded Prometheus.
+type Metrics struct {
+	// ScrapeInterval is how often every process and gameday's own client-side
+	// metrics are scraped.
+	ScrapeInterval time.Duration `yaml:"scrapeInterval" json:"scrapeInterval"`
+}
+
+// Stream is one named load stream: a rate profile and a weighted request mix.
+type Stream struct {
+	Name string `yaml:"name" json:"name"`
+	// Start is the offset from the start of the run at which the stream starts.
+	Start time.Duration `yaml:"start,omitempty" json:"start,omitempty"`
+	// Duration is how long the stream sends requests.
+	Duration time.Duration `yaml:"duration" json:"duration"`
+	Profile  Profile       `yaml:"profile" json:"profile"`
+	Requests []Request     `yaml:"requests" json:"requests"`
+	// Timeout bounds every request of the stream.
+	Timeout time.Duration `yaml:"timeout" json:"timeout"`
+	// MaxWorkers caps the stream's concurrent requests. 0: derived from the
+	// rate and the timeout, with a hard cap.
+	MaxWorkers int `yaml:"maxWorkers,omitempty" json:"maxWorkers,omitempty"`
+}
+
+// Profile is the rate profile of a stream: exactly one of its fields is set.
+type Profile struct {
+	Constant *ConstantProfile `yaml:"constant,omitempty" json:"constant,omitempty"`
+}
+
+// ConstantProfile sends requests at a constant rate.
+type ConstantProfile struct {
+	Rate Rate `yaml:"rate" json:"rate"`
+}
+
+// Rate is a number of requests per period, written "200/s", "50/100ms" or
+// "30/1m". A bare "/s" period means one second.
+type Rate struct {
+	Freq int
+	Per  time.Duration
+}
+
+// Request is one entry of a weighted request mix. URL, Body and header
+// values are Go text/templates over RequestData.
+type Request struct {
+	// Name is the route label of the request in metrics and reports.
+	// Default: the method and the path of the URL template, "GET /v1/feed".
+	Name   string `yaml:"name" json:"name"`
+	Weight int    `yaml:"weight" json:"weight"` // relative weight, >= 1; default 1
+	Method string `yaml:"method" json:"method"` // default GET
+	URL    string `yaml:"url" json:"url"`
+	Body   string `yaml:"body,omitempty" json:"body,omitempty"`
+	// Header holds extra request headers.
+	Header map[string]string `yaml:"header,omitempty" json:"header,omitempty"`
+}
+
+// RequestData is what a request template sees.
+type RequestData struct {
+	Base string // the target's base URL, without a trailing slash
+	Seq  uint64 // the request's sequence number within its stream, from 0
+	ID   string // an identifier unique within the run
+}
+
+// Fault is one fault on the timeline: exactly one of Network and Process is set.
+type Fault struct {
+	Name string `yaml:"name" json:"name"`
+	// At is the offset from the start of the run at which the fault is injected.
+	At time.Duration `yaml:"at" json:"at"`
+	// For is how long the fault stays. 0: a network fault stays until the
+	// load ends; a process kill lasts until the supervisor has restarted
+	// every victim; a process stop (STOP) requires For.
+	For     time.Duration `yaml:"for,omitempty" json:"for,omitempty"`
+	Network *NetworkFault `yaml:"network,omitempty" json:"network,omitempty"`
+	Process *ProcessFault `yaml:"process,omitempty" json:"process,omitempty"`
+}
+
+// NetworkFault adds a Toxiproxy toxic to one link of the target.
+type NetworkFault struct {
+	// Link is the name of a proxied edge; see LocalTarget.Links.
+	Link  string    `yaml:"link" json:"link"`
+	Toxic ToxicType `yaml:"toxic" json:"toxic"`
+	// Latency and Jitter are for ToxicLatency.
+	Latency time.Duration `yaml:"latency,omitempty" json:"latency,omitempty"`
+	Jitter  time.Duration `yaml:"jitter,omitempty" json:"jitter,omitempty"`
+	// Timeout is for ToxicTimeout: the connection is closed after it; 0 holds
+	// the data until the toxic is removed.
+	Timeout time.Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
+	// RateKBps is for ToxicBandwidth, in kilobytes per second.
+	RateKBps int `yaml:"rateKBps,omitempty" json:"rateKBps,omitempty"`
+	// Direction is the stream the toxic acts on. Default: the one where the
+	// toxic behaves as named (downstream for latency and bandwidth, upstream
+	// for timeout and reset_peer). Ignored by ToxicDown.
+	Direction Direction `yaml:"direction,omitempty" json:"direction,omitempty"`
+	// Toxicity is the probability, in [0, 1], that a connection is affected.
+	// Default 1.
+	Toxicity *float64 `yaml:"toxicity,omitempty" json:"toxicity,omitempty"`
+}
+
+// ToxicType names a network fault.
+type ToxicType string
+
+// The network faults.
+const (
+	ToxicLatency   ToxicType = "latency"    // delay data by Latency ± Jitter
+	ToxicTimeout   ToxicType = "timeout"    // stop all data; close after Timeout if set
+	ToxicResetPeer ToxicType = "reset_peer" // reset connections (ECONNRESET)
+	ToxicBandwidth ToxicType = "bandwidth"  // limit to RateKBps
+	ToxicDown      ToxicType = "down"       // disable the link: connections are refused
+)
+
+// Direction is the stream of a link a toxic acts on.
+type Direction string
+
+// The directions of a link.
+const (
+	Upstream   Direction = "upstream"   // client to server
+	Downstream Direction = "downstream" // server to client
+)
+
+// ProcessFault sends a signal to the target's processes selected by label.
+type ProcessFault struct {
+	// Selector selects processes by label (role, instance); all must match.
+	Selector map[string]string `yaml:"selector" json:"selector"`
+	Signal   Signal            `yaml:"signal" json:"signal"` // default KILL
+	// Count caps the number of victims, taken in instance order. Default 1.
+	Count int `yaml:"count" json:"count"`
+}
+
+// Signal names a signal for a process fault.
+type Signal string
+
+// The signals a process fault can send.
+const (
+	SignalKill Signal = "KILL"
+	SignalTerm Signal = "TERM"
+	SignalInt  Signal = "INT"
+	SignalStop Signal = "STOP" // paused until the fault ends, then CONT
+)
+
+// Checks are what judge a run.
+type Checks struct {
+	SLOs []SLO `yaml:"slos" json:"slos"`
+}
+
+// SLO compares a service level indicator with an objective over a window.
+// Exactly one of PromQL and Client is set.
+type SLO struct {
+	Name string `yaml:"name" json:"name"`
+	// PromQL is an expression that yields one series; it is evaluated over
+	// the window at every Step.
+	PromQL string `yaml:"promql,omitempty" json:"promql,omitempty"`
+	// Client is a built-in SLI computed from the raw load results.
+	Client    *ClientSLI `yaml:"client,omitempty" json:"client,omitempty"`
+	Objective Objective  `yaml:"objective" json:"objective"`
+	// During names the phases the SLO must hold in; default [all].
+	During []Phase `yaml:"during" json:"during"`
+	// Mode says how the window is judged; default overall.
+	Mode Mode `yaml:"mode" json:"mode"`
+	// Step is the evaluation step: PromQL step, and the bucket width of a
+	// client SLI in mode always. Default: the scrape interval for PromQL,
+	// 1s for client SLIs.
+	Step time.Duration `yaml:"step" json:"step"`
+}
+
+// ClientSLI selects a built-in client-side SLI.
+type ClientSLI struct {
+	SLI ClientSLIKind `yaml:"sli" json:"sli"`
+	// Quantile is for SLILatency, in (0, 1]; default 0.99.
+	Quantile float64 `yaml:"quantile,omitempty" json:"quantile,omitempty"`
+	// Stream and Route restrict the requests counted; empty: all.
+	Stream string `yaml:"stream,omitempty" json:"stream,omitempty"`
+	Route  string `yaml:"route,omitempty" json:"route,omitempty"`
+}
+
+// ClientSLIKind names a client-side SLI.
+type ClientSLIKind string
+
+// The client-side SLIs.
+const (
+	SLISuccessRatio ClientSLIKind = "success_ratio" // successful / all requests, in [0, 1]
+	SLILatency      ClientSLIKind = "latency"       // latency quantile, in seconds
+	SLIThroughput   ClientSLIKind = "throughput"    // successful requests per second
+)
+
+// Objective is a comparison with a bound, written "<op> <value>": ">= 0.99",
+// ">= 99.5%", "<= 300ms", "< 2". Durations are compared in seconds and
+// percentages as ratios.
+type Objective struct {
+	Op    Op
+	Value float64
+	// Text is the objective as written, for reports.
+	Text string
+}
+
+// Op is a comparison operator of an objective.
+type Op string
+
+// The comparison operators.
+const (
+	OpLT Op = "<"
+	OpLE Op = "<="
+	OpGT Op = ">"
+	OpGE Op = ">="
+)
+
+// Phase names a part of the run's timeline.
+type Phase string
+
+// The phases of a run. Warmup runs from the start of the load to the first
+// fault; fault while any fault is active; recovery from the end of the last
+// fault to the end of the load; all is the whole load.
+const (
+	PhaseWarmup   Phase = "warmup"
+	PhaseFault    Phase = "fault"
+	PhaseRecovery Phase = "recovery"
+	PhaseAll      Phase = "all"
+)
+
+// Mode says how an SLO judges its window.
+type Mode string
+
+// The modes of an SLO.
+const (
+	// ModeOverall: the SLI aggregated over the whole window meets the
+	// objective (for PromQL: the mean of the steps).
+	ModeOverall Mode = "overall"
+	// ModeAlways: the SLI meets the objective at every step of the window.
+	ModeAlways Mode = "always"
+)

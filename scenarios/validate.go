@@ -1,0 +1,484 @@
+package scenarios
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"text/template"
+	"time"
+)
+
+// MinScrapeInterval is the shortest Metrics.ScrapeInterval Validate accepts.
+const MinScrapeInterval = 100 * time.Millisecond
+
+// The allowed values of the enum-like fields, in the order messages list them.
+var (
+	toxicTypes = []ToxicType{ToxicLatency, ToxicTimeout, ToxicResetPeer, ToxicBandwidth, ToxicDown}
+	directions = []Direction{Upstream, Downstream}
+	signals    = []Signal{SignalKill, SignalTerm, SignalInt, SignalStop}
+	sliKinds   = []ClientSLIKind{SLISuccessRatio, SLILatency, SLIThroughput}
+	phases     = []Phase{PhaseWarmup, PhaseFault, PhaseRecovery, PhaseAll}
+	modes      = []Mode{ModeOverall, ModeAlways}
+	ops        = []Op{OpLT, OpLE, OpGT, OpGE}
+	methods    = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+	// selectorKeys are the labels a process selector may use.
+	selectorKeys = []string{"role", "instance"}
+)
+
+var (
+	// scenarioName is the shape of Scenario.Name (a DNS label).
+	scenarioName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+	// labelName is the shape of stream, fault and SLO names, which become
+	// metric label values and file names.
+	labelName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+)
+
+// maxNameLen is the longest name Validate accepts.
+const maxNameLen = 63
+
+// Validate checks a scenario that SetDefaults has filled and returns every
+// problem found as an *Error, in document order, each citing the field path,
+// where it was written (or where its parent was, for a field left out), the
+// bad value and what is allowed. It does not modify s.
+func Validate(s *Scenario) error {
+	v := &validator{s: s}
+	v.scenario()
+	slices.SortStableFunc(v.problems, func(a, b Problem) int {
+		if a.Pos.Line != b.Pos.Line {
+			return a.Pos.Line - b.Pos.Line
+		}
+		return a.Pos.Col - b.Pos.Col
+	})
+	return errorOf(v.problems)
+}
+
+// Position returns where the field at path (such as "faults[1].network.link")
+// was written, or where its nearest written ancestor was; zero when the
+// scenario was not decoded from a file.
+func (s *Scenario) Position(path string) Pos {
+	for {
+		if p, ok := s.pos[path]; ok {
+			return p
+		}
+		if path == "" {
+			return Pos{}
+		}
+		path = parentPath(path)
+	}
+}
+
+// parentPath strips the last key or index of a field path.
+func parentPath(path string) string {
+	i := strings.LastIndexAny(path, ".[")
+	if i < 0 {
+		return ""
+	}
+	return path[:i]
+}
+
+type validator struct {
+	s        *Scenario
+	problems []Problem
+}
+
+func (v *validator) add(path, format string, args ...any) {
+	v.problems = append(v.problems, Problem{File: v.s.File, Pos: v.s.Position(path), Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// oneOf reports x at path unless it is one of allowed.
+func oneOf[T ~string](v *validator, path, what string, x T, allowed []T) {
+	if !slices.Contains(allowed, x) {
+		v.add(path, "unknown %s %q (want one of %s)", what, x, list(allowed))
+	}
+}
+
+// list joins values for a message: "a, b, c".
+func list[T ~string](xs []T) string { return strings.Join(stringsOf(xs), ", ") }
+
+// name checks a required name against a pattern and records it for the
+// uniqueness check in seen.
+func (v *validator) name(path, x string, re *regexp.Regexp, shape string, seen map[string]string) {
+	switch {
+	case x == "":
+		v.add(path, "required")
+		return
+	case !re.MatchString(x) || len(x) > maxNameLen:
+		v.add(path, "invalid name %q (want %s, at most %d characters)", x, shape, maxNameLen)
+	}
+	if seen == nil {
+		return
+	}
+	if first, dup := seen[x]; dup {
+		v.add(path, "duplicate name %q (also %s)", x, first)
+		return
+	}
+	seen[x] = parentPath(path)
+}
+
+func (v *validator) scenario() {
+	s := v.s
+	if s.APIVersion != APIVersion {
+		v.add("apiVersion", "unsupported apiVersion %q (want %q)", s.APIVersion, APIVersion)
+	}
+	if s.Kind != KindScenario {
+		v.add("kind", "unsupported kind %q (want %q)", s.Kind, KindScenario)
+	}
+	v.name("name", s.Name, scenarioName, "lower-case letters, digits and '-', starting with a letter or digit", nil)
+	local := v.target()
+	if s.Metrics.ScrapeInterval < MinScrapeInterval {
+		v.add("metrics.scrapeInterval", "scrapeInterval %s is too short (want at least %s)", formatDuration(s.Metrics.ScrapeInterval), formatDuration(MinScrapeInterval))
+	}
+	v.load()
+	v.faults(local)
+	v.slos()
+}
+
+// target checks the target and returns the local target to check faults
+// against.
+func (v *validator) target() LocalTarget {
+	t := v.s.Target.Local
+	if t == nil {
+		v.add("target", "no target (want local)")
+		return LocalTarget{APIReplicas: DefaultAPIReplicas}
+	}
+	const p = "target.local"
+	clamped := *t
+	if t.APIReplicas < 1 || t.APIReplicas > MaxAPIReplicas {
+		v.add(p+".apiReplicas", "apiReplicas %d is out of range (want 1 to %d)", t.APIReplicas, MaxAPIReplicas)
+		// Check faults against the largest target, so that one wrong
+		// number does not also make every link and selector wrong.
+		clamped.APIReplicas = MaxAPIReplicas
+	}
+	if t.RestartDelay < 0 {
+		v.add(p+".restartDelay", "restartDelay %s is negative (want 0 or more)", formatDuration(t.RestartDelay))
+	}
+	if t.Toxiproxy != "" {
+		if why := loopbackHTTP(t.Toxiproxy); why != "" {
+			v.add(p+".toxiproxy", "toxiproxy %q %s (want an http URL on loopback, such as \"http://127.0.0.1:8474\")", t.Toxiproxy, why)
+		}
+	}
+	return clamped
+}
+
+// loopbackHTTP says what is wrong with raw as the URL of a loopback HTTP
+// server, or "" when nothing is.
+func loopbackHTTP(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "is not a URL"
+	}
+	if u.Scheme != "http" {
+		return "is not an http URL"
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return ""
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return ""
+	}
+	return "is not on loopback"
+}
+
+func (v *validator) load() {
+	s := v.s
+	if len(s.Load) == 0 {
+		v.add("load", "at least one load stream is required")
+	}
+	seen := map[string]string{}
+	for i, st := range s.Load {
+		p := fmt.Sprintf("load[%d]", i)
+		v.name(p+".name", st.Name, labelName, "letters, digits, '_', '.' and '-', starting with a letter or digit", seen)
+		if st.Start < 0 {
+			v.add(p+".start", "start %s is negative (want 0 or more)", formatDuration(st.Start))
+		}
+		if st.Duration <= 0 {
+			v.add(p+".duration", "duration %s is not positive (want more than 0s)", formatDuration(st.Duration))
+		}
+		v.profile(p+".profile", st.Profile)
+		if len(st.Requests) == 0 {
+			v.add(p+".requests", "at least one request is required")
+		}
+		routes := map[string]string{}
+		for j, r := range st.Requests {
+			v.request(fmt.Sprintf("%s.requests[%d]", p, j), r, routes)
+		}
+		if st.Timeout <= 0 {
+			v.add(p+".timeout", "timeout %s is not positive (want more than 0s)", formatDuration(st.Timeout))
+		}
+		if st.MaxWorkers < 0 {
+			v.add(p+".maxWorkers", "maxWorkers %d is negative (want 0 for automatic, or more)", st.MaxWorkers)
+		}
+	}
+}
+
+// profile checks that exactly one profile is set, and that one.
+func (v *validator) profile(p string, prof Profile) {
+	var set, all []string
+	rv := reflect.ValueOf(prof)
+	for _, f := range yamlFields(rv.Type()) {
+		all = append(all, f.name)
+		if !rv.Field(f.index).IsNil() {
+			set = append(set, f.name)
+		}
+	}
+	if len(set) != 1 {
+		v.add(p, "exactly one profile is required, got %d (want one of %s)", len(set), strings.Join(all, ", "))
+	}
+	if c := prof.Constant; c != nil {
+		if c.Rate.Freq <= 0 || c.Rate.Per <= 0 {
+			v.add(p+".constant.rate", "rate %q is not positive (want a rate such as \"50/s\")", c.Rate)
+		}
+	}
+}
+
+func (v *validator) request(p string, r Request, routes map[string]string) {
+	if r.Name != "" {
+		if first, dup := routes[r.Name]; dup {
+			v.add(p+".name", "duplicate route name %q within the stream (also %s; give each request a distinct name)", r.Name, first)
+		} else {
+			routes[r.Name] = p
+		}
+	}
+	if r.Weight < 1 {
+		v.add(p+".weight", "weight %d is less than 1", r.Weight)
+	}
+	if !slices.Contains(methods, r.Method) {
+		v.add(p+".method", "unknown method %q (want one of %s)", r.Method, strings.Join(methods, ", "))
+	}
+	if r.URL == "" {
+		v.add(p+".url", "required")
+	} else if out, err := checkTemplate("url", r.URL); err != nil {
+		v.add(p+".url", "%v", err)
+	} else if u, err := url.Parse(out); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		v.add(p+".url", "%q is not an absolute http URL once expanded (%q); start it with {{.Base}}", r.URL, out)
+	}
+	if _, err := checkTemplate("body", r.Body); err != nil {
+		v.add(p+".body", "%v", err)
+	}
+	for _, k := range sortedKeys(r.Header) {
+		if _, err := checkTemplate("header", r.Header[k]); err != nil {
+			v.add(p+".header."+k, "%v", err)
+		}
+	}
+}
+
+// sampleData is the RequestData templates are tried with.
+var sampleData = RequestData{Base: "http://127.0.0.1:8080", Seq: 0, ID: "0-0"}
+
+// checkTemplate parses text as a text/template over RequestData and executes
+// it once with sample data, which catches unknown field names.
+func checkTemplate(name, text string) (string, error) {
+	t, err := template.New(name).Option("missingkey=error").Parse(text)
+	if err != nil {
+		return "", fmt.Errorf("invalid template %q: %w", text, err)
+	}
+	var b strings.Builder
+	if err := t.Execute(&limitedWriter{w: &b, n: 1 << 16}, sampleData); err != nil {
+		return "", fmt.Errorf("invalid template %q: %w (fields: .Base, .Seq, .ID)", text, err)
+	}
+	return b.String(), nil
+}
+
+// limitedWriter stops a template that writes without end.
+type limitedWriter struct {
+	w io.Writer
+	n int
+}
+
+func (l *limitedWriter) Write(p []byte) (int, error) {
+	if len(p) > l.n {
+		return 0, fmt.Errorf("expands to more than 64 KiB")
+	}
+	l.n -= len(p)
+	return l.w.Write(p)
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func (v *validator) faults(local LocalTarget) {
+	end := v.s.End()
+	seen := map[string]string{}
+	for i, f := range v.s.Faults {
+		p := fmt.Sprintf("faults[%d]", i)
+		v.name(p+".name", f.Name, labelName, "letters, digits, '_', '.' and '-', starting with a letter or digit", seen)
+		if f.At < 0 {
+			v.add(p+".at", "at %s is negative (want 0 or more)", formatDuration(f.At))
+		} else if f.At >= end {
+			v.add(p+".at", "at %s is not before the end of the load (%s)", formatDuration(f.At), formatDuration(end))
+		}
+		if f.For < 0 {
+			v.add(p+".for", "for %s is negative (want 0 or more)", formatDuration(f.For))
+		}
+		switch {
+		case f.Network == nil && f.Process == nil:
+			v.add(p, "exactly one of network, process is required, got none")
+		case f.Network != nil && f.Process != nil:
+			v.add(p, "exactly one of network, process is required, got both")
+		}
+		if f.Network != nil {
+			v.network(p+".network", *f.Network, local)
+		}
+		if f.Process != nil {
+			v.process(p+".process", f, local)
+		}
+	}
+}
+
+func (v *validator) network(p string, n NetworkFault, local LocalTarget) {
+	if links := local.Links(); !slices.Contains(links, n.Link) {
+		v.add(p+".link", "unknown link %q (want one of %s)", n.Link, strings.Join(links, ", "))
+	}
+	oneOf(v, p+".toxic", "toxic", n.Toxic, toxicTypes)
+	// onlyFor reports a setting that the toxic ignores.
+	onlyFor := func(key string, set bool, toxic ToxicType) {
+		if set && n.Toxic != toxic && slices.Contains(toxicTypes, n.Toxic) {
+			v.add(p+"."+key, "%s applies only to toxic %s, not %s", key, toxic, n.Toxic)
+		}
+	}
+	if n.Toxic == ToxicLatency && n.Latency <= 0 {
+		v.add(p+".latency", "latency %s is not positive (want more than 0s for toxic latency)", formatDuration(n.Latency))
+	}
+	onlyFor("latency", n.Latency != 0, ToxicLatency)
+	if n.Jitter < 0 {
+		v.add(p+".jitter", "jitter %s is negative (want 0 or more)", formatDuration(n.Jitter))
+	}
+	onlyFor("jitter", n.Jitter != 0, ToxicLatency)
+	if n.Timeout < 0 {
+		v.add(p+".timeout", "timeout %s is negative (want 0 or more)", formatDuration(n.Timeout))
+	}
+	onlyFor("timeout", n.Timeout != 0, ToxicTimeout)
+	if n.Toxic == ToxicBandwidth && n.RateKBps <= 0 {
+		v.add(p+".rateKBps", "rateKBps %d is not positive (want more than 0 for toxic bandwidth)", n.RateKBps)
+	}
+	onlyFor("rateKBps", n.RateKBps != 0, ToxicBandwidth)
+	if n.Direction != "" || (n.Toxic != ToxicDown && slices.Contains(toxicTypes, n.Toxic)) {
+		oneOf(v, p+".direction", "direction", n.Direction, directions)
+	}
+	if t := n.Toxicity; t != nil && !(*t >= 0 && *t <= 1) {
+		v.add(p+".toxicity", "toxicity %g is out of range (want 0 to 1)", *t)
+	}
+}
+
+func (v *validator) process(p string, f Fault, local LocalTarget) {
+	pf := f.Process
+	if len(pf.Selector) == 0 {
+		v.add(p+".selector", "an empty selector is not allowed (want labels among %s)", strings.Join(selectorKeys, ", "))
+	}
+	known := true
+	for _, k := range sortedKeys(pf.Selector) {
+		if !slices.Contains(selectorKeys, k) {
+			v.add(p+".selector."+k, "unknown label %q (want one of %s)", k, strings.Join(selectorKeys, ", "))
+			known = false
+		}
+	}
+	if known && len(pf.Selector) > 0 {
+		matched := false
+		var all []string
+		for _, proc := range local.Processes() {
+			matched = matched || proc.Matches(pf.Selector)
+			all = append(all, fmt.Sprintf("%s (role %s)", proc.Instance, proc.Role))
+		}
+		if !matched {
+			v.add(p+".selector", "selector %s matches no process (processes: %s)", formatSelector(pf.Selector), strings.Join(all, ", "))
+		}
+	}
+	oneOf(v, p+".signal", "signal", pf.Signal, signals)
+	if pf.Count < 1 {
+		v.add(p+".count", "count %d is less than 1", pf.Count)
+	}
+	if pf.Signal == SignalStop && f.For <= 0 {
+		v.add(p+".signal", "signal STOP requires the fault's for: a stopped process stays paused until the fault ends")
+	}
+}
+
+// formatSelector writes a selector as "{instance: api-9, role: api}".
+func formatSelector(sel map[string]string) string {
+	var parts []string
+	for _, k := range sortedKeys(sel) {
+		parts = append(parts, k+": "+sel[k])
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
+}
+
+func (v *validator) slos() {
+	s := v.s
+	seen := map[string]string{}
+	for i, c := range s.Checks.SLOs {
+		p := fmt.Sprintf("checks.slos[%d]", i)
+		v.name(p+".name", c.Name, labelName, "letters, digits, '_', '.' and '-', starting with a letter or digit", seen)
+		switch {
+		case c.PromQL == "" && c.Client == nil:
+			v.add(p, "exactly one of promql, client is required, got none")
+		case c.PromQL != "" && c.Client != nil:
+			v.add(p, "exactly one of promql, client is required, got both")
+		}
+		if c.Client != nil {
+			v.client(p+".client", *c.Client)
+		}
+		switch {
+		case c.Objective.Op == "":
+			v.add(p+".objective", "required (such as \">= 0.99\" or \"<= 300ms\")")
+		case !slices.Contains(ops, c.Objective.Op):
+			v.add(p+".objective", "unknown operator %q (want one of %s)", c.Objective.Op, list(ops))
+		}
+		for j, ph := range c.During {
+			oneOf(v, fmt.Sprintf("%s.during[%d]", p, j), "phase", ph, phases)
+		}
+		oneOf(v, p+".mode", "mode", c.Mode, modes)
+		if c.Step <= 0 {
+			v.add(p+".step", "step %s is not positive (want more than 0s)", formatDuration(c.Step))
+		}
+	}
+}
+
+func (v *validator) client(p string, c ClientSLI) {
+	oneOf(v, p+".sli", "sli", c.SLI, sliKinds)
+	if c.SLI == SLILatency {
+		if !(c.Quantile > 0 && c.Quantile <= 1) {
+			v.add(p+".quantile", "quantile %g is out of range (want more than 0, at most 1)", c.Quantile)
+		}
+	} else if c.Quantile != 0 && slices.Contains(sliKinds, c.SLI) {
+		v.add(p+".quantile", "quantile applies only to sli latency, not %s", c.SLI)
+	}
+	var streams []Stream
+	if c.Stream != "" {
+		var names []string
+		for _, st := range v.s.Load {
+			names = append(names, st.Name)
+			if st.Name == c.Stream {
+				streams = append(streams, st)
+			}
+		}
+		if len(streams) == 0 {
+			v.add(p+".stream", "unknown stream %q (want one of %s)", c.Stream, strings.Join(names, ", "))
+		}
+	} else {
+		streams = v.s.Load
+	}
+	if c.Route != "" && len(streams) > 0 {
+		var routes []string
+		for _, st := range streams {
+			for _, r := range st.Requests {
+				if !slices.Contains(routes, r.Name) {
+					routes = append(routes, r.Name)
+				}
+			}
+		}
+		if !slices.Contains(routes, c.Route) {
+			v.add(p+".route", "unknown route %q (want one of %s)", c.Route, strings.Join(routes, ", "))
+		}
+	}
+}
