@@ -1,0 +1,64 @@
+package load
+
+import (
+	"testing"
+	"testing/synctest"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+)
+
+// attackLoop paces hits the way Vegeta's Attack does (check the duration,
+// Pace, sleep, hit) and returns how many hits it sent and when it ended.
+func attackLoop(p vegeta.Pacer, du time.Duration) (hits uint64, ended time.Duration) {
+	began := time.Now()
+	for {
+		elapsed := time.Since(began)
+		if du > 0 && elapsed > du {
+			return hits, time.Since(began)
+		}
+		wait, stop := p.Pace(elapsed, hits)
+		if stop {
+			return hits, time.Since(began)
+		}
+		time.Sleep(wait)
+		hits++
+	}
+}
+
+func TestStoppingPacer(t *testing.T) {
+	tests := []struct {
+		name      string
+		rate      vegeta.Rate
+		du        time.Duration
+		stopAt    time.Duration // 0: never
+		wantHits  uint64
+		wantEnded time.Duration
+	}{
+		// 7/10 of 100/s for 1s: the 70th hit is due at 999.99998ms, the 71st after the end.
+		{"share 7:10", vegeta.Rate{Freq: 700, Per: 10 * time.Second}, time.Second, 0, 70, 999999980},
+		{"share 3:10", vegeta.Rate{Freq: 300, Per: 10 * time.Second}, time.Second, 0, 30, 999999990},
+		// The first hit is due after the end: stop at once rather than sleep 100s.
+		{"due after the end", vegeta.Rate{Freq: 1, Per: 100 * time.Second}, 90 * time.Second, 0, 0, 0},
+		// Stopping interrupts a 60s wait.
+		{"stop during a long wait", vegeta.Rate{Freq: 1, Per: time.Minute}, 0, 5 * time.Second, 0, 5 * time.Second},
+		// Hits due before the stop are sent: 35 × 14.285714ms = 499.99999ms.
+		{"stop mid-run", vegeta.Rate{Freq: 700, Per: 10 * time.Second}, 0, 500 * time.Millisecond, 35, 500 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				done := make(chan struct{})
+				if tt.stopAt > 0 {
+					time.AfterFunc(tt.stopAt, func() { close(done) })
+				}
+				p := newStoppingPacer(tt.rate, tt.du, done)
+				hits, ended := attackLoop(p, tt.du)
+				if hits != tt.wantHits || ended != tt.wantEnded {
+					t.Errorf("attack with Pace(%v, du %s, stop at %s) = %d hits, ended at %s; want %d hits, ended at %s",
+						tt.rate, tt.du, tt.stopAt, hits, ended, tt.wantHits, tt.wantEnded)
+				}
+			})
+		})
+	}
+}

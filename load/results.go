@@ -1,0 +1,199 @@
+package load
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+)
+
+// Defaults of a ResultsFile.
+const (
+	// DefaultFlushInterval is how often a ResultsFile writes its buffer to
+	// disk, bounding what a SIGKILL loses.
+	DefaultFlushInterval = time.Second
+	// DefaultResultsBuffer is the size of a ResultsFile's write buffer.
+	DefaultResultsBuffer = 64 << 10
+)
+
+// ResultsFileOption configures a ResultsFile.
+type ResultsFileOption func(*resultsFileConfig)
+
+type resultsFileConfig struct {
+	flushInterval time.Duration
+	keepBodies    bool
+}
+
+// WithFlushInterval sets how often the file's buffer is written to disk in
+// the background; 0 or less: only on Flush and Close.
+func WithFlushInterval(d time.Duration) ResultsFileOption {
+	return func(c *resultsFileConfig) { c.flushInterval = d }
+}
+
+// WithBodies keeps response bodies and headers in the file. By default they
+// are dropped: the checks never need them, they dominate the file's size,
+// and response headers may carry secrets (Set-Cookie).
+func WithBodies(keep bool) ResultsFileOption {
+	return func(c *resultsFileConfig) { c.keepBodies = keep }
+}
+
+// ResultsFile is a Sink that streams results to a file in Vegeta's gob
+// encoding (vegeta.NewEncoder). Every result's Attack field is
+// "<stream>/<route>" so ReadResults can split them back out. Record is safe
+// for concurrent use; writes are buffered and flushed every flush interval,
+// on Flush and on Close.
+type ResultsFile struct {
+	keepBodies bool
+	stopFlush  chan struct{} // closed by Close to end the background flusher
+	flushDone  chan struct{} // closed when the background flusher has ended
+
+	mu     sync.Mutex // guards f, w, enc, err and closed
+	f      *os.File
+	w      *bufio.Writer
+	enc    vegeta.Encoder
+	err    error // the first write error; sticky
+	closed bool
+}
+
+var _ Sink = (*ResultsFile)(nil)
+
+// CreateResultsFile creates (or truncates) the file at path and returns a
+// ResultsFile writing to it. Close it when done.
+func CreateResultsFile(path string, opts ...ResultsFileOption) (*ResultsFile, error) {
+	cfg := resultsFileConfig{flushInterval: DefaultFlushInterval}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("create results file: %w", err)
+	}
+	w := bufio.NewWriterSize(f, DefaultResultsBuffer)
+	rf := &ResultsFile{
+		keepBodies: cfg.keepBodies,
+		stopFlush:  make(chan struct{}),
+		flushDone:  make(chan struct{}),
+		f:          f,
+		w:          w,
+		enc:        vegeta.NewEncoder(w),
+	}
+	if cfg.flushInterval > 0 {
+		go rf.flushEvery(cfg.flushInterval)
+	} else {
+		close(rf.flushDone)
+	}
+	return rf, nil
+}
+
+func (rf *ResultsFile) flushEvery(d time.Duration) {
+	defer close(rf.flushDone)
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-rf.stopFlush:
+			return
+		case <-t.C:
+			_ = rf.Flush() // a failure is sticky: Close reports it
+		}
+	}
+}
+
+// Record appends r to the file with its Attack set to "<stream>/<route>",
+// without its body and headers unless WithBodies(true). It does not modify r.
+// A write error is kept and returned by Flush and Close; records after an
+// error or after Close are dropped.
+func (rf *ResultsFile) Record(stream, route string, r *vegeta.Result) {
+	rec := *r
+	if !isAttack(r.Attack, stream, route) {
+		rec.Attack = stream + "/" + route
+	}
+	if !rf.keepBodies {
+		rec.Body, rec.Headers = nil, nil
+	}
+	rf.mu.Lock()
+	defer rf.mu.Unlock()
+	if rf.closed || rf.err != nil {
+		return
+	}
+	if err := rf.enc.Encode(&rec); err != nil {
+		rf.err = fmt.Errorf("write results file %s: %w", rf.f.Name(), err)
+	}
+}
+
+// isAttack reports whether attack is "<stream>/<route>", as Run names it.
+func isAttack(attack, stream, route string) bool {
+	return len(attack) == len(stream)+1+len(route) &&
+		strings.HasPrefix(attack, stream) && attack[len(stream)] == '/' && strings.HasSuffix(attack, route)
+}
+
+// Flush writes the buffered records to the file. It returns the first write
+// error the file has met.
+func (rf *ResultsFile) Flush() error {
+	rf.mu.Lock()
+	defer rf.mu.Unlock()
+	return rf.flushLocked()
+}
+
+func (rf *ResultsFile) flushLocked() error {
+	if rf.err != nil || rf.closed {
+		return rf.err
+	}
+	if err := rf.w.Flush(); err != nil {
+		rf.err = fmt.Errorf("write results file %s: %w", rf.f.Name(), err)
+	}
+	return rf.err
+}
+
+// Close flushes and closes the file. It returns the first error the file
+// has met; a second Close returns nil.
+func (rf *ResultsFile) Close() error {
+	rf.mu.Lock()
+	if rf.closed {
+		rf.mu.Unlock()
+		return nil
+	}
+	close(rf.stopFlush)
+	err := rf.flushLocked()
+	rf.closed = true
+	if cerr := rf.f.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("close results file %s: %w", rf.f.Name(), cerr)
+	}
+	rf.mu.Unlock()
+	<-rf.flushDone
+	return err
+}
+
+// ReadResults decodes the results file at path and calls fn for each result
+// in file order, with the stream and route split out of its Attack field
+// (route is "" when Attack has no "/"). r is reused between calls: fn must
+// not keep it. A torn last record, as a SIGKILL leaves, ends the file
+// without an error; an error of fn stops the reading and is returned.
+func ReadResults(path string, fn func(stream, route string, r *vegeta.Result) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("read results: %w", err)
+	}
+	defer f.Close()
+	dec := vegeta.NewDecoder(bufio.NewReaderSize(f, DefaultResultsBuffer))
+	var r vegeta.Result
+	for n := 0; ; n++ {
+		r = vegeta.Result{} // gob leaves fields absent from a record untouched
+		if err := dec.Decode(&r); err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return nil
+			}
+			return fmt.Errorf("read results %s: record %d: %w", path, n, err)
+		}
+		stream, route, _ := strings.Cut(r.Attack, "/")
+		if err := fn(stream, route, &r); err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,236 @@
+package load
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+)
+
+// Defaults of a Stream's zero-valued knobs.
+const (
+	// DefaultTimeout bounds a request (connect, send, response and body) when
+	// Stream.Timeout is 0.
+	DefaultTimeout = 10 * time.Second
+	// DefaultWorkers is the number of workers a stream starts with when
+	// Stream.Workers is 0; Vegeta adds workers up to the maximum when they are
+	// all busy.
+	DefaultWorkers = 10
+	// DefaultMaxWorkersCap caps a derived maximum number of workers
+	// (Stream.MaxWorkers 0). An explicit Stream.MaxWorkers is not capped.
+	DefaultMaxWorkersCap = 1024
+	// DefaultMaxBody is how many bytes of each response body are read into
+	// the Result when Stream.MaxBody is 0; the rest is read and discarded so
+	// the connection is reused.
+	DefaultMaxBody = 64 << 10
+	// DefaultMethod is the method of a Request without one.
+	DefaultMethod = "GET"
+)
+
+// Request is one entry of a weighted mix. URL, Body and Header values are
+// text/templates over Data. A URL that starts with "/" is relative to the
+// base URL given to Run.
+type Request struct {
+	Name   string // route label: non-empty, unique within its stream (bounded; given by the scenario)
+	Weight int    // relative weight, >= 1
+	Method string // default DefaultMethod
+	URL    string
+	Body   string
+	Header map[string]string
+}
+
+// Data is what request templates see.
+type Data struct {
+	Base string // the base URL given to Run, without a trailing slash
+	Seq  uint64 // the request's number within its stream, from 0, unique across the stream's entries
+	ID   string // unique within the process: a random per-Run prefix and Seq
+}
+
+// Stream is one named load stream.
+type Stream struct {
+	Name     string        // non-empty, no "/": results are labelled "<stream>/<route>"
+	Rate     vegeta.Rate   // constant rate of the whole mix; Freq and Per > 0
+	Duration time.Duration // how long to send; 0: until Run's context ends
+	Requests []Request     // the weighted mix, at least one entry
+	Timeout  time.Duration // per request; 0: DefaultTimeout
+	// MaxWorkers caps the stream's concurrent requests, split between the
+	// entries by weight (each at least 1). 0: derived as rate per second ×
+	// timeout in seconds, at least Workers, at most DefaultMaxWorkersCap.
+	MaxWorkers int
+	// Workers is how many workers the stream starts with, split like
+	// MaxWorkers; 0: DefaultWorkers.
+	Workers int
+	// Connections is the number of idle keep-alive connections the stream
+	// keeps to the target; 0: the stream's maximum number of workers, so
+	// every worker can keep its connection.
+	Connections int
+	// MaxBody is how many bytes of a response body a Result keeps; 0:
+	// DefaultMaxBody; negative: the whole body.
+	MaxBody int64
+}
+
+// Summary is what Run reports about a stream once it has ended.
+type Summary struct {
+	Stream    string
+	Requests  uint64                 // results delivered
+	Successes uint64                 // results whose Outcome is OutcomeSuccess
+	Routes    map[string]RouteCounts // per route name
+	Elapsed   time.Duration          // from the first attack's start to the last result
+	// Interrupted is true when Run's context ended the stream before its
+	// Duration elapsed.
+	Interrupted bool
+}
+
+// RouteCounts are one route's counts in a Summary.
+type RouteCounts struct {
+	Requests  uint64
+	Successes uint64
+}
+
+// entryPlan is one validated entry of a stream, ready to attack.
+type entryPlan struct {
+	route      string
+	attack     string      // "<stream>/<route>"
+	rate       vegeta.Rate // the entry's exact share of the stream's rate
+	workers    uint64
+	maxWorkers uint64
+	targeter   *targeter
+}
+
+// streamPlan is a validated stream with its defaults filled in.
+type streamPlan struct {
+	name        string
+	timeout     time.Duration
+	connections int
+	maxBody     int64
+	entries     []entryPlan
+}
+
+// plan validates s, fills in its defaults, parses its templates and renders
+// each once against base, so that a bad stream fails before any request.
+func (s *Stream) plan(base, idPrefix string) (*streamPlan, error) {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf(format, args...))
+	}
+	if s.Name == "" {
+		bad("name is empty")
+	} else if strings.Contains(s.Name, "/") {
+		bad("name %q contains %q", s.Name, "/")
+	}
+	if s.Rate.Freq <= 0 || s.Rate.Per <= 0 {
+		bad("rate %d/%s is not positive", s.Rate.Freq, s.Rate.Per)
+	}
+	if s.Duration < 0 {
+		bad("duration %s is negative", s.Duration)
+	}
+	if s.Timeout < 0 {
+		bad("timeout %s is negative", s.Timeout)
+	}
+	if s.MaxWorkers < 0 || s.Workers < 0 || s.Connections < 0 {
+		bad("workers %d, max workers %d or connections %d is negative", s.Workers, s.MaxWorkers, s.Connections)
+	}
+	if len(s.Requests) == 0 {
+		bad("no requests")
+	}
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("base URL %q is not an absolute http(s) URL", base)
+	}
+	base = strings.TrimRight(base, "/")
+
+	sum := 0
+	seen := make(map[string]bool, len(s.Requests))
+	for i, r := range s.Requests {
+		switch {
+		case r.Name == "":
+			bad("requests[%d]: name is empty", i)
+		case seen[r.Name]:
+			bad("requests[%d]: duplicate name %q", i, r.Name)
+		}
+		seen[r.Name] = true
+		if r.Weight < 1 {
+			bad("requests[%d] %q: weight %d is less than 1", i, r.Name, r.Weight)
+		}
+		if r.Weight > 0 && sum <= math.MaxInt32 {
+			sum += r.Weight
+		}
+	}
+	if sum > math.MaxInt32 {
+		bad("sum of weights is above %d", math.MaxInt32)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+
+	p := &streamPlan{
+		name:        s.Name,
+		timeout:     cmp.Or(s.Timeout, DefaultTimeout),
+		connections: s.Connections,
+		maxBody:     cmp.Or(s.MaxBody, DefaultMaxBody),
+	}
+	if p.maxBody < 0 {
+		p.maxBody = vegeta.DefaultMaxBody // no limit
+	}
+	workers := cmp.Or(s.Workers, DefaultWorkers)
+	maxWorkers := s.MaxWorkers
+	if maxWorkers == 0 {
+		maxWorkers = deriveMaxWorkers(s.Rate, p.timeout, workers)
+	}
+	if p.connections == 0 {
+		p.connections = maxWorkers
+	}
+
+	var seq atomic.Uint64
+	for i, r := range s.Requests {
+		tr, err := newTargeter(r, base, idPrefix, &seq)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("requests[%d] %q: %w", i, r.Name, err))
+			continue
+		}
+		p.entries = append(p.entries, entryPlan{
+			route:      r.Name,
+			attack:     s.Name + "/" + r.Name,
+			rate:       shareOf(s.Rate, r.Weight, sum),
+			workers:    uint64(shareCeil(workers, r.Weight, sum)),
+			maxWorkers: uint64(shareCeil(maxWorkers, r.Weight, sum)),
+			targeter:   tr,
+		})
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return p, nil
+}
+
+// shareOf is the exact share w/sum of rate: Freq×w per Per×sum, reduced by
+// their common divisor.
+func shareOf(rate vegeta.Rate, w, sum int) vegeta.Rate {
+	g := gcd(w, sum)
+	return vegeta.Rate{Freq: rate.Freq * (w / g), Per: rate.Per * time.Duration(sum/g)}
+}
+
+// shareCeil is n×w/sum rounded up, at least 1.
+func shareCeil(n, w, sum int) int {
+	return max(1, int((int64(n)*int64(w)+int64(sum)-1)/int64(sum)))
+}
+
+// deriveMaxWorkers is rate per second × timeout in seconds, rounded up, at
+// least workers and at most DefaultMaxWorkersCap.
+func deriveMaxWorkers(rate vegeta.Rate, timeout time.Duration, workers int) int {
+	n := math.Ceil(float64(rate.Freq) * timeout.Seconds() / rate.Per.Seconds())
+	return int(min(max(n, float64(workers)), DefaultMaxWorkersCap))
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}

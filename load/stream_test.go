@@ -1,0 +1,147 @@
+package load
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+)
+
+func TestShareOf(t *testing.T) {
+	tests := []struct {
+		rate   vegeta.Rate
+		w, sum int
+		want   vegeta.Rate
+	}{
+		{vegeta.Rate{Freq: 100, Per: time.Second}, 7, 10, vegeta.Rate{Freq: 700, Per: 10 * time.Second}},
+		{vegeta.Rate{Freq: 100, Per: time.Second}, 3, 10, vegeta.Rate{Freq: 300, Per: 10 * time.Second}},
+		// reduced by the common divisor of weight and sum: 2/4 is 1/2
+		{vegeta.Rate{Freq: 50, Per: time.Second}, 2, 4, vegeta.Rate{Freq: 50, Per: 2 * time.Second}},
+		// a single entry keeps the whole rate
+		{vegeta.Rate{Freq: 200, Per: time.Second}, 5, 5, vegeta.Rate{Freq: 200, Per: time.Second}},
+		// a third of 1/s is exact, not 0.333/s
+		{vegeta.Rate{Freq: 1, Per: time.Second}, 1, 3, vegeta.Rate{Freq: 1, Per: 3 * time.Second}},
+	}
+	for _, tt := range tests {
+		if got := shareOf(tt.rate, tt.w, tt.sum); got != tt.want {
+			t.Errorf("shareOf(%v, %d, %d) = %v; want %v", tt.rate, tt.w, tt.sum, got, tt.want)
+		}
+	}
+}
+
+func TestShareCeil(t *testing.T) {
+	tests := []struct{ n, w, sum, want int }{
+		{1000, 7, 10, 700},
+		{10, 1, 3, 4},   // rounded up
+		{10, 1, 100, 1}, // at least 1
+		{1, 99, 100, 1},
+	}
+	for _, tt := range tests {
+		if got := shareCeil(tt.n, tt.w, tt.sum); got != tt.want {
+			t.Errorf("shareCeil(%d, %d, %d) = %d; want %d", tt.n, tt.w, tt.sum, got, tt.want)
+		}
+	}
+}
+
+func TestDeriveMaxWorkers(t *testing.T) {
+	tests := []struct {
+		rate    vegeta.Rate
+		timeout time.Duration
+		workers int
+		want    int
+	}{
+		{vegeta.Rate{Freq: 100, Per: time.Second}, 5 * time.Second, 10, 500},
+		{vegeta.Rate{Freq: 1, Per: time.Second}, time.Second, 10, 10},                            // at least workers
+		{vegeta.Rate{Freq: 10000, Per: time.Second}, 10 * time.Second, 10, DefaultMaxWorkersCap}, // capped
+		{vegeta.Rate{Freq: 3, Per: 2 * time.Second}, 3 * time.Second, 1, 5},                      // 4.5 rounded up
+	}
+	for _, tt := range tests {
+		if got := deriveMaxWorkers(tt.rate, tt.timeout, tt.workers); got != tt.want {
+			t.Errorf("deriveMaxWorkers(%v, %s, %d) = %d; want %d", tt.rate, tt.timeout, tt.workers, got, tt.want)
+		}
+	}
+}
+
+func TestPlanDefaults(t *testing.T) {
+	s := Stream{
+		Name: "mobile",
+		Rate: vegeta.Rate{Freq: 100, Per: time.Second},
+		Requests: []Request{
+			{Name: "feed", Weight: 7, URL: "/v1/feed"},
+			{Name: "post", Weight: 3, Method: "POST", URL: "/v1/posts"},
+		},
+	}
+	p, err := s.plan("http://127.0.0.1:1/", "x-")
+	if err != nil {
+		t.Fatalf("plan() error: %v", err)
+	}
+	if p.timeout != DefaultTimeout || p.maxBody != DefaultMaxBody {
+		t.Errorf("plan() timeout, maxBody = %s, %d; want %s, %d", p.timeout, p.maxBody, DefaultTimeout, DefaultMaxBody)
+	}
+	// 100/s × 10 s = 1000 workers at most, split 700:300; connections for all.
+	if p.connections != 1000 {
+		t.Errorf("plan() connections = %d; want 1000", p.connections)
+	}
+	want := []struct {
+		attack          string
+		workers, maxWkr uint64
+		url, method     string
+	}{
+		{"mobile/feed", 7, 700, "http://127.0.0.1:1/v1/feed", "GET"},
+		{"mobile/post", 3, 300, "http://127.0.0.1:1/v1/posts", "POST"},
+	}
+	for i, w := range want {
+		e := p.entries[i]
+		if e.attack != w.attack || e.workers != w.workers || e.maxWorkers != w.maxWkr {
+			t.Errorf("plan() entry %d = %s workers %d/%d; want %s workers %d/%d", i, e.attack, e.workers, e.maxWorkers, w.attack, w.workers, w.maxWkr)
+		}
+		if e.targeter.static.URL != w.url || e.targeter.static.Method != w.method {
+			t.Errorf("plan() entry %d target = %s %s; want %s %s", i, e.targeter.static.Method, e.targeter.static.URL, w.method, w.url)
+		}
+	}
+}
+
+func TestPlanRejects(t *testing.T) {
+	ok := Stream{
+		Name:     "s",
+		Rate:     vegeta.Rate{Freq: 10, Per: time.Second},
+		Duration: time.Second,
+		Requests: []Request{{Name: "r", Weight: 1, URL: "{{.Base}}/x"}},
+	}
+	tests := []struct {
+		name   string
+		change func(*Stream)
+		base   string
+		want   string // in the error
+	}{
+		{"empty name", func(s *Stream) { s.Name = "" }, "", "name is empty"},
+		{"slash in name", func(s *Stream) { s.Name = "a/b" }, "", `name "a/b" contains "/"`},
+		{"zero rate", func(s *Stream) { s.Rate.Freq = 0 }, "", "rate 0/1s is not positive"},
+		{"negative duration", func(s *Stream) { s.Duration = -1 }, "", "duration -1ns is negative"},
+		{"no requests", func(s *Stream) { s.Requests = nil }, "", "no requests"},
+		{"zero weight", func(s *Stream) { s.Requests[0].Weight = 0 }, "", "weight 0 is less than 1"},
+		{"duplicate route", func(s *Stream) { s.Requests = append(s.Requests, s.Requests[0]) }, "", `duplicate name "r"`},
+		{"relative base", func(s *Stream) {}, "127.0.0.1:80", "not an absolute http(s) URL"},
+		{"unparsable template", func(s *Stream) { s.Requests[0].URL = "{{.Base" }, "", "parse url template"},
+		{"unknown field", func(s *Stream) { s.Requests[0].Body = "{{.Nope}}" }, "", "can't evaluate field Nope"},
+		{"bad header template", func(s *Stream) { s.Requests[0].Header = map[string]string{"x-a": "{{if}}"} }, "", "parse header X-A template"},
+		{"URL without base", func(s *Stream) { s.Requests[0].URL = "v1/feed" }, "", `url "v1/feed" is not an absolute http(s) URL`},
+		{"bad method", func(s *Stream) { s.Requests[0].Method = "GE T" }, "", "invalid method"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := ok
+			s.Requests = append([]Request(nil), ok.Requests...)
+			tt.change(&s)
+			base := tt.base
+			if base == "" {
+				base = "http://127.0.0.1:1"
+			}
+			_, err := s.plan(base, "x-")
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("plan(%q) error = %v; want one containing %q", base, err, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,184 @@
+package load
+
+import (
+	"bytes"
+	"cmp"
+	"fmt"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/template"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+)
+
+// field is one request text: static, or a template executed per request.
+type field struct {
+	text string             // the value when tmpl is nil
+	tmpl *template.Template // nil: static
+}
+
+func newField(name, text string) (field, error) {
+	if !strings.Contains(text, "{{") {
+		return field{text: text}, nil
+	}
+	t, err := template.New(name).Option("missingkey=error").Parse(text)
+	if err != nil {
+		return field{}, fmt.Errorf("parse %s template: %w", name, err)
+	}
+	return field{tmpl: t}, nil
+}
+
+// render returns f's value for d, using buf as scratch space.
+func (f *field) render(buf *bytes.Buffer, d *Data) (string, error) {
+	if f.tmpl == nil {
+		return f.text, nil
+	}
+	buf.Reset()
+	if err := f.tmpl.Execute(buf, d); err != nil {
+		return "", fmt.Errorf("render %s: %w", f.tmpl.Name(), err)
+	}
+	return buf.String(), nil
+}
+
+// headerField is a header whose value is a template.
+type headerField struct {
+	key string // canonical
+	field
+}
+
+// targeter builds the targets of one entry of a mix. It is safe for
+// concurrent use: Vegeta's workers call it concurrently.
+type targeter struct {
+	// static is the target of an entry without templates; fill copies it
+	// without rendering anything.
+	static    vegeta.Target
+	templated bool
+
+	method     string
+	base       string
+	urlPrefix  string // base when the URL is relative, else ""
+	url, body  field
+	staticBody []byte        // the body when it has no template; nil when empty
+	header     http.Header   // static headers, shared read-only by every target
+	headerTmpl []headerField // templated headers
+	idPrefix   string
+	seq        *atomic.Uint64 // the stream's sequence, shared by its entries
+	bufs       sync.Pool      // of *bytes.Buffer
+}
+
+// newTargeter parses r's templates once and renders them once with Seq 0 to
+// catch errors that only execution shows (an unknown field, a bad URL).
+func newTargeter(r Request, base, idPrefix string, seq *atomic.Uint64) (*targeter, error) {
+	t := &targeter{
+		method:   cmp.Or(r.Method, DefaultMethod),
+		base:     base,
+		idPrefix: idPrefix,
+		seq:      seq,
+	}
+	t.bufs.New = func() any { return new(bytes.Buffer) }
+	if strings.HasPrefix(r.URL, "/") {
+		t.urlPrefix = base
+	}
+	var err error
+	if t.url, err = newField("url", r.URL); err != nil {
+		return nil, err
+	}
+	if t.body, err = newField("body", r.Body); err != nil {
+		return nil, err
+	}
+	t.templated = t.url.tmpl != nil || t.body.tmpl != nil
+	if t.body.tmpl == nil && t.body.text != "" {
+		t.staticBody = []byte(t.body.text)
+	}
+	keys := make([]string, 0, len(r.Header))
+	for k := range r.Header {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys) // stable error order
+	for _, k := range keys {
+		ck := textproto.CanonicalMIMEHeaderKey(k)
+		f, err := newField("header "+ck, r.Header[k])
+		if err != nil {
+			return nil, err
+		}
+		if f.tmpl == nil {
+			if t.header == nil {
+				t.header = make(http.Header, len(r.Header))
+			}
+			t.header[ck] = []string{f.text}
+			continue
+		}
+		t.headerTmpl = append(t.headerTmpl, headerField{key: ck, field: f})
+		t.templated = true
+	}
+
+	var probe vegeta.Target
+	if err := t.render(&probe, 0); err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(probe.URL)
+	if err != nil {
+		return nil, fmt.Errorf("url: %w", err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("url %q is not an absolute http(s) URL (start it with {{.Base}} or /)", probe.URL)
+	}
+	if _, err := probe.Request(); err != nil {
+		return nil, fmt.Errorf("request: %w", err)
+	}
+	if !t.templated {
+		t.static = probe
+	}
+	return t, nil
+}
+
+// fill is the entry's vegeta.Targeter.
+func (t *targeter) fill(tgt *vegeta.Target) error {
+	if !t.templated {
+		*tgt = t.static
+		return nil
+	}
+	return t.render(tgt, t.seq.Add(1)-1)
+}
+
+// render fills tgt for the request numbered seq.
+func (t *targeter) render(tgt *vegeta.Target, seq uint64) error {
+	d := Data{Base: t.base, Seq: seq, ID: t.idPrefix + strconv.FormatUint(seq, 10)}
+	buf := t.bufs.Get().(*bytes.Buffer)
+	defer t.bufs.Put(buf)
+
+	u, err := t.url.render(buf, &d)
+	if err != nil {
+		return err
+	}
+	*tgt = vegeta.Target{Method: t.method, URL: t.urlPrefix + u, Body: t.staticBody, Header: t.header}
+	if t.body.tmpl != nil {
+		buf.Reset()
+		if err := t.body.tmpl.Execute(buf, &d); err != nil {
+			return fmt.Errorf("render body: %w", err)
+		}
+		tgt.Body = bytes.Clone(buf.Bytes())
+	}
+	if len(t.headerTmpl) == 0 {
+		return nil
+	}
+	h := make(http.Header, len(t.header)+len(t.headerTmpl))
+	for k, v := range t.header {
+		h[k] = v
+	}
+	for i := range t.headerTmpl {
+		v, err := t.headerTmpl[i].render(buf, &d)
+		if err != nil {
+			return err
+		}
+		h[t.headerTmpl[i].key] = []string{v}
+	}
+	tgt.Header = h
+	return nil
+}

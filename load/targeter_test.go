@@ -1,0 +1,131 @@
+package load
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+)
+
+func TestTargeterStatic(t *testing.T) {
+	var seq atomic.Uint64
+	tr, err := newTargeter(Request{Name: "feed", URL: "/v1/feed", Body: "b", Header: map[string]string{"x-token": "t"}}, "http://h:1", "p-", &seq)
+	if err != nil {
+		t.Fatalf("newTargeter() error: %v", err)
+	}
+	var got vegeta.Target
+	for range 2 {
+		if err := tr.fill(&got); err != nil {
+			t.Fatalf("fill() error: %v", err)
+		}
+	}
+	want := vegeta.Target{Method: "GET", URL: "http://h:1/v1/feed", Body: []byte("b"), Header: http.Header{"X-Token": {"t"}}}
+	if !got.Equal(&want) {
+		t.Errorf("fill() = %+v; want %+v", got, want)
+	}
+	if n := seq.Load(); n != 0 {
+		t.Errorf("after fill() of a static request, seq = %d; want 0 (no template, no number)", n)
+	}
+}
+
+func TestTargeterTemplates(t *testing.T) {
+	var seq atomic.Uint64
+	seq.Store(41)
+	tr, err := newTargeter(Request{
+		Name:   "post",
+		Method: "POST",
+		URL:    "{{.Base}}/v1/posts/{{.ID}}",
+		Body:   `{"seq":{{.Seq}}}`,
+		Header: map[string]string{"x-seq": "{{.Seq}}", "content-type": "application/json"},
+	}, "http://h:1", "p-", &seq)
+	if err != nil {
+		t.Fatalf("newTargeter() error: %v", err)
+	}
+	var got vegeta.Target
+	if err := tr.fill(&got); err != nil {
+		t.Fatalf("fill() error: %v", err)
+	}
+	want := vegeta.Target{
+		Method: "POST",
+		URL:    "http://h:1/v1/posts/p-41",
+		Body:   []byte(`{"seq":41}`),
+		Header: http.Header{"X-Seq": {"41"}, "Content-Type": {"application/json"}},
+	}
+	if !got.Equal(&want) {
+		t.Errorf("fill() = %+v; want %+v", got, want)
+	}
+	if n := seq.Load(); n != 42 {
+		t.Errorf("after fill(), seq = %d; want 42", n)
+	}
+}
+
+// Workers call a targeter concurrently: every request gets its own number and
+// its own body and header.
+func TestTargeterConcurrent(t *testing.T) {
+	var seq atomic.Uint64
+	tr, err := newTargeter(Request{Name: "r", URL: "/{{.Seq}}", Body: "{{.Seq}}", Header: map[string]string{"x-seq": "{{.Seq}}"}}, "http://h:1", "p-", &seq)
+	if err != nil {
+		t.Fatalf("newTargeter() error: %v", err)
+	}
+	const workers, each = 8, 200
+	seen := make([][]uint64, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for range each {
+				var tgt vegeta.Target
+				if err := tr.fill(&tgt); err != nil {
+					t.Errorf("fill() error: %v", err)
+					return
+				}
+				n, err := strconv.ParseUint(strings.TrimPrefix(tgt.URL, "http://h:1/"), 10, 64)
+				if err != nil || string(tgt.Body) != tgt.Header.Get("X-Seq") || string(tgt.Body) != strconv.FormatUint(n, 10) {
+					t.Errorf("fill() = %s %q %v; want one number in URL, body and header", tgt.URL, tgt.Body, tgt.Header)
+					return
+				}
+				seen[w] = append(seen[w], n)
+			}
+		})
+	}
+	wg.Wait()
+	all := make([]bool, workers*each)
+	for _, ns := range seen {
+		for _, n := range ns {
+			if n >= uint64(len(all)) || all[n] {
+				t.Fatalf("fill() gave seq %d twice or out of range [0, %d)", n, len(all))
+			}
+			all[n] = true
+		}
+	}
+}
+
+func BenchmarkTargeter(b *testing.B) {
+	reqs := map[string]Request{
+		"static": {Name: "feed", URL: "/v1/feed", Header: map[string]string{"authorization": "Bearer x"}},
+		"templated": {Name: "post", Method: "POST", URL: "{{.Base}}/v1/posts/{{.ID}}", Body: `{"text":"post {{.Seq}}"}`,
+			Header: map[string]string{"authorization": "Bearer x", "x-request-id": "{{.ID}}"}},
+	}
+	for _, name := range []string{"static", "templated"} {
+		b.Run(name, func(b *testing.B) {
+			var seq atomic.Uint64
+			tr, err := newTargeter(reqs[name], "http://127.0.0.1:4312", "0123456789ab-", &seq)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				var tgt vegeta.Target
+				for pb.Next() {
+					if err := tr.fill(&tgt); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}

@@ -1,0 +1,127 @@
+package load
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ErrStopped is the error of a request that Run cut short because its
+// context ended: the request was in flight, or about to connect.
+var ErrStopped = errors.New("load stream stopped")
+
+// connPool is the dialer of one stream's HTTP transport. It remembers every
+// connection it opened so that stopping the stream can close them all: a
+// Vegeta request carries no context, so closing its connection is the only
+// way to end it before its timeout.
+type connPool struct {
+	dialer net.Dialer
+
+	mu      sync.Mutex // guards conns and stopped
+	conns   map[*poolConn]struct{}
+	stopped bool
+}
+
+func newConnPool() *connPool {
+	return &connPool{
+		dialer: net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second},
+		conns:  make(map[*poolConn]struct{}),
+	}
+}
+
+// dial opens a connection, or fails with ErrStopped once the pool is stopped.
+func (p *connPool) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	if p.isStopped() {
+		return nil, ErrStopped
+	}
+	c, err := p.dialer.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	pc := &poolConn{Conn: c, pool: p}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped {
+		c.Close()
+		return nil, ErrStopped
+	}
+	p.conns[pc] = struct{}{}
+	return pc, nil
+}
+
+func (p *connPool) isStopped() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stopped
+}
+
+// stop closes every connection, idle or busy, and refuses new ones.
+func (p *connPool) stop() {
+	p.mu.Lock()
+	p.stopped = true
+	conns := make([]*poolConn, 0, len(p.conns))
+	for c := range p.conns {
+		conns = append(conns, c)
+	}
+	p.mu.Unlock()
+	for _, c := range conns {
+		c.cut.Store(true)
+		c.Close()
+	}
+}
+
+// poolConn is a connection of a connPool. After the pool cut it, its reads
+// and writes fail with ErrStopped.
+type poolConn struct {
+	net.Conn
+	pool *connPool
+	cut  atomic.Bool
+	once sync.Once
+}
+
+func (c *poolConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if err != nil && c.cut.Load() {
+		err = ErrStopped
+	}
+	return n, err
+}
+
+func (c *poolConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	if err != nil && c.cut.Load() {
+		err = ErrStopped
+	}
+	return n, err
+}
+
+func (c *poolConn) Close() error {
+	err := net.ErrClosed
+	c.once.Do(func() {
+		c.pool.mu.Lock()
+		delete(c.pool.conns, c)
+		c.pool.mu.Unlock()
+		err = c.Conn.Close()
+	})
+	return err
+}
+
+// newTransport is the HTTP transport of one stream, shared by its entries:
+// HTTP/1.1 with keep-alive, idle connections up to conns, no proxy (the
+// target is on loopback; nothing here reads the environment).
+func newTransport(pool *connPool, conns int) *http.Transport {
+	return &http.Transport{
+		DialContext:         pool.dial,
+		MaxIdleConnsPerHost: conns,
+		IdleConnTimeout:     90 * time.Second,
+		TLSHandshakeTimeout: 10 * time.Second,
+		TLSClientConfig:     &tls.Config{},
+		ForceAttemptHTTP2:   false,
+		TLSNextProto:        map[string]func(string, *tls.Conn) http.RoundTripper{},
+	}
+}
