@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	toxiclient "github.com/Shopify/toxiproxy/v2/client"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // BinaryName is the reference backend's executable.
@@ -195,7 +198,61 @@ func StartRefapp(ctx context.Context, cfg Refapp) (_ *Target, err error) {
 	if err := t.Supervisor.AwaitReady(readyCtx); err != nil {
 		return t, fmt.Errorf("start refapp: %w", err)
 	}
+	// The gateway is ready with one upstream up; a game day starts from a
+	// whole system, so wait until its health checks see every replica.
+	if err := awaitUpstreams(readyCtx, "http://"+gatewayAddr+"/metrics", len(apis)); err != nil {
+		return t, fmt.Errorf("start refapp: %w", err)
+	}
 	return t, nil
+}
+
+// awaitUpstreams polls the gateway's metrics until refapp_gateway_upstream_up
+// reports want upstreams up.
+func awaitUpstreams(ctx context.Context, metricsURL string, want int) error {
+	tick := time.NewTicker(readyPollEvery)
+	defer tick.Stop()
+	client := &http.Client{Timeout: time.Second}
+	up := 0
+	for {
+		if n, err := upstreamsUp(ctx, client, metricsURL); err == nil {
+			up = n
+			if up >= want {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for the gateway to see %d api replicas up (saw %d): %w", want, up, context.Cause(ctx))
+		case <-tick.C:
+		}
+	}
+}
+
+// upstreamsUp counts the upstreams whose refapp_gateway_upstream_up is 1.
+func upstreamsUp(ctx context.Context, client *http.Client, metricsURL string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return 0, fmt.Errorf("parse %s: %w", metricsURL, err)
+	}
+	n := 0
+	if f, ok := families["refapp_gateway_upstream_up"]; ok {
+		for _, m := range f.GetMetric() {
+			if m.GetGauge().GetValue() == 1 {
+				n++
+			}
+		}
+	}
+	return n, nil
 }
 
 // addLink creates the proxy of one edge, listening on a free loopback port.
