@@ -1,0 +1,151 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gameday/gameday/reports"
+	"github.com/gameday/gameday/run"
+	"github.com/gameday/gameday/scenarios"
+)
+
+// runOptions are the options of `gameday run`.
+type runOptions struct {
+	arg    string
+	out    string
+	refapp string
+	quiet  bool
+
+	path string
+	raw  []byte
+	s    *scenarios.Scenario
+}
+
+func newRunCmd(st *state) *cobra.Command {
+	o := &runOptions{}
+	cmd := &cobra.Command{
+		Use:   "run FILE|NAME",
+		Short: "Run a scenario and judge it",
+		Long: `Run plays a scenario file (or a bundled scenario by name, e.g. "quickstart") and judges it.
+It writes a run directory under --out with the scenario as run, events.jsonl, the load
+results, the embedded Prometheus TSDB and the reports, and prints a verdict table.`,
+		Args: exactArgs(1, "one scenario file or bundled scenario name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.complete(st, args); err != nil {
+				return err
+			}
+			return o.run(cmd, st)
+		},
+	}
+	cmd.Flags().StringVarP(&o.out, "out", "o", run.DefaultOutDir, "folder to create the run directory in")
+	cmd.Flags().StringVar(&o.refapp, "refapp", "", "reference backend executable (default: $GAMEDAY_REFAPP, beside gameday, or on PATH)")
+	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "print only the verdict table")
+	return cmd
+}
+
+func (o *runOptions) complete(st *state, args []string) error {
+	o.arg = args[0]
+	if o.refapp == "" {
+		o.refapp = st.getenv("GAMEDAY_REFAPP")
+	}
+	var err error
+	o.path, o.raw, err = readScenario(o.arg)
+	if err != nil {
+		return err
+	}
+	o.s, err = scenarios.LoadBytes(o.path, o.raw)
+	return err
+}
+
+// readScenario reads a scenario file, or a bundled scenario by name.
+func readScenario(arg string) (string, []byte, error) {
+	raw, err := os.ReadFile(arg)
+	if err == nil {
+		return arg, raw, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", nil, usageError{fmt.Errorf("read scenario: %w", err)}
+	}
+	name := strings.TrimSuffix(arg, ".yaml") + ".yaml"
+	if raw, berr := fs.ReadFile(scenarios.Bundled, name); berr == nil {
+		return "bundled:" + name, raw, nil
+	}
+	return "", nil, usageError{fmt.Errorf("read scenario: %w (nor is it a bundled scenario)", err)}
+}
+
+func (o *runOptions) run(cmd *cobra.Command, st *state) error {
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, "gameday: running %s (%s)\n", o.s.Name, o.path)
+	opts := []run.Option{run.WithOutDir(o.out), run.WithRefappBinary(o.refapp)}
+	if !o.quiet {
+		opts = append(opts, run.WithProgress(progressPrinter(out)))
+	}
+	res, err := run.Run(cmd.Context(), o.s, o.raw, opts...)
+	if res != nil && res.Report != nil {
+		fmt.Fprintln(out)
+		if werr := reports.WriteTable(out, res.Report); werr != nil {
+			return errors.Join(err, werr)
+		}
+	}
+	return err
+}
+
+// progressPrinter prints the events people follow during a run, with their
+// offset from the start of the load.
+func progressPrinter(w io.Writer) func(run.Event) {
+	var t0 time.Time
+	return func(e run.Event) {
+		if e.Type == run.EventLoadStarted {
+			t0 = e.Time
+		}
+		offset := "        "
+		if !t0.IsZero() {
+			offset = fmt.Sprintf("%+7.2fs", e.Time.Sub(t0).Seconds())
+		}
+		var what string
+		switch e.Type {
+		case run.EventTargetReady:
+			what = "target ready at " + e.Attrs["baseURL"]
+		case run.EventLoadStarted:
+			what = "load started"
+		case run.EventStreamEnded:
+			what = "stream " + e.Stream + " finished"
+		case run.EventLoadFinished:
+			what = "load finished"
+		case run.EventFaultInjected, run.EventFaultRecover:
+			verb := "injected"
+			if e.Type == run.EventFaultRecover {
+				verb = "recovered"
+			}
+			for _, r := range e.Records {
+				what += fmt.Sprintf("fault %s %s: %s on %s; ", e.Fault, verb, r.Action, r.Target)
+			}
+			what = strings.TrimSuffix(what, "; ")
+		case run.EventFaultError:
+			what = "fault " + e.Fault + " error: " + e.Message
+		case "process.exited":
+			what = fmt.Sprintf("process %s (pid %d) exited: %s", e.Instance, e.PID, e.Message)
+		case "process.ready":
+			if t0.IsZero() {
+				return
+			}
+			what = fmt.Sprintf("process %s (pid %d) ready", e.Instance, e.PID)
+		case run.EventInterrupted:
+			what = "interrupted: " + e.Message
+		case run.EventRunError:
+			what = "error: " + e.Message
+		default:
+			return
+		}
+		if what != "" {
+			fmt.Fprintf(w, "  %s  %s\n", offset, what)
+		}
+	}
+}

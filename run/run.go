@@ -1,0 +1,535 @@
+// Package run is gameday's orchestrator: it starts the target, drives the
+// load, injects and reverts faults on the timeline, collects metrics, and
+// leaves everything the run saw in a run directory, which Judge turns into
+// verdicts and reports.
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/gameday/gameday/chaos"
+	"github.com/gameday/gameday/chaos/network"
+	"github.com/gameday/gameday/chaos/process"
+	"github.com/gameday/gameday/load"
+	"github.com/gameday/gameday/metrics"
+	"github.com/gameday/gameday/reports"
+	"github.com/gameday/gameday/run/local"
+	"github.com/gameday/gameday/scenarios"
+)
+
+// Defaults of a run.
+const (
+	// DefaultOutDir is where run directories are created.
+	DefaultOutDir = "runs"
+	// DefaultTeardownTimeout bounds reverting faults and stopping the target
+	// after the run, whatever ended it.
+	DefaultTeardownTimeout = 30 * time.Second
+	// scrapeReadyTimeout bounds the wait for the first scrape of every target.
+	scrapeReadyTimeout = 15 * time.Second
+)
+
+// Files of a run directory.
+const (
+	FileScenario = "scenario.yaml"
+	FileEvents   = "events.jsonl"
+	DirResults   = "results"
+	DirTSDB      = "tsdb"
+	DirLogs      = "logs"
+	FileReport   = "report.json"
+	FileMarkdown = "report.md"
+)
+
+// Option configures Run.
+type Option func(*options)
+
+type options struct {
+	outDir   string
+	progress func(Event)
+	logger   *slog.Logger
+	teardown time.Duration
+	refapp   string
+}
+
+// WithOutDir sets the folder in which the run directory is created.
+func WithOutDir(dir string) Option { return func(o *options) { o.outDir = dir } }
+
+// WithProgress sets a function that sees every event as it happens; it is
+// called from several goroutines, one at a time.
+func WithProgress(fn func(Event)) Option { return func(o *options) { o.progress = fn } }
+
+// WithLogger sets the logger of gameday's own diagnostics.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithRefappBinary sets the reference backend's executable when the scenario
+// names none.
+func WithRefappBinary(path string) Option { return func(o *options) { o.refapp = path } }
+
+// Result is a finished run.
+type Result struct {
+	// Dir is the run directory.
+	Dir    string
+	Report *reports.Report
+}
+
+// Run plays scenario s, whose source is raw, and judges it. It returns the
+// result whenever a run directory was made, and an error carrying an exit
+// code when the run did not pass: *ChecksFailedError, *AbortedError (which
+// includes an interrupt through ctx). Every fault is reverted and every
+// process stopped before Run returns, whatever ended the run.
+func Run(ctx context.Context, s *scenarios.Scenario, raw []byte, opts ...Option) (*Result, error) {
+	o := options{outDir: DefaultOutDir, progress: func(Event) {}, logger: slog.New(slog.DiscardHandler), teardown: DefaultTeardownTimeout}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	dir, err := createRunDir(o.outDir, s.Name, time.Now())
+	if err != nil {
+		return nil, &AbortedError{Reason: "create run directory", Err: err}
+	}
+	if err := os.WriteFile(filepath.Join(dir, FileScenario), raw, 0o644); err != nil {
+		return nil, &AbortedError{Reason: "write scenario", Err: err}
+	}
+	events, err := createEventLog(filepath.Join(dir, FileEvents), o.progress)
+	if err != nil {
+		return nil, &AbortedError{Reason: "create event log", Err: err}
+	}
+	r := &runner{s: s, dir: dir, opts: o, events: events}
+	events.Emit(Event{Type: EventRunStarted, Attrs: map[string]string{"scenario": s.Name, "dir": dir}})
+	runErr := r.execute(ctx)
+	switch {
+	case runErr == nil:
+	case ctx.Err() != nil:
+		events.Emit(Event{Type: EventInterrupted, Message: context.Cause(ctx).Error()})
+		runErr = &AbortedError{Reason: "interrupted", Err: context.Cause(ctx)}
+	default:
+		events.Emit(Event{Type: EventRunError, Message: runErr.Error()})
+		var ab *AbortedError
+		if !errors.As(runErr, &ab) {
+			runErr = &AbortedError{Reason: "the run failed", Err: runErr}
+		}
+	}
+	events.Emit(Event{Type: EventRunFinished})
+	if err := events.Close(); err != nil {
+		runErr = errors.Join(runErr, &AbortedError{Reason: "event log", Err: err})
+	}
+
+	// Judge from the run directory alone, as `gameday report` does.
+	report, jerr := JudgeAndWrite(context.WithoutCancel(ctx), dir)
+	res := &Result{Dir: dir, Report: report}
+	if runErr != nil {
+		return res, errors.Join(runErr, jerr)
+	}
+	if jerr != nil {
+		return res, &AbortedError{Reason: "judge the run", Err: jerr}
+	}
+	if failed := report.Failed(); len(failed) > 0 {
+		names := make([]string, len(failed))
+		for i, f := range failed {
+			names[i] = f.Name
+		}
+		return res, &ChecksFailedError{Failed: names}
+	}
+	return res, nil
+}
+
+// createRunDir makes DIR/<UTC timestamp>-<name>, adding a suffix when two
+// runs start within the same second.
+func createRunDir(out, name string, now time.Time) (string, error) {
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return "", err
+	}
+	base := filepath.Join(out, now.UTC().Format("20060102T150405Z")+"-"+name)
+	dir := base
+	for i := 2; ; i++ {
+		err := os.Mkdir(dir, 0o755)
+		if err == nil {
+			return dir, nil
+		}
+		if !errors.Is(err, os.ErrExist) || i > 100 {
+			return "", err
+		}
+		dir = fmt.Sprintf("%s-%d", base, i)
+	}
+}
+
+// runner is one run in progress.
+type runner struct {
+	s      *scenarios.Scenario
+	dir    string
+	opts   options
+	events *eventLog
+
+	target  *local.Target
+	prom    *metrics.Embedded
+	own     *http.Server
+	results []*load.ResultsFile
+
+	mu     sync.Mutex // guards faults
+	faults []chaos.Fault
+}
+
+// execute runs the live part: target, metrics, timeline. Whatever ends it —
+// success, error, panic, cancelled ctx — it reverts every fault and stops
+// everything it started before it returns.
+func (r *runner) execute(ctx context.Context) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &AbortedError{Reason: "internal error", Err: fmt.Errorf("panic: %v\n%s", p, debug.Stack())}
+		}
+		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.teardown)
+		defer cancel()
+		if terr := r.teardown(tctx); terr != nil {
+			err = errors.Join(err, &AbortedError{Reason: "teardown", Err: terr})
+		}
+	}()
+	if err := r.startTarget(ctx); err != nil {
+		return &AbortedError{Reason: "start the target", Err: err}
+	}
+	collector, err := r.startMetrics(ctx)
+	if err != nil {
+		return &AbortedError{Reason: "start metrics", Err: err}
+	}
+	faults, err := r.buildFaults()
+	if err != nil {
+		return &AbortedError{Reason: "prepare faults", Err: err}
+	}
+	return r.timeline(ctx, collector, faults)
+}
+
+func (r *runner) startTarget(ctx context.Context) error {
+	lt := r.s.Target.Local
+	if lt == nil {
+		return errors.New("the scenario has no local target; only local targets are supported")
+	}
+	if err := os.MkdirAll(filepath.Join(r.dir, DirLogs), 0o755); err != nil {
+		return err
+	}
+	var logs sync.Map
+	bin := lt.Binary
+	if bin == "" {
+		bin = r.opts.refapp
+	}
+	t, err := local.StartRefapp(ctx, local.Refapp{
+		Binary:       bin,
+		APIReplicas:  lt.APIReplicas,
+		RestartDelay: lt.RestartDelay,
+		Toxiproxy:    lt.Toxiproxy,
+		ProxyPrefix:  proxyPrefix(lt.Toxiproxy, filepath.Base(r.dir)),
+		Logs: func(instance string) io.Writer {
+			f, err := os.OpenFile(filepath.Join(r.dir, DirLogs, instance+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+			if err != nil {
+				return io.Discard
+			}
+			logs.Store(instance, f)
+			return f
+		},
+		OnEvent: func(e local.Event) {
+			r.events.Emit(Event{Time: e.Time, Type: e.Type, Instance: e.Instance, PID: e.PID, Message: e.Detail})
+		},
+	})
+	r.target = t
+	if err != nil {
+		return err
+	}
+	attrs := map[string]string{"baseURL": t.BaseURL, "toxiproxy": t.ToxiproxyURL}
+	for name, l := range t.Links {
+		attrs["link."+name] = l.Listen + " -> " + l.Upstream
+	}
+	r.events.Emit(Event{Type: EventTargetReady, Attrs: attrs})
+	return nil
+}
+
+// proxyPrefix names a run's proxies on an external Toxiproxy after the run,
+// so that runs sharing one do not collide; the embedded one is the run's own.
+func proxyPrefix(external, runID string) string {
+	if external == "" {
+		return ""
+	}
+	return network.ToxicPrefix + runID + "-"
+}
+
+// startMetrics serves gameday's own client-side metrics on loopback and
+// starts the embedded Prometheus scraping them and every target process.
+func (r *runner) startMetrics(ctx context.Context) (*load.Collector, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	collector, err := load.NewCollector(reg)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("listen for own metrics: %w", err)
+	}
+	r.own = &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = r.own.Serve(ln) }()
+
+	prom, err := metrics.OpenEmbedded(filepath.Join(r.dir, DirTSDB),
+		metrics.WithScrapeInterval(r.s.Metrics.ScrapeInterval), metrics.WithLogger(r.opts.logger))
+	if err != nil {
+		return nil, err
+	}
+	r.prom = prom
+	targets := []metrics.Target{{URL: "http://" + ln.Addr().String() + "/metrics", Labels: map[string]string{"role": "gameday", "instance": "gameday"}}}
+	for _, st := range r.target.Scrape {
+		targets = append(targets, metrics.Target{URL: st.URL, Labels: st.Labels})
+	}
+	if err := prom.Start(ctx, targets); err != nil {
+		return nil, err
+	}
+	// Wait for a first scrape of every target, so that the warmup phase has data.
+	wctx, cancel := context.WithTimeout(ctx, scrapeReadyTimeout)
+	defer cancel()
+	if err := awaitScrapes(wctx, prom, len(targets), r.s.Metrics.ScrapeInterval); err != nil {
+		return nil, err
+	}
+	return collector, nil
+}
+
+// awaitScrapes polls until n targets have been scraped successfully.
+func awaitScrapes(ctx context.Context, q metrics.Querier, n int, every time.Duration) error {
+	tick := time.NewTicker(min(every/4, 100*time.Millisecond))
+	defer tick.Stop()
+	for {
+		series, err := q.Query(ctx, "count(up == 1)", time.Now())
+		if err == nil && len(series) == 1 && len(series[0].Points) == 1 && int(series[0].Points[0].V) >= n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for the first scrape of %d targets: %w", n, context.Cause(ctx))
+		case <-tick.C:
+		}
+	}
+}
+
+// buildFaults turns the scenario's faults into chaos faults, one per entry.
+func (r *runner) buildFaults() ([]chaos.Fault, error) {
+	out := make([]chaos.Fault, len(r.s.Faults))
+	for i, f := range r.s.Faults {
+		switch {
+		case f.Network != nil:
+			n := f.Network
+			link, ok := r.target.Links[n.Link]
+			if !ok {
+				return nil, fmt.Errorf("fault %q: the target has no link %q", f.Name, n.Link)
+			}
+			toxicity := 1.0
+			if n.Toxicity != nil {
+				toxicity = *n.Toxicity
+			}
+			out[i] = network.New(f.Name, r.target.Toxiproxy, network.Spec{
+				Link: link.Proxy, Toxic: string(n.Toxic), Latency: n.Latency, Jitter: n.Jitter,
+				Timeout: n.Timeout, RateKBps: n.RateKBps, Direction: string(n.Direction), Toxicity: toxicity,
+			})
+		case f.Process != nil:
+			sig, err := process.ParseSignal(string(f.Process.Signal))
+			if err != nil {
+				return nil, fmt.Errorf("fault %q: %w", f.Name, err)
+			}
+			out[i] = process.New(f.Name, r.target.Supervisor, process.Spec{Selector: f.Process.Selector, Signal: sig, Count: f.Process.Count})
+		default:
+			return nil, fmt.Errorf("fault %q has no kind", f.Name)
+		}
+	}
+	return out, nil
+}
+
+// timeline runs the load streams and the faults from t0, and returns when
+// the load has ended and every fault's own schedule is over.
+func (r *runner) timeline(ctx context.Context, collector *load.Collector, faults []chaos.Fault) error {
+	if err := os.MkdirAll(filepath.Join(r.dir, DirResults), 0o755); err != nil {
+		return err
+	}
+	var sinks [][]load.Sink
+	for _, st := range r.s.Load {
+		f, err := load.CreateResultsFile(filepath.Join(r.dir, DirResults, st.Name+".gob"))
+		if err != nil {
+			return err
+		}
+		r.results = append(r.results, f)
+		sinks = append(sinks, []load.Sink{f, collector})
+	}
+
+	loadCtx, stopLoad := context.WithCancelCause(ctx)
+	defer stopLoad(nil)
+	faultCtx, stopFaults := context.WithCancel(loadCtx)
+	defer stopFaults()
+
+	t0 := time.Now()
+	r.events.Emit(Event{Time: t0, Type: EventLoadStarted})
+	var streams, faultsWG sync.WaitGroup
+	errs := make(chan error, len(r.s.Load)+len(faults))
+	goSafe := func(wg *sync.WaitGroup, fn func() error) {
+		wg.Go(func() {
+			defer func() {
+				if p := recover(); p != nil {
+					errs <- fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+					stopLoad(errors.New("internal error"))
+				}
+			}()
+			if err := fn(); err != nil {
+				errs <- err
+				stopLoad(err)
+			}
+		})
+	}
+	for i, st := range r.s.Load {
+		goSafe(&streams, func() error { return r.stream(loadCtx, t0, st, sinks[i]) })
+	}
+	for i, f := range faults {
+		goSafe(&faultsWG, func() error { return r.fault(faultCtx, t0, r.s.Faults[i], f) })
+	}
+	streams.Wait()
+	r.events.Emit(Event{Type: EventLoadFinished})
+	stopFaults()
+	faultsWG.Wait()
+	close(errs)
+	var all []error
+	for err := range errs {
+		all = append(all, err)
+	}
+	if err := errors.Join(all...); err != nil {
+		return err
+	}
+	return context.Cause(ctx)
+}
+
+// sleepUntil waits until t; false when ctx ended first.
+func sleepUntil(ctx context.Context, t time.Time) bool {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-timer.C:
+		return true
+	}
+}
+
+func (r *runner) stream(ctx context.Context, t0 time.Time, st scenarios.Stream, sinks []load.Sink) error {
+	if !sleepUntil(ctx, t0.Add(st.Start)) {
+		return nil
+	}
+	r.events.Emit(Event{Type: EventStreamStarted, Stream: st.Name})
+	reqs := make([]load.Request, len(st.Requests))
+	for i, q := range st.Requests {
+		reqs[i] = load.Request{Name: q.Name, Weight: q.Weight, Method: q.Method, URL: q.URL, Body: q.Body, Header: q.Header}
+	}
+	sum, err := load.Run(ctx, load.Stream{
+		Name:       st.Name,
+		Rate:       vegeta.Rate{Freq: st.Profile.Constant.Rate.Freq, Per: st.Profile.Constant.Rate.Per},
+		Duration:   st.Duration,
+		Requests:   reqs,
+		Timeout:    st.Timeout,
+		MaxWorkers: st.MaxWorkers,
+	}, r.target.BaseURL, sinks...)
+	r.events.Emit(Event{Type: EventStreamEnded, Stream: st.Name, Message: fmt.Sprintf("%+v", sum)})
+	if err != nil {
+		return fmt.Errorf("stream %q: %w", st.Name, err)
+	}
+	return nil
+}
+
+// fault runs one fault's schedule: inject at At, recover after For (a
+// network fault without For stays until the load ends; a kill is over once
+// its victims were restarted). Whatever it leaves applied, teardown reverts.
+func (r *runner) fault(ctx context.Context, t0 time.Time, spec scenarios.Fault, f chaos.Fault) error {
+	if !sleepUntil(ctx, t0.Add(spec.At)) {
+		return nil
+	}
+	r.mu.Lock()
+	r.faults = append(r.faults, f)
+	r.mu.Unlock()
+	recs, err := f.Inject(ctx)
+	r.events.Emit(Event{Type: EventFaultInjected, Fault: spec.Name, Records: recs})
+	if err != nil {
+		r.events.Emit(Event{Type: EventFaultError, Fault: spec.Name, Message: err.Error()})
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("inject fault %q: %w", spec.Name, err)
+	}
+	switch {
+	case spec.For > 0:
+		if !sleepUntil(ctx, t0.Add(spec.At+spec.For)) {
+			return nil
+		}
+	case spec.Process != nil && spec.Process.Signal != scenarios.SignalStop:
+		// A kill lasts until its victims are back: Recover waits for them.
+	default:
+		<-ctx.Done()
+		return nil
+	}
+	recs, err = f.Recover(ctx)
+	if len(recs) > 0 {
+		r.events.Emit(Event{Type: EventFaultRecover, Fault: spec.Name, Records: recs})
+	}
+	if err != nil && ctx.Err() == nil {
+		r.events.Emit(Event{Type: EventFaultError, Fault: spec.Name, Message: err.Error()})
+		return fmt.Errorf("recover fault %q: %w", spec.Name, err)
+	}
+	return nil
+}
+
+// teardown reverts every fault still applied, stops scraping, the target
+// and the metrics server, and closes the results files. It runs once, on
+// every exit path of execute.
+func (r *runner) teardown(ctx context.Context) error {
+	var errs []error
+	r.mu.Lock()
+	faults := r.faults
+	r.faults = nil
+	r.mu.Unlock()
+	for _, f := range faults {
+		recs, err := f.Recover(ctx)
+		if len(recs) > 0 {
+			r.events.Emit(Event{Type: EventFaultRecover, Fault: f.Name(), Records: recs, Message: "reverted at teardown"})
+		}
+		if err != nil {
+			r.events.Emit(Event{Type: EventFaultError, Fault: f.Name(), Message: "revert: " + err.Error()})
+			errs = append(errs, fmt.Errorf("revert fault %q: %w", f.Name(), err))
+		}
+	}
+	if r.prom != nil {
+		r.prom.Stop()
+	}
+	if r.target != nil {
+		if err := r.target.Stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop target: %w", err))
+		}
+	}
+	if r.own != nil {
+		_ = r.own.Close()
+	}
+	if r.prom != nil {
+		if err := r.prom.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close metrics: %w", err))
+		}
+	}
+	for _, f := range r.results {
+		if err := f.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
