@@ -7,18 +7,18 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/gameday/gameday/reference-app/api"
-	"github.com/gameday/gameday/reference-app/gateway"
 	"github.com/gameday/gameday/reference-app/server"
-	"github.com/gameday/gameday/reference-app/store"
 	"github.com/gameday/gameday/reference-app/telemetry"
 )
 
@@ -29,13 +29,8 @@ const (
 	exitUsage = 2
 )
 
-// Roles a process can play.
-const (
-	roleAPI     = "api"
-	roleGateway = "gateway"
-)
-
-// config is the parsed command line.
+// config is the parsed command line: the flags every role shares, and the
+// chosen role's setup.
 type config struct {
 	role     string
 	listen   string
@@ -43,66 +38,100 @@ type config struct {
 	drain    time.Duration
 	logLevel slog.Level
 
-	// gateway only
-	upstreams          string
-	upstreamNames      string
-	healthInterval     time.Duration
-	healthTimeout      time.Duration
-	unhealthyThreshold int
-	healthyThreshold   int
-	upstreamTimeout    time.Duration
+	setup setupFunc // the role's, with its own flags bound
 }
 
-// gatewayFlags are the flags only the gateway role accepts.
-var gatewayFlags = []string{
-	"upstreams", "upstream-names", "health-interval", "health-timeout",
-	"unhealthy-threshold", "healthy-threshold", "upstream-timeout",
+// A role is one kind of process. flags registers the role's own flags on fs
+// and returns the setup that reads them once parsed.
+type role struct {
+	summary string
+	flags   func(fs *flag.FlagSet) setupFunc
 }
 
-func newFlagSet(c *config) *flag.FlagSet {
-	fs := flag.NewFlagSet("refapp", flag.ContinueOnError)
-	fs.StringVar(&c.role, "role", "", "process role: api or gateway (required)")
+// setupFunc builds a role in one process: it registers the role's routes on
+// env.Mux and its metrics on env.Registry, and says how to run it.
+type setupFunc func(ctx context.Context, env env) (parts, error)
+
+// env is what every role gets from the process.
+type env struct {
+	Instance string
+	Log      *slog.Logger
+	Registry *prometheus.Registry
+	Mux      *http.ServeMux
+}
+
+// parts is a set-up role.
+type parts struct {
+	// Ready backs /readyz; nil means ready once serving.
+	Ready server.ReadyFunc
+	// Background runs while the process serves; its context is cancelled
+	// after the HTTP server has drained.
+	Background []func(context.Context) error
+	// Close releases what setup acquired, after Background has returned.
+	Close func() error
+}
+
+// roles are the roles a process can play, by --role value.
+var roles = map[string]role{
+	"api":     apiRole,
+	"gateway": gatewayRole,
+}
+
+// roleNames lists the roles for messages.
+func roleNames() string { return strings.Join(slices.Sorted(maps.Keys(roles)), ", ") }
+
+// commonFlags registers the flags every role takes.
+func commonFlags(fs *flag.FlagSet, c *config) {
+	fs.StringVar(&c.role, "role", "", "process role: "+roleNames()+" (required)")
 	fs.StringVar(&c.listen, "listen", "127.0.0.1:8080", "address to serve HTTP on (port 0: any free port, logged)")
 	fs.StringVar(&c.instance, "instance", "", "instance name, in logs and the X-Refapp-Instance header (default: the role)")
 	fs.DurationVar(&c.drain, "drain-timeout", server.DefaultDrainTimeout, "on SIGTERM/SIGINT, how long in-flight requests may finish")
 	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "log level: debug (one line per request), info, warn, error")
+}
 
-	fs.StringVar(&c.upstreams, "upstreams", "", "gateway: comma-separated api base URLs (required)")
-	fs.StringVar(&c.upstreamNames, "upstream-names", "", "gateway: comma-separated upstream names for metrics and logs (default: index 0, 1, ...)")
-	fs.DurationVar(&c.healthInterval, "health-interval", gateway.DefaultHealthInterval, "gateway: time between health checks of an upstream")
-	fs.DurationVar(&c.healthTimeout, "health-timeout", gateway.DefaultHealthTimeout, "gateway: timeout of one health check")
-	fs.IntVar(&c.unhealthyThreshold, "unhealthy-threshold", gateway.DefaultUnhealthyThreshold, "gateway: failed checks in a row that mark an upstream down")
-	fs.IntVar(&c.healthyThreshold, "healthy-threshold", gateway.DefaultHealthyThreshold, "gateway: successful checks in a row that mark an upstream up")
-	fs.DurationVar(&c.upstreamTimeout, "upstream-timeout", gateway.DefaultUpstreamTimeout, "gateway: deadline of a proxied request, retry included (504 after)")
+// roleOf finds the --role value in args without parsing the rest.
+func roleOf(args []string) string {
+	for i, a := range args {
+		switch {
+		case a == "--":
+			return ""
+		case strings.HasPrefix(a, "--role=") || strings.HasPrefix(a, "-role="):
+			return a[strings.Index(a, "=")+1:]
+		case (a == "--role" || a == "-role") && i+1 < len(args):
+			return args[i+1]
+		}
+	}
+	return ""
+}
+
+// newFlagSet returns the flags of role name: the common ones and the role's.
+func newFlagSet(name string, c *config) *flag.FlagSet {
+	fs := flag.NewFlagSet("refapp", flag.ContinueOnError)
+	commonFlags(fs, c)
+	if r, ok := roles[name]; ok {
+		c.setup = r.flags(fs)
+	}
 	return fs
 }
 
-// parse reads the command line; the error says what is wrong with it.
+// parse reads the command line; the error says what is wrong with it. A flag
+// of another role is an unknown flag.
 func parse(args []string) (config, error) {
 	var c config
-	fs := newFlagSet(&c)
+	name := roleOf(args)
+	fs := newFlagSet(name, &c)
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
+		if _, known := roles[name]; !known && !errors.Is(err, flag.ErrHelp) {
+			return c, fmt.Errorf("%w (flag --role %q: want one of %s)", err, name, roleNames())
+		}
 		return c, err
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	switch c.role {
-	case roleAPI:
-		for _, name := range gatewayFlags {
-			if set[name] {
-				return c, fmt.Errorf("flag --%s: only for --role=gateway", name)
-			}
-		}
-	case roleGateway:
-		if c.upstreams == "" {
-			return c, errors.New("flag --upstreams: required for --role=gateway")
-		}
-	default:
-		return c, fmt.Errorf("flag --role %q: want api or gateway", c.role)
+	if _, ok := roles[c.role]; !ok {
+		return c, fmt.Errorf("flag --role %q: want one of %s", c.role, roleNames())
 	}
 	if c.instance == "" {
 		c.instance = c.role
@@ -113,14 +142,25 @@ func parse(args []string) (config, error) {
 	return c, nil
 }
 
+// usage writes the roles and the flags of role name (all common flags when
+// no role is named).
+func usage(w io.Writer, name string) {
+	fmt.Fprintf(w, "usage: refapp --role=ROLE [flags]\n\nroles:\n")
+	for _, n := range slices.Sorted(maps.Keys(roles)) {
+		fmt.Fprintf(w, "  %-10s %s\n", n, roles[n].summary)
+	}
+	fmt.Fprintf(w, "\nflags (refapp --role=ROLE -h lists the role's own):\n")
+	fs := newFlagSet(name, &config{})
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+}
+
 // run is the whole program: it serves until ctx is done and returns the
 // exit code. It writes only to stderr.
 func run(ctx context.Context, args []string, stderr io.Writer) int {
 	c, err := parse(args)
 	if errors.Is(err, flag.ErrHelp) {
-		fs := newFlagSet(&config{})
-		fs.SetOutput(stderr)
-		fs.Usage()
+		usage(stderr, roleOf(args))
 		return exitOK
 	}
 	if err != nil {
@@ -130,6 +170,11 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: c.logLevel})).
 		With("role", c.role, "instance", c.instance)
 	if err := serve(ctx, c, log); err != nil {
+		var fe flagError
+		if errors.As(err, &fe) {
+			log.Error("bad command line", "err", err)
+			return exitUsage
+		}
 		if errors.Is(err, server.ErrDrainTimeout) {
 			log.Warn("stopped; in-flight requests were cut", "err", err)
 			return exitOK
@@ -141,8 +186,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	return exitOK
 }
 
-// serve builds the role's handler and serves it until ctx is done.
-func serve(ctx context.Context, c config, log *slog.Logger) error {
+// serve sets up the role and serves it until ctx is done.
+func serve(ctx context.Context, c config, log *slog.Logger) (err error) {
 	reg := telemetry.NewRegistry()
 	httpMetrics, err := telemetry.NewHTTPMetrics(reg, c.role, log)
 	if err != nil {
@@ -155,34 +200,20 @@ func serve(ctx context.Context, c config, log *slog.Logger) error {
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}))
 
-	var (
-		ready      server.ReadyFunc
-		background func(context.Context) error // runs while serving
-	)
-	switch c.role {
-	case roleAPI:
-		api.New(store.NewMemory(), c.instance, api.WithLogger(log)).Register(mux)
+	p, err := c.setup(ctx, env{Instance: c.instance, Log: log, Registry: reg, Mux: mux})
+	if err != nil {
+		return fmt.Errorf("set up role %s: %w", c.role, err)
+	}
+	if p.Close != nil {
+		defer func() {
+			if cerr := p.Close(); cerr != nil {
+				err = errors.Join(err, fmt.Errorf("close role %s: %w", c.role, cerr))
+			}
+		}()
+	}
+	ready := p.Ready
+	if ready == nil {
 		ready = func(context.Context) error { return nil }
-	case roleGateway:
-		ups, err := gateway.ParseUpstreams(splitList(c.upstreams), splitList(c.upstreamNames))
-		if err != nil {
-			return err
-		}
-		g, err := gateway.New(ups,
-			gateway.WithHealthInterval(c.healthInterval),
-			gateway.WithHealthTimeout(c.healthTimeout),
-			gateway.WithUnhealthyThreshold(c.unhealthyThreshold),
-			gateway.WithHealthyThreshold(c.healthyThreshold),
-			gateway.WithUpstreamTimeout(c.upstreamTimeout),
-			gateway.WithRegisterer(reg),
-			gateway.WithLogger(log),
-		)
-		if err != nil {
-			return err
-		}
-		defer g.Close()
-		g.Register(mux)
-		ready, background = g.Ready, g.Run
 	}
 	mux.Handle("GET /readyz", server.Readyz(ready))
 
@@ -194,14 +225,26 @@ func serve(ctx context.Context, c config, log *slog.Logger) error {
 
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	if background != nil {
-		wg.Go(func() { _ = background(bgCtx) }) // returns bgCtx's error once stopped
+	for _, bg := range p.Background {
+		wg.Go(func() {
+			if err := bg(bgCtx); err != nil && bgCtx.Err() == nil {
+				log.Error("background work stopped", "err", err)
+			}
+		})
 	}
 	err = server.Serve(ctx, ln, telemetry.WithInstance(c.instance, httpMetrics.Wrap(mux)),
 		server.WithDrainTimeout(c.drain), server.WithLogger(log))
 	stopBackground()
 	wg.Wait()
 	return err
+}
+
+// flagError is a setup error caused by the command line: exit code 2.
+type flagError struct{ error }
+
+// badFlag returns a flagError about flag name.
+func badFlag(name, format string, args ...any) error {
+	return flagError{fmt.Errorf("flag --%s: %s", name, fmt.Sprintf(format, args...))}
 }
 
 // splitList splits a comma-separated flag value; empty gives nil.
