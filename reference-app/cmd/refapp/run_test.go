@@ -51,7 +51,7 @@ func TestRunExitCodes(t *testing.T) {
 		want int
 	}{
 		{"--role=nope", exitUsage},
-		{"--role=gateway", exitUsage}, // --upstreams is required
+		{"--role=gateway", exitUsage},                         // --upstreams is required
 		{"--role=gateway --upstreams=127.0.0.1:1", exitError}, // not a URL with a scheme
 		{"--role=api --listen=256.0.0.1:80", exitError},       // cannot listen
 		{"--role=gateway --upstreams=http://127.0.0.1:1 --health-interval=0s", exitError},
