@@ -4,7 +4,7 @@ BIN     ?= bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build test test-race demo lint bench fuzz clean
+.PHONY: all build test test-race demo lint bench bench-vegeta fuzz clean
 
 all: build
 
@@ -34,6 +34,18 @@ lint:
 ## bench: the Go benchmarks (see docs/benchmarks.md)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## bench-vegeta: gameday's load generator side by side with Vegeta's library and CLI (docs/benchmarks.md)
+bench-vegeta: $(BIN)/vegeta
+	VEGETA=$(CURDIR)/$(BIN)/vegeta $(GO) test ./load -run '^$$' -bench BenchmarkSideBySide -benchtime 40000x -count 3
+
+# The Vegeta CLI at the version gameday uses, built from source in a scratch
+# module (the module proxy refuses `go install ...@v12.12.0`).
+$(BIN)/vegeta:
+	@mkdir -p $(BIN)
+	d=$$(mktemp -d) && cd $$d && $(GO) mod init scratch >/dev/null 2>&1 && \
+	$(GO) get github.com/tsenart/vegeta/v12@v12.12.0 && \
+	$(GO) build -o $(CURDIR)/$(BIN)/vegeta github.com/tsenart/vegeta/v12 && rm -rf $$d
 
 ## fuzz: fuzz the scenario decoder for FUZZTIME (default 60s)
 FUZZTIME ?= 60s
