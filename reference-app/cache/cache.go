@@ -87,6 +87,8 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 
 // Cache is a TTL + LRU cache of byte values, safe for concurrent use. Its
 // HTTP API is added to a mux by Register; Run sweeps expired entries.
+// Each Cache also holds the library's clean-up goroutine, which lives as
+// long as the process (golang-lru v2 offers no way to stop it).
 type Cache struct {
 	opts    options
 	metrics *metrics

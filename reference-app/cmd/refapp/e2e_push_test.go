@@ -33,6 +33,18 @@ func logAttr(t *testing.T, p *proc, msg, key string) string {
 	return val
 }
 
+// waitWithin polls cond until it holds, failing the test after d.
+func waitWithin(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %v for %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond) // poll interval
+	}
+}
+
 // ready reports whether the process at addr answers /readyz with 200.
 func ready(addr string) bool {
 	resp, err := client.Get("http://" + addr + "/readyz")
@@ -105,7 +117,7 @@ func TestEndToEndPushWorkerKilled(t *testing.T) {
 
 	w2 := startProc(t, "worker-2", append(workerArgs, "--instance=worker-2")...)
 	pending := `refapp_queue_consumer_pending{consumer="push-worker"}`
-	waitFor(t, fmt.Sprintf("%d unique deliveries and nothing pending", n), func() bool {
+	waitWithin(t, 30*time.Second, fmt.Sprintf("%d unique deliveries and nothing pending", n), func() bool {
 		return deliveries(mock.addr).Unique >= n && metricValue(t, q.addr, pending) == "0"
 	})
 	d := deliveries(mock.addr)
