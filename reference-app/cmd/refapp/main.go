@@ -4,6 +4,11 @@
 //	refapp --role=api     --listen=127.0.0.1:P --instance=api-1
 //	refapp --role=gateway --listen=127.0.0.1:G --instance=gateway \
 //	       --upstreams=http://127.0.0.1:P1,http://127.0.0.1:P2 --upstream-names=api-1,api-2
+//	refapp --role=cache    --listen=127.0.0.1:C
+//	refapp --role=queue    --listen=127.0.0.1:Q --nats-listen=127.0.0.1:4222 --data-dir=DIR
+//	refapp --role=pushmock --listen=127.0.0.1:M
+//	refapp --role=worker   --listen=127.0.0.1:W --nats=nats://127.0.0.1:4222 \
+//	       --push-url=http://127.0.0.1:M --data-dir=DIR
 //
 // It logs JSON to stderr, prints nothing else, and on SIGTERM or SIGINT
 // stops accepting connections, drains in-flight requests and exits 0.

@@ -73,8 +73,12 @@ type parts struct {
 
 // roles are the roles a process can play, by --role value.
 var roles = map[string]role{
-	"api":     apiRole,
-	"gateway": gatewayRole,
+	"api":      apiRole,
+	"cache":    cacheRole,
+	"gateway":  gatewayRole,
+	"pushmock": pushmockRole,
+	"queue":    queueRole,
+	"worker":   workerRole,
 }
 
 // roleNames lists the roles for messages.

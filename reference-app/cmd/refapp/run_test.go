@@ -21,6 +21,16 @@ func TestParse(t *testing.T) {
 		{"--role=gateway --upstreams=http://127.0.0.1:1 --upstream-names=api-1 --health-interval=1s --upstream-timeout=3s --unhealthy-threshold=3", "", func(c config) bool {
 			return c.role == "gateway" && c.setup != nil
 		}},
+		{"--role=cache --capacity=5 --default-ttl=1s --max-ttl=1m --max-value-bytes=10", "", func(c config) bool { return c.role == "cache" }},
+		{"--role=queue --nats-listen=127.0.0.1:0 --data-dir=/tmp/q", "", func(c config) bool { return c.role == "queue" }},
+		{"--role=worker --nats=nats://127.0.0.1:1 --push-url=http://127.0.0.1:2 --data-dir=/tmp/w --ack-wait=1s --push-timeout=100ms", "", func(c config) bool {
+			return c.role == "worker"
+		}},
+		{"--role=pushmock", "", func(c config) bool { return c.role == "pushmock" }},
+		{"--role=cache --data-dir=/tmp/x", "-data-dir", nil},        // a queue/worker flag
+		{"--role=queue --capacity=1", "-capacity", nil},             // a cache flag
+		{"--role=pushmock --nats=nats://127.0.0.1:1", "-nats", nil}, // a worker flag
+		{"--role=worker --nats-listen=127.0.0.1:0", "-nats-listen", nil},
 		{"", "--role", nil},
 		{"--role=nope", "--role", nil},
 		{"--role=nope --upstreams=x", "want one of", nil},
@@ -55,6 +65,15 @@ func TestRunExitCodes(t *testing.T) {
 		{"--role=gateway --upstreams=127.0.0.1:1", exitError}, // not a URL with a scheme
 		{"--role=api --listen=256.0.0.1:80", exitError},       // cannot listen
 		{"--role=gateway --upstreams=http://127.0.0.1:1 --health-interval=0s", exitError},
+		{"--role=queue", exitUsage},                                                                             // --data-dir is required
+		{"--role=worker --push-url=http://127.0.0.1:1 --data-dir=" + t.TempDir(), exitUsage},                    // --nats is required
+		{"--role=worker --nats=nats://127.0.0.1:1 --data-dir=" + t.TempDir(), exitUsage},                        // --push-url is required
+		{"--role=worker --nats=nats://127.0.0.1:1 --push-url=http://127.0.0.1:1", exitUsage},                    // --data-dir is required
+		{"--role=worker --nats=127.0.0.1:1 --push-url=http://127.0.0.1:1 --data-dir=" + t.TempDir(), exitError}, // not a nats:// URL
+		{"--role=worker --nats=nats://127.0.0.1:1 --push-url=http://127.0.0.1:1 --ack-wait=1s --push-timeout=1s --data-dir=" + t.TempDir(), exitError},
+		{"--role=cache --capacity=0", exitError},
+		{"--role=cache --default-ttl=2h --max-ttl=1h", exitError},
+		{"--role=queue --nats-listen=nohost --data-dir=" + t.TempDir(), exitError},
 		{"-h", exitOK},
 	}
 	for _, tt := range tests {
