@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParse(t *testing.T) {
@@ -29,6 +30,8 @@ func TestParse(t *testing.T) {
 		{"--role=api extra", "unexpected argument", nil},
 		{"--role=api --drain-timeout=soon", "drain-timeout", nil},
 		{"--role=api --drain-timeout=-1s", "drain-timeout", nil},
+		{"--role=api --drain-delay=-1s", "drain-delay", nil},
+		{"--role=api --drain-delay=3s", "", func(c config) bool { return c.drainDelay == 3*time.Second }},
 		{"--role=api --log-level=loud", "log-level", nil},
 		{"--role=api --nope", "nope", nil},
 	}
