@@ -22,6 +22,11 @@ func TestParse(t *testing.T) {
 		{"--role=gateway --upstreams=http://127.0.0.1:1 --upstream-names=api-1 --health-interval=1s --upstream-timeout=3s --unhealthy-threshold=3", "", func(c config) bool {
 			return c.role == "gateway" && c.setup != nil
 		}},
+		{"--role=gateway --upstreams=http://127.0.0.1:1 --balance=round-robin --eject-consecutive-failures=5 --eject-base=1s --eject-max=10s --retry-budget=0.1 --retry-min-per-second=3 --rate-limit=50 --rate-burst=60", "", func(c config) bool {
+			return c.setup != nil
+		}},
+		{"--role=gateway --upstreams=http://127.0.0.1:1 --balance=random", "balance", nil},
+		{"--role=api --rate-limit=5", "-rate-limit", nil}, // a gateway flag
 		{"", "--role", nil},
 		{"--role=nope", "--role", nil},
 		{"--role=nope --upstreams=x", "want one of", nil},
@@ -58,6 +63,10 @@ func TestRunExitCodes(t *testing.T) {
 		{"--role=gateway --upstreams=127.0.0.1:1", exitError}, // not a URL with a scheme
 		{"--role=api --listen=256.0.0.1:80", exitError},       // cannot listen
 		{"--role=gateway --upstreams=http://127.0.0.1:1 --health-interval=0s", exitError},
+		{"--role=gateway --upstreams=http://127.0.0.1:1 --balance=random", exitUsage},
+		{"--role=gateway --upstreams=http://127.0.0.1:1 --retry-budget=2", exitError},
+		{"--role=gateway --upstreams=http://127.0.0.1:1 --rate-limit=10 --rate-burst=0", exitError},
+		{"--role=gateway --upstreams=http://127.0.0.1:1 --eject-base=10s --eject-max=1s", exitError},
 		{"-h", exitOK},
 	}
 	for _, tt := range tests {
