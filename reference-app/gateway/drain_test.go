@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +21,8 @@ import (
 func TestDrainFinishesInFlightRequest(t *testing.T) {
 	arrived, release := make(chan struct{}, 1), make(chan struct{})
 	backend := holdServer(t, arrived, release)
+	var releaseOnce sync.Once
+	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) }) // before the backend closes, on any path
 	ups, err := ParseUpstreams([]string{backend.URL}, []string{"api-0"})
 	if err != nil {
 		t.Fatal(err)
@@ -106,7 +109,7 @@ func TestDrainFinishesInFlightRequest(t *testing.T) {
 	default:
 	}
 
-	close(release)
+	releaseOnce.Do(func() { close(release) })
 	if r := <-inFlight; r.err != nil || r.status != http.StatusOK || r.instance != "slow" {
 		t.Errorf("in-flight GET across the drain = %+v; want 200 from slow", r)
 	}

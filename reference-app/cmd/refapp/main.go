@@ -6,7 +6,8 @@
 //	       --upstreams=http://127.0.0.1:P1,http://127.0.0.1:P2 --upstream-names=api-1,api-2
 //
 // It logs JSON to stderr, prints nothing else, and on SIGTERM or SIGINT
-// stops accepting connections, drains in-flight requests and exits 0.
+// turns /readyz to 503, keeps serving for --drain-delay (default 0), stops
+// accepting connections, drains in-flight requests and exits 0.
 // Exit codes: 0 stopped by a signal, 1 failed, 2 bad flags.
 package main
 
