@@ -1,17 +1,23 @@
-// Package gateway is the reference backend's edge: a reverse proxy that
-// balances requests round-robin over the api replicas it finds healthy,
-// checks them actively and passively, and retries idempotent requests once
-// on another replica.
+// Package gateway is the reference backend's edge: a reverse proxy in
+// front of the api replicas that balances requests over the ones it may
+// route to, checks them actively and passively, retries idempotent requests
+// once on another replica within a retry budget, and rate-limits each
+// client.
 //
-//	client ──▶ Gateway.ServeHTTP ──pick (round robin over up)──▶ upstream A
-//	                 │  connection error / 502 / 503 / 504,
-//	                 │  request idempotent, nothing sent to the client yet
-//	                 └──────────── retry once ──────────────────▶ upstream B
+//	client ──▶ Gateway.ServeHTTP
+//	             │ client over its token bucket ─────────────▶ 429 + Retry-After
+//	             │ pick: least outstanding (ties in turn) or round robin,
+//	             │       among healthy, not ejected upstreams ──▶ upstream A
+//	             │ connection error / 502 / 503 / 504, request idempotent,
+//	             │ nothing sent to the client yet, budget left
+//	             └──────────── retry once ────────────────────▶ upstream B ≠ A
 //
 //	Run: every health interval, GET <upstream>/healthz on each upstream;
 //	     unhealthy-threshold failures in a row → down, healthy-threshold
-//	     successes in a row → up. A connection error while proxying marks
-//	     the upstream down at once.
+//	     successes in a row → up.
+//	Passive: every attempt's outcome feeds outlier ejection (see outlier.go):
+//	     a connection error, or N 502/503/504 in a row, ejects the upstream
+//	     for a time that doubles on repeat; never the last routable one.
 package gateway
 
 import (
@@ -20,6 +26,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -46,6 +53,29 @@ const (
 	DefaultHealthyThreshold = 1
 	// DefaultUpstreamTimeout bounds a proxied request, retry included.
 	DefaultUpstreamTimeout = 2 * time.Second
+	// DefaultBalance is how a new request's upstream is chosen.
+	DefaultBalance = LeastOutstanding
+	// DefaultEjectConsecutiveFailures is the 502/503/504 answers in a row
+	// that eject an upstream.
+	DefaultEjectConsecutiveFailures = 3
+	// DefaultEjectBase is the length of a first ejection; each repeat
+	// doubles it.
+	DefaultEjectBase = 2 * time.Second
+	// DefaultEjectMax caps the length of an ejection.
+	DefaultEjectMax = 30 * time.Second
+	// DefaultRetryBudget is the fraction of recent requests that may be
+	// retried.
+	DefaultRetryBudget = 0.2
+	// DefaultRetryMinPerSecond is the retries allowed in every second
+	// whatever the fraction says, so that a quiet gateway can still retry.
+	DefaultRetryMinPerSecond = 10
+	// DefaultRateLimit is the requests per second allowed to each client.
+	DefaultRateLimit = 100.0
+	// DefaultRateBurst is the requests a client may send at once.
+	DefaultRateBurst = 200
+	// DefaultRateLimitClients is the number of clients whose buckets are
+	// kept; the least recently seen beyond it are forgotten.
+	DefaultRateLimitClients = 10_000
 	// MaxBodyBytes is the largest request body the gateway buffers (for
 	// retries) and forwards; larger bodies are refused with 413.
 	MaxBodyBytes = 64 << 10
@@ -106,6 +136,16 @@ type options struct {
 	unhealthyThreshold int
 	healthyThreshold   int
 	upstreamTimeout    time.Duration
+	balance            Balance
+	ejectAfter         int
+	ejectBase          time.Duration
+	ejectMax           time.Duration
+	retryRatio         float64
+	retryMinPerSecond  int
+	rateLimit          float64
+	rateBurst          int
+	rateClients        int
+	now                func() time.Time
 	routes             []string
 	reg                prometheus.Registerer
 	log                *slog.Logger
@@ -132,6 +172,44 @@ func WithHealthyThreshold(n int) Option { return func(o *options) { o.healthyThr
 // the client gets 504.
 func WithUpstreamTimeout(d time.Duration) Option { return func(o *options) { o.upstreamTimeout = d } }
 
+// WithBalance sets how a new request's upstream is chosen (default
+// DefaultBalance).
+func WithBalance(b Balance) Option { return func(o *options) { o.balance = b } }
+
+// WithEjection configures passive outlier ejection: after consecutive
+// 502/503/504 answers in a row (or one connection error) an upstream is
+// ejected for base, doubled for each repeat while on probation, at most
+// maxTime (defaults DefaultEjectConsecutiveFailures, DefaultEjectBase,
+// DefaultEjectMax). Back from an ejection, it is on probation until it has
+// answered consecutive attempts in a row.
+func WithEjection(consecutive int, base, maxTime time.Duration) Option {
+	return func(o *options) { o.ejectAfter, o.ejectBase, o.ejectMax = consecutive, base, maxTime }
+}
+
+// WithRetryBudget sets the retry budget: retries may be up to ratio (0 to
+// 1) of the requests of the last RetryBudgetWindow, plus minPerSecond in
+// every clock second (defaults DefaultRetryBudget,
+// DefaultRetryMinPerSecond). Both zero disables retries.
+func WithRetryBudget(ratio float64, minPerSecond int) Option {
+	return func(o *options) { o.retryRatio, o.retryMinPerSecond = ratio, minPerSecond }
+}
+
+// WithRateLimit limits each client (see ClientKey) to perSecond requests a
+// second with bursts of burst (defaults DefaultRateLimit,
+// DefaultRateBurst); perSecond 0 disables rate limiting.
+func WithRateLimit(perSecond float64, burst int) Option {
+	return func(o *options) { o.rateLimit, o.rateBurst = perSecond, burst }
+}
+
+// WithRateLimitClients bounds how many clients' buckets are kept (default
+// DefaultRateLimitClients); the least recently seen are forgotten first.
+func WithRateLimitClients(n int) Option { return func(o *options) { o.rateClients = n } }
+
+// WithClock sets the clock of outlier ejection, the retry budget and rate
+// limiting (default time.Now). Health check intervals and request timeouts
+// use real time.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
 // WithRoutes sets the route patterns Register proxies under (default
 // DefaultRoutes); they only shape metric labels.
 func WithRoutes(patterns ...string) Option { return func(o *options) { o.routes = patterns } }
@@ -150,7 +228,10 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 type Gateway struct {
 	opts      options
 	upstreams []*upstream
-	next      atomic.Uint64 // round-robin counter
+	next      atomic.Uint64 // the turn, for round robin and for ties
+	ejectMu   sync.Mutex    // serialises ejection decisions, so that two cannot eject the last two upstreams
+	budget    *retryBudget
+	limiter   *rateLimiter // nil: no rate limit
 	transport *http.Transport
 	health    *http.Client
 	metrics   *metrics
@@ -164,6 +245,16 @@ func New(ups []Upstream, opts ...Option) (*Gateway, error) {
 		unhealthyThreshold: DefaultUnhealthyThreshold,
 		healthyThreshold:   DefaultHealthyThreshold,
 		upstreamTimeout:    DefaultUpstreamTimeout,
+		balance:            DefaultBalance,
+		ejectAfter:         DefaultEjectConsecutiveFailures,
+		ejectBase:          DefaultEjectBase,
+		ejectMax:           DefaultEjectMax,
+		retryRatio:         DefaultRetryBudget,
+		retryMinPerSecond:  DefaultRetryMinPerSecond,
+		rateLimit:          DefaultRateLimit,
+		rateBurst:          DefaultRateBurst,
+		rateClients:        DefaultRateLimitClients,
+		now:                time.Now,
 		routes:             DefaultRoutes,
 		log:                slog.New(slog.DiscardHandler),
 	}
@@ -176,22 +267,31 @@ func New(ups []Upstream, opts ...Option) (*Gateway, error) {
 	if err := o.validate(ups); err != nil {
 		return nil, fmt.Errorf("new gateway: %w", err)
 	}
-	m, err := newMetrics(o.reg)
+	g := &Gateway{
+		opts:      o,
+		budget:    newRetryBudget(o.retryRatio, o.retryMinPerSecond),
+		transport: newTransport(o.upstreamTimeout),
+		health:    &http.Client{Transport: newTransport(o.healthTimeout)},
+	}
+	for _, u := range ups {
+		g.upstreams = append(g.upstreams, newUpstream(u))
+	}
+	if o.rateLimit > 0 {
+		l, err := newRateLimiter(o.rateLimit, o.rateBurst, o.rateClients)
+		if err != nil {
+			return nil, fmt.Errorf("new gateway: %w", err)
+		}
+		g.limiter = l
+	}
+	m, err := newMetrics(o.reg, g.Status)
 	if err != nil {
 		return nil, fmt.Errorf("new gateway: %w", err)
 	}
-	g := &Gateway{
-		opts:      o,
-		transport: newTransport(o.upstreamTimeout),
-		health:    &http.Client{Transport: newTransport(o.healthTimeout)},
-		metrics:   m,
-	}
-	for _, u := range ups {
-		g.upstreams = append(g.upstreams, newUpstream(u, m))
-	}
+	g.metrics = m
 	return g, nil
 }
 
+// validate returns every problem of o and ups, joined.
 func (o options) validate(ups []Upstream) error {
 	var errs []error
 	if len(ups) == 0 {
@@ -204,6 +304,7 @@ func (o options) validate(ups []Upstream) error {
 		{"health interval", o.healthInterval},
 		{"health timeout", o.healthTimeout},
 		{"upstream timeout", o.upstreamTimeout},
+		{"ejection base time", o.ejectBase},
 	} {
 		if d.d <= 0 {
 			errs = append(errs, fmt.Errorf("%s %v: want > 0", d.name, d.d))
@@ -214,6 +315,33 @@ func (o options) validate(ups []Upstream) error {
 	}
 	if o.healthyThreshold < 1 {
 		errs = append(errs, fmt.Errorf("healthy threshold %d: want >= 1", o.healthyThreshold))
+	}
+	if _, ok := balanceNames[o.balance]; !ok {
+		errs = append(errs, fmt.Errorf("balance %v: want least-outstanding or round-robin", o.balance))
+	}
+	if o.ejectAfter < 1 {
+		errs = append(errs, fmt.Errorf("ejection consecutive failures %d: want >= 1", o.ejectAfter))
+	}
+	if o.ejectMax < o.ejectBase {
+		errs = append(errs, fmt.Errorf("ejection maximum time %v: want >= the base time %v", o.ejectMax, o.ejectBase))
+	}
+	if !(o.retryRatio >= 0 && o.retryRatio <= 1) {
+		errs = append(errs, fmt.Errorf("retry budget %v: want a fraction from 0 to 1", o.retryRatio))
+	}
+	if o.retryMinPerSecond < 0 {
+		errs = append(errs, fmt.Errorf("retry minimum per second %d: want >= 0", o.retryMinPerSecond))
+	}
+	if !(o.rateLimit >= 0) || math.IsInf(o.rateLimit, 0) {
+		errs = append(errs, fmt.Errorf("rate limit %v: want >= 0 requests per second (0 disables)", o.rateLimit))
+	}
+	if o.rateLimit > 0 && o.rateBurst < 1 {
+		errs = append(errs, fmt.Errorf("rate burst %d: want >= 1", o.rateBurst))
+	}
+	if o.rateLimit > 0 && o.rateClients < 1 {
+		errs = append(errs, fmt.Errorf("rate-limited clients %d: want >= 1", o.rateClients))
+	}
+	if o.now == nil {
+		errs = append(errs, errors.New("clock: want a function, got nil"))
 	}
 	return errors.Join(errs...)
 }
@@ -242,10 +370,12 @@ func (g *Gateway) Register(mux *http.ServeMux) {
 	mux.Handle("/", g)
 }
 
-// Ready returns nil when at least one upstream is up.
+// Ready returns nil when at least one upstream passes its health checks
+// (an ejected one counts: the gateway routes to it when nothing else is
+// left).
 func (g *Gateway) Ready(context.Context) error {
 	for _, u := range g.upstreams {
-		if u.isUp() {
+		if u.healthy() {
 			return nil
 		}
 	}
@@ -256,14 +386,39 @@ func (g *Gateway) Ready(context.Context) error {
 type UpstreamStatus struct {
 	Name string
 	URL  string
-	Up   bool
+	// Up: new requests may go to it: Healthy and not ejected.
+	Up bool
+	// Healthy: the active health checks' verdict.
+	Healthy bool
+	// EjectedUntil is when the current passive ejection ends; zero when
+	// not ejected.
+	EjectedUntil time.Time
+	// Probation: back from an ejection and not yet through probation; one
+	// more failure ejects it again, for twice as long.
+	Probation bool
+	// Outstanding is the number of requests in flight to it through the
+	// gateway.
+	Outstanding int64
 }
 
 // Status returns the current view of every upstream, in configuration order.
 func (g *Gateway) Status() []UpstreamStatus {
+	now := g.opts.now()
 	out := make([]UpstreamStatus, len(g.upstreams))
 	for i, u := range g.upstreams {
-		out[i] = UpstreamStatus{Name: u.name, URL: u.url.String(), Up: u.isUp()}
+		s := UpstreamStatus{
+			Name:        u.name,
+			URL:         u.url.String(),
+			Up:          u.routable(now),
+			Healthy:     u.healthy(),
+			Probation:   u.probation.Load(),
+			Outstanding: u.outstanding.Load(),
+		}
+		if u.ejected(now) {
+			s.EjectedUntil = time.Unix(0, u.ejectedUntil.Load())
+			s.Probation = false
+		}
+		out[i] = s
 	}
 	return out
 }
@@ -329,47 +484,6 @@ func (g *Gateway) probe(ctx context.Context, u *upstream) error {
 		return fmt.Errorf("health check %s: status %d", u.name, resp.StatusCode)
 	}
 	return nil
-}
-
-// pick returns the next up upstream, round robin over the upstreams up
-// right now, or nil when there is none.
-func (g *Gateway) pick() *upstream {
-	var buf [8]*upstream
-	up := buf[:0]
-	for _, u := range g.upstreams {
-		if u.isUp() {
-			up = append(up, u)
-		}
-	}
-	if len(up) == 0 {
-		return nil
-	}
-	return up[(g.next.Add(1)-1)%uint64(len(up))]
-}
-
-// pickAfter returns the first up upstream after failed in configuration
-// order, or nil when failed is the only one. It leaves the round-robin
-// counter alone, so that retries do not skew the rotation.
-func (g *Gateway) pickAfter(failed *upstream) *upstream {
-	at := 0
-	for i, u := range g.upstreams {
-		if u == failed {
-			at = i
-		}
-	}
-	for i := 1; i < len(g.upstreams); i++ {
-		if u := g.upstreams[(at+i)%len(g.upstreams)]; u.isUp() {
-			return u
-		}
-	}
-	return nil
-}
-
-// markDown takes u out of rotation after a connection error while proxying.
-func (g *Gateway) markDown(u *upstream, err error) {
-	if u.markDown(g.opts.unhealthyThreshold) {
-		g.opts.log.Warn("upstream down", "upstream", u.name, "cause", "proxy connection error", "err", err)
-	}
 }
 
 // Code labels of an upstream attempt that got no HTTP response.

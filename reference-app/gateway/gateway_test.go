@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -39,12 +41,15 @@ func newAPI(t *testing.T, name string) *httptest.Server {
 // harness is a running gateway in front of backends.
 type harness struct {
 	g        *Gateway
+	reg      *prometheus.Registry
 	url      string // the gateway's base URL
 	backends []*httptest.Server
 }
 
 // newHarness starts a gateway over backends, named api-0, api-1, ..., runs
 // its health checks until the test ends, and waits until every backend is up.
+// Rate limiting is off unless opts turn it on: every test client shares one
+// IP.
 func newHarness(t *testing.T, backends []*httptest.Server, opts ...Option) *harness {
 	t.Helper()
 	var urls, names []string
@@ -56,7 +61,8 @@ func newHarness(t *testing.T, backends []*httptest.Server, opts ...Option) *harn
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := New(ups, append([]Option{WithRegisterer(prometheus.NewRegistry())}, opts...)...)
+	reg := prometheus.NewRegistry()
+	g, err := New(ups, append([]Option{WithRegisterer(reg), WithRateLimit(0, 0)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +78,7 @@ func newHarness(t *testing.T, backends []*httptest.Server, opts ...Option) *harn
 		<-stopped
 		g.Close()
 	})
-	h := &harness{g: g, url: srv.URL, backends: backends}
+	h := &harness{g: g, reg: reg, url: srv.URL, backends: backends}
 	h.waitFor(t, "every upstream up", func() bool { return h.upCount() == len(backends) })
 	return h
 }
@@ -99,6 +105,26 @@ func (h *harness) waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// fakeClock is a clock that moves only when told to.
+type fakeClock struct {
+	mu  sync.Mutex // guards now
+	now time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
 type answer struct {
 	status   int
 	instance string
@@ -108,42 +134,86 @@ type answer struct {
 
 func (h *harness) send(t *testing.T, method, path, body string, header map[string]string) answer {
 	t.Helper()
-	req, err := http.NewRequest(method, h.url+path, strings.NewReader(body))
+	a, err := h.do(method, path, body, header)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return a
+}
+
+// do is send for goroutines other than the test's: it returns the error.
+func (h *harness) do(method, path, body string, header map[string]string) (answer, error) {
+	req, err := http.NewRequest(method, h.url+path, strings.NewReader(body))
+	if err != nil {
+		return answer{}, err
 	}
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
+		return answer{}, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("%s %s: read body: %v", method, path, err)
+		return answer{}, fmt.Errorf("%s %s: read body: %w", method, path, err)
 	}
-	return answer{resp.StatusCode, resp.Header.Get(telemetry.InstanceHeader), resp.Header, string(b)}
+	return answer{resp.StatusCode, resp.Header.Get(telemetry.InstanceHeader), resp.Header, string(b)}, nil
 }
 
-func (h *harness) retries() float64 { return testutil.ToFloat64(h.g.metrics.retries) }
+// retries returns refapp_gateway_retries_total{result="retried"}.
+func (h *harness) retries() float64 { return h.retriesBy(RetryRetried) }
 
-func TestRoundRobinSpreadsRequests(t *testing.T) {
-	h := newHarness(t, []*httptest.Server{newAPI(t, "api-0"), newAPI(t, "api-1"), newAPI(t, "api-2")},
-		WithHealthInterval(forever))
-	counts := map[string]int{}
-	for range 30 {
-		a := h.send(t, "GET", "/v1/feed", "", nil)
-		if a.status != http.StatusOK {
-			t.Fatalf("GET /v1/feed = %d %s; want 200", a.status, a.body)
-		}
-		counts[a.instance]++
+func (h *harness) retriesBy(result string) float64 {
+	return testutil.ToFloat64(h.g.metrics.retries.WithLabelValues(result))
+}
+
+// gauge returns the value of the gateway's gauge name{upstream=upstream},
+// as a scrape would read it, or -1 when the series is absent.
+func (h *harness) gauge(t *testing.T, name, upstream string) float64 {
+	t.Helper()
+	families, err := h.reg.Gather()
+	if err != nil {
+		t.Fatalf("gather metrics: %v", err)
 	}
-	for _, name := range []string{"api-0", "api-1", "api-2"} {
-		if counts[name] != 10 {
-			t.Errorf("30 GETs over 3 upstreams: %s answered %d; want 10 (all: %v)", name, counts[name], counts)
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
 		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "upstream" && l.GetValue() == upstream {
+					return m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	return -1
+}
+
+// TestSequentialRequestsSpreadEvenly: one request at a time, round robin
+// takes turns, and least-outstanding (every upstream idle, a tie each time)
+// breaks its ties in turn, so both spread evenly.
+func TestSequentialRequestsSpreadEvenly(t *testing.T) {
+	for _, b := range []Balance{RoundRobin, LeastOutstanding} {
+		t.Run(b.String(), func(t *testing.T) {
+			h := newHarness(t, []*httptest.Server{newAPI(t, "api-0"), newAPI(t, "api-1"), newAPI(t, "api-2")},
+				WithHealthInterval(forever), WithBalance(b))
+			counts := map[string]int{}
+			for range 30 {
+				a := h.send(t, "GET", "/v1/feed", "", nil)
+				if a.status != http.StatusOK {
+					t.Fatalf("GET /v1/feed = %d %s; want 200", a.status, a.body)
+				}
+				counts[a.instance]++
+			}
+			for _, name := range []string{"api-0", "api-1", "api-2"} {
+				if counts[name] != 10 {
+					t.Errorf("30 GETs over 3 upstreams (%v): %s answered %d; want 10 (all: %v)", b, name, counts[name], counts)
+				}
+			}
+		})
 	}
 }
 
@@ -152,7 +222,7 @@ func TestHealthCheckEjectsDeadUpstream(t *testing.T) {
 		WithHealthInterval(5*time.Millisecond))
 	h.backends[0].Close()
 	h.waitFor(t, "api-0 down", func() bool { return !h.g.Status()[0].Up })
-	if got := testutil.ToFloat64(h.g.metrics.up.WithLabelValues("api-0")); got != 0 {
+	if got := h.gauge(t, "refapp_gateway_upstream_up", "api-0"); got != 0 {
 		t.Errorf("refapp_gateway_upstream_up{upstream=api-0} = %v; want 0", got)
 	}
 	if got := testutil.ToFloat64(h.g.metrics.checks.WithLabelValues("api-0", "failure")); got < DefaultUnhealthyThreshold {
@@ -166,6 +236,9 @@ func TestHealthCheckEjectsDeadUpstream(t *testing.T) {
 	}
 	if got := h.upCount(); got != 2 {
 		t.Errorf("up upstreams after api-0 died = %d; want 2", got)
+	}
+	if got := h.gauge(t, "refapp_gateway_upstream_up", "api-1"); got != 1 {
+		t.Errorf("refapp_gateway_upstream_up{upstream=api-1} = %v; want 1", got)
 	}
 }
 
@@ -203,8 +276,11 @@ func TestRetryOnRefusedConnection(t *testing.T) {
 	if got := h.retries(); got != 1 {
 		t.Errorf("refapp_gateway_retries_total = %v; want 1 (the first request that met api-0)", got)
 	}
-	if h.g.Status()[0].Up {
-		t.Errorf("api-0 after a refused connection: up; want down (passive check)")
+	if s := h.g.Status()[0]; s.Up || s.EjectedUntil.IsZero() {
+		t.Errorf("api-0 after a refused connection: %+v; want ejected, not up (passive check)", s)
+	}
+	if got := testutil.ToFloat64(h.g.metrics.ejections.WithLabelValues("api-0", ReasonConnectionError)); got != 1 {
+		t.Errorf(`refapp_gateway_ejections_total{upstream="api-0",reason="connection_error"} = %v; want 1`, got)
 	}
 	if got := testutil.ToFloat64(h.g.metrics.requests.WithLabelValues("api-0", codeError)); got != 1 {
 		t.Errorf(`refapp_gateway_upstream_requests_total{upstream="api-0",code="error"} = %v; want 1`, got)
@@ -346,7 +422,7 @@ func TestRetryOnUpstreamStatus(t *testing.T) {
 				t.Errorf("refapp_gateway_retries_total = %v; want %v", got, want)
 			}
 			if !h.g.Status()[0].Up {
-				t.Errorf("a replica answering %d was marked down; only connection errors and health checks mark down", tt.status)
+				t.Errorf("a replica answering %d once was taken out; only a connection error does that at once", tt.status)
 			}
 		})
 	}
@@ -358,7 +434,10 @@ func TestUpstreamStatusPassedThroughWhenNoOtherReplica(t *testing.T) {
 		t.Errorf("GET with the only replica answering 503 = %d from %q; want its 503", a.status, a.instance)
 	}
 	if got := h.retries(); got != 0 {
-		t.Errorf("refapp_gateway_retries_total = %v; want 0 (nowhere else to go)", got)
+		t.Errorf("refapp_gateway_retries_total{result=retried} = %v; want 0 (nowhere else to go)", got)
+	}
+	if got := h.retriesBy(RetryNoOtherUpstream); got != 1 {
+		t.Errorf("refapp_gateway_retries_total{result=no_other_upstream} = %v; want 1", got)
 	}
 }
 
@@ -526,6 +605,19 @@ func TestNewValidates(t *testing.T) {
 		{"zero upstream timeout", ups, WithUpstreamTimeout(0)},
 		{"zero unhealthy threshold", ups, WithUnhealthyThreshold(0)},
 		{"zero healthy threshold", ups, WithHealthyThreshold(0)},
+		{"unknown balance", ups, WithBalance(Balance(7))},
+		{"zero ejection threshold", ups, WithEjection(0, time.Second, time.Minute)},
+		{"zero ejection base", ups, WithEjection(3, 0, time.Minute)},
+		{"ejection max below base", ups, WithEjection(3, time.Minute, time.Second)},
+		{"retry budget above 1", ups, WithRetryBudget(1.5, 10)},
+		{"negative retry budget", ups, WithRetryBudget(-0.1, 10)},
+		{"NaN retry budget", ups, WithRetryBudget(math.NaN(), 10)},
+		{"negative retry minimum", ups, WithRetryBudget(0.2, -1)},
+		{"negative rate limit", ups, WithRateLimit(-1, 10)},
+		{"infinite rate limit", ups, WithRateLimit(math.Inf(1), 10)},
+		{"zero burst", ups, WithRateLimit(10, 0)},
+		{"zero tracked clients", ups, WithRateLimitClients(0)},
+		{"nil clock", ups, WithClock(nil)},
 	}
 	for _, tt := range tests {
 		if _, err := New(tt.ups, tt.opt); err == nil {
@@ -535,11 +627,18 @@ func TestNewValidates(t *testing.T) {
 	if _, err := New(ups); err != nil {
 		t.Errorf("New(one upstream, defaults) = %v; want nil", err)
 	}
+	if _, err := New(ups, WithRateLimit(0, 0), WithRetryBudget(0, 0)); err != nil {
+		t.Errorf("New(rate limit and retries off) = %v; want nil", err)
+	}
 }
 
-// BenchmarkProxyGET measures a GET through the gateway to one api replica
-// on loopback, against the same GET sent to the replica directly.
-func BenchmarkProxyGET(b *testing.B) {
+// BenchmarkProxy measures the gateway's proxying overhead: each iteration
+// sends the same GET to one api replica on loopback directly and through
+// the gateway (default options: least-outstanding, ejection, retry budget,
+// and a rate limit high enough never to refuse, so that its cost counts),
+// interleaved so that both see the same machine. It reports the mean of
+// each and their ratio, gateway/direct.
+func BenchmarkProxy(b *testing.B) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", server.Healthz)
 	api.New(store.NewMemory(), "api-0").Register(mux)
@@ -549,14 +648,17 @@ func BenchmarkProxyGET(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	g, err := New(ups, WithHealthInterval(forever))
+	g, err := New(ups, WithHealthInterval(forever), WithRateLimit(1e9, 1_000_000_000))
 	if err != nil {
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go g.Run(ctx)
-	for g.Ready(ctx) != nil {
+	for deadline := time.Now().Add(10 * time.Second); g.Ready(ctx) != nil; {
+		if time.Now().After(deadline) {
+			b.Fatal("upstream not up after 10s")
+		}
 		time.Sleep(time.Millisecond) // poll interval
 	}
 	gmux := http.NewServeMux()
@@ -564,20 +666,42 @@ func BenchmarkProxyGET(b *testing.B) {
 	front := httptest.NewServer(gmux)
 	defer front.Close()
 
-	for _, bb := range []struct{ name, url string }{{"direct", backend.URL}, {"gateway", front.URL}} {
-		b.Run(bb.name, func(b *testing.B) {
-			c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					resp, err := c.Get(bb.url + "/v1/feed")
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-				}
-			})
-		})
+	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	get := func(url string) {
+		resp, err := c.Get(url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			b.Fatalf("GET %s = %d; want 200", url, resp.StatusCode)
+		}
 	}
+	direct, gateway := backend.URL+"/v1/feed", front.URL+"/v1/feed"
+	get(direct) // open the keep-alive connections before timing
+	get(gateway)
+	var tDirect, tGateway time.Duration
+	n := 0
+	for b.Loop() {
+		t0 := time.Now()
+		get(direct)
+		t1 := time.Now()
+		get(gateway)
+		tGateway += time.Since(t1)
+		tDirect += t1.Sub(t0)
+		n++
+	}
+	b.ReportMetric(float64(tDirect.Nanoseconds())/float64(n), "direct-ns/req")
+	b.ReportMetric(float64(tGateway.Nanoseconds())/float64(n), "gateway-ns/req")
+	b.ReportMetric(float64(tGateway)/float64(tDirect), "gateway/direct")
+}
+
+func mustURL(t *testing.T, raw string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }

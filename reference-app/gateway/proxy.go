@@ -20,13 +20,28 @@ const IdempotencyKeyHeader = "Idempotency-Key"
 // away before the upstream answered (nginx's 499); nobody receives it.
 const StatusClientClosedRequest = 499
 
-// ServeHTTP proxies r to an up upstream, round robin. A retryable request
-// (see Retryable) that gets a connection error or a 502, 503 or 504 is sent
-// once more to another up upstream, if there is one, before anything is
-// written to the client. Answers of the gateway itself: 413 for a body over
-// MaxBodyBytes, 503 with Retry-After when no upstream is up, 502 when the
-// upstream could not be reached, 504 when the upstream timeout expired.
+// ServeHTTP proxies r to an upstream chosen by the balance policy among
+// those it may route to. In order:
+//
+//   - a client over its rate limit gets 429 with Retry-After and a JSON
+//     error, and nothing is proxied;
+//   - a body over MaxBodyBytes gets 413;
+//   - with no upstream to route to, 503 with Retry-After;
+//   - a retryable request (see Retryable) that gets a connection error or a
+//     502, 503 or 504 is sent once more, to another upstream, if the retry
+//     budget allows and there is one, before anything is written to the
+//     client;
+//   - 502 when the upstream could not be reached, 504 when the upstream
+//     timeout expired; otherwise the upstream's answer, as it came.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if g.limiter != nil {
+		if ok, wait := g.limiter.admit(ClientKey(r), g.opts.now()); !ok {
+			g.metrics.rateLimited.Inc()
+			w.Header().Set("Retry-After", strconv.FormatInt(retryAfterSeconds(wait), 10))
+			writeError(w, http.StatusTooManyRequests, "rate limit exceeded")
+			return
+		}
+	}
 	body, err := readBody(w, r)
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
@@ -39,19 +54,27 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), g.opts.upstreamTimeout)
 	defer cancel()
 
-	u := g.pick()
+	now := g.opts.now()
+	u := g.pick(now, nil)
 	if u == nil {
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, "no healthy upstream")
 		return
 	}
+	g.budget.request(now)
 	resp, err := g.attempt(ctx, r, u, body)
 	if Retryable(r) && failed(ctx, resp, err) {
-		if alt := g.pickAfter(u); alt != nil {
+		now := g.opts.now()
+		switch alt := g.pick(now, u); {
+		case alt == nil:
+			g.metrics.retries.WithLabelValues(RetryNoOtherUpstream).Inc()
+		case !g.budget.allowRetry(now):
+			g.metrics.retries.WithLabelValues(RetryBudgetExhausted).Inc()
+		default:
+			g.metrics.retries.WithLabelValues(RetryRetried).Inc()
 			if resp != nil {
 				resp.Body.Close()
 			}
-			g.metrics.retries.Inc()
 			resp, err = g.attempt(ctx, r, alt, body)
 		}
 	}
@@ -82,7 +105,14 @@ func failed(ctx context.Context, resp *http.Response, err error) bool {
 	if err != nil {
 		return ctx.Err() == nil
 	}
-	switch resp.StatusCode {
+	return gatewayFailure(resp.StatusCode)
+}
+
+// gatewayFailure reports whether an upstream's status says it could not
+// serve the request (502, 503, 504): worth a retry elsewhere, and a strike
+// towards ejection.
+func gatewayFailure(status int) bool {
+	switch status {
 	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		return true
 	}
@@ -102,8 +132,8 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	return b, nil
 }
 
-// attempt sends r with body to u. A connection error takes u out of
-// rotation at once.
+// attempt sends r with body to u and records the outcome for outlier
+// ejection. A response's body counts as outstanding on u until closed.
 func (g *Gateway) attempt(ctx context.Context, r *http.Request, u *upstream, body []byte) (*http.Response, error) {
 	out := r.Clone(ctx)
 	out.RequestURI = ""
@@ -133,8 +163,10 @@ func (g *Gateway) attempt(ctx context.Context, r *http.Request, u *upstream, bod
 		out.Header.Set("User-Agent", "") // do not let the transport add Go's
 	}
 
+	u.outstanding.Add(1)
 	resp, err := g.transport.RoundTrip(out)
 	if err != nil {
+		u.outstanding.Add(-1)
 		code := codeError
 		switch {
 		case r.Context().Err() != nil:
@@ -142,12 +174,18 @@ func (g *Gateway) attempt(ctx context.Context, r *http.Request, u *upstream, bod
 		case ctx.Err() != nil:
 			code = codeTimeout
 		default:
-			g.markDown(u, err)
+			g.attemptFailed(u, g.opts.now(), true, err.Error())
 		}
 		g.metrics.requests.WithLabelValues(u.name, code).Inc()
 		return nil, fmt.Errorf("proxy to %s: %w", u.name, err)
 	}
+	resp.Body = &trackedBody{ReadCloser: resp.Body, u: u}
 	g.metrics.requests.WithLabelValues(u.name, strconv.Itoa(resp.StatusCode)).Inc()
+	if gatewayFailure(resp.StatusCode) {
+		g.attemptFailed(u, g.opts.now(), false, "status "+strconv.Itoa(resp.StatusCode))
+	} else {
+		g.attemptSucceeded(u, g.opts.now())
+	}
 	return resp, nil
 }
 

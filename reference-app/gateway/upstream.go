@@ -1,31 +1,49 @@
 package gateway
 
 import (
+	"io"
 	"net/url"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
-// upstream is one replica and the gateway's view of its health.
+// upstream is one replica and the gateway's view of it: the active health
+// checks' verdict, the passive outlier state, and the requests in flight.
 type upstream struct {
 	name      string
 	url       *url.URL
 	healthURL string
-	m         *metrics
 
-	up    atomic.Bool // read on every request; written under mu
-	mu    sync.Mutex  // guards fails, oks and writes to up
-	fails int         // consecutive failed checks (or a passive failure)
-	oks   int         // consecutive successful checks
+	outstanding  atomic.Int64 // attempts in flight through this gateway
+	up           atomic.Bool  // health checks' verdict; read on every request, written under mu
+	ejectedUntil atomic.Int64 // Unix ns until which it is ejected; written under the Gateway's ejectMu
+	probation    atomic.Bool  // back (or due back) from an ejection; written under ejectMu
+	streak       atomic.Int64 // consecutive failed attempts; written under ejectMu
+
+	mu    sync.Mutex // guards fails, oks and writes to up
+	fails int        // consecutive failed checks
+	oks   int        // consecutive successful checks
+
+	// Guarded by the Gateway's ejectMu.
+	ejections    int  // ejections since it last passed probation: the next one lasts base × 2^ejections
+	probationOKs int  // successful attempts in a row while on probation
+	spared       bool // the current failure streak was spared ejection (logged once)
 }
 
-func newUpstream(u Upstream, m *metrics) *upstream {
-	up := &upstream{name: u.Name, url: u.URL, healthURL: u.URL.JoinPath(HealthPath).String(), m: m}
-	m.setUp(up.name, false)
-	return up
+func newUpstream(u Upstream) *upstream {
+	return &upstream{name: u.Name, url: u.URL, healthURL: u.URL.JoinPath(HealthPath).String()}
 }
 
-func (u *upstream) isUp() bool { return u.up.Load() }
+// healthy reports the active health checks' verdict.
+func (u *upstream) healthy() bool { return u.up.Load() }
+
+// ejected reports whether passive outlier detection keeps u out at now.
+func (u *upstream) ejected(now time.Time) bool { return now.UnixNano() < u.ejectedUntil.Load() }
+
+// routable reports whether new requests may go to u at now: healthy and
+// not ejected.
+func (u *upstream) routable(now time.Time) bool { return u.healthy() && !u.ejected(now) }
 
 // observe applies one health check outcome. It reports whether the state
 // changed, and the state now.
@@ -37,34 +55,29 @@ func (u *upstream) observe(ok bool, healthy, unhealthy int) (changed, up bool) {
 		u.oks++
 		u.fails = 0
 		if !was && u.oks >= healthy {
-			u.set(true)
+			u.up.Store(true)
 		}
 	} else {
 		u.fails++
 		u.oks = 0
 		if was && u.fails >= unhealthy {
-			u.set(false)
+			u.up.Store(false)
 		}
 	}
 	return was != u.up.Load(), u.up.Load()
 }
 
-// markDown takes u out of rotation at once, as if unhealthy checks had
-// failed in a row. It reports whether u was up.
-func (u *upstream) markDown(unhealthy int) bool {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	u.oks = 0
-	u.fails = max(u.fails, unhealthy)
-	was := u.up.Load()
-	if was {
-		u.set(false)
-	}
-	return was
+// trackedBody is an upstream response body that counts as outstanding on
+// its upstream until it is closed.
+type trackedBody struct {
+	io.ReadCloser
+	u      *upstream
+	closed atomic.Bool
 }
 
-// set records the new state; u.mu must be held.
-func (u *upstream) set(up bool) {
-	u.up.Store(up)
-	u.m.setUp(u.name, up)
+func (b *trackedBody) Close() error {
+	if b.closed.CompareAndSwap(false, true) {
+		b.u.outstanding.Add(-1)
+	}
+	return b.ReadCloser.Close()
 }

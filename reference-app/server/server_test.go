@@ -135,3 +135,124 @@ func TestProbes(t *testing.T) {
 		}
 	}
 }
+
+func TestDrainReady(t *testing.T) {
+	notReady := errors.New("no upstream")
+	tests := []struct {
+		name    string
+		ready   ReadyFunc
+		started bool
+		want    error
+	}{
+		{"nil ready, not draining", nil, false, nil},
+		{"ready, not draining", func(context.Context) error { return nil }, false, nil},
+		{"not ready, not draining", func(context.Context) error { return notReady }, false, notReady},
+		{"ready, draining", func(context.Context) error { return nil }, true, ErrDraining},
+		{"not ready, draining", func(context.Context) error { return notReady }, true, ErrDraining},
+	}
+	for _, tt := range tests {
+		var d Drain
+		if tt.started {
+			d.Start()
+		}
+		if got := d.Ready(tt.ready)(context.Background()); !errors.Is(got, tt.want) || (tt.want == nil && got != nil) {
+			t.Errorf("Drain(started %v).Ready(%s) = %v; want %v", tt.started, tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestServeStartsDrain(t *testing.T) {
+	var d Drain
+	_, stop, done := startServe(t, http.NotFoundHandler(), WithDrain(&d))
+	if d.Started() {
+		t.Fatalf("Drain started before Serve's context was done")
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("Serve = %v; want nil", err)
+	}
+	if !d.Started() {
+		t.Errorf("Drain after Serve stopped: not started; want started")
+	}
+}
+
+// TestServeDrainDelay checks that during the drain delay the listener still
+// accepts, /readyz answers 503 over the network and in-flight requests are
+// held; and that once the delay ends new connections are refused while the
+// in-flight request still completes.
+func TestServeDrainDelay(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
+	var d Drain
+	mux := http.NewServeMux()
+	mux.Handle("GET /readyz", Readyz(d.Ready(nil)))
+	mux.HandleFunc("GET /slow", func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-release
+		io.WriteString(w, "done")
+	})
+	delayEnds := make(chan time.Time)
+	var delays []time.Duration // written by Serve's goroutine before it reads delayEnds
+	after := func(o *options) {
+		o.after = func(d time.Duration) <-chan time.Time { delays = append(delays, d); return delayEnds }
+	}
+	base, stop, done := startServe(t, mux, WithDrain(&d), WithDrainDelay(time.Hour), after, WithDrainTimeout(time.Minute))
+	if r := get(base + "/readyz"); r.status != http.StatusOK {
+		t.Fatalf("GET /readyz before the drain = %d %q %v; want 200", r.status, r.body, r.err)
+	}
+	inFlight := make(chan result, 1)
+	go func() { inFlight <- get(base + "/slow") }()
+	<-started
+	stop()
+
+	// Wait (with a deadline) until /readyz says draining; the listener stays
+	// open for the whole (fake, endless) delay.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r := get(base + "/readyz")
+		if r.err != nil {
+			t.Fatalf("GET /readyz during the drain delay: %v; want an answer", r.err)
+		}
+		if r.status == http.StatusServiceUnavailable {
+			if r.body != "not ready: draining" {
+				t.Errorf("GET /readyz during the drain delay = 503 %q; want \"not ready: draining\"", r.body)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET /readyz still %d 5s after the drain began; want 503", r.status)
+		}
+		time.Sleep(5 * time.Millisecond) // poll interval
+	}
+	select {
+	case r := <-inFlight:
+		t.Fatalf("in-flight GET finished during the delay (%d %v); want it held", r.status, r.err)
+	case err := <-done:
+		t.Fatalf("Serve returned %v during the drain delay", err)
+	default:
+	}
+
+	delayEnds <- time.Now()
+	if len(delays) != 1 || delays[0] != time.Hour {
+		t.Errorf("drain delay timers = %v; want one of 1h", delays)
+	}
+	addr := base[len("http://"):]
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			break
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatalf("dial %s still accepted 5s after the drain delay ended", addr)
+		}
+		time.Sleep(5 * time.Millisecond) // poll interval
+	}
+	close(release)
+	if r := <-inFlight; r.err != nil || r.status != http.StatusOK || r.body != "done" {
+		t.Errorf("in-flight GET across the drain = %d %q %v; want 200 done", r.status, r.body, r.err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("Serve after a clean drain = %v; want nil", err)
+	}
+}

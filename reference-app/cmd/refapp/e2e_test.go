@@ -227,7 +227,9 @@ func TestEndToEndKillReplica(t *testing.T) {
 	const secret = "Bearer e2e-secret-token"
 	api1 := startProc(t, "api-1", "--role=api", "--instance=api-1")
 	api2 := startProc(t, "api-2", "--role=api", "--instance=api-2")
-	gw := startProc(t, "gateway", "--role=gateway", "--instance=gateway", "--log-level=debug",
+	// Four workers from one IP send as fast as they can: far over the
+	// default per-client rate limit, which is not what this test is about.
+	gw := startProc(t, "gateway", "--role=gateway", "--instance=gateway", "--log-level=debug", "--rate-limit=0",
 		"--upstreams=http://"+api1.addr+",http://"+api2.addr, "--upstream-names=api-1,api-2")
 	waitFor(t, "gateway /readyz 200 with both upstreams up", func() bool {
 		resp, err := client.Get("http://" + gw.addr + "/readyz")
@@ -310,7 +312,7 @@ func TestEndToEndKillReplica(t *testing.T) {
 	if failedAfter > 0 {
 		t.Errorf("%d of %d GETs failed after the gateway noticed api-1 was down; want 0", failedAfter, after)
 	}
-	retries := metricValue(t, gw.addr, "refapp_gateway_retries_total")
+	retries := metricValue(t, gw.addr, `refapp_gateway_retries_total{result="retried"}`)
 	t.Logf("kill-to-notice %v; GETs before kill %d, between kill and notice %d (%d failed), after notice %d (%d failed); gateway retries %s",
 		noticedAt.Sub(killedAt).Round(time.Millisecond), before, during, failedDuring, after, failedAfter, retries)
 
@@ -335,6 +337,54 @@ func TestEndToEndKillReplica(t *testing.T) {
 	}
 	if !strings.Contains(gw.stderr.String(), `"msg":"request"`) {
 		t.Errorf("gateway at --log-level=debug logged no request line; the secret check saw nothing")
+	}
+}
+
+// TestEndToEndRateLimit checks that the gateway's rate-limit flags take
+// effect: one client past its burst gets 429 with Retry-After and a JSON
+// error from the gateway, while another client is still served.
+func TestEndToEndRateLimit(t *testing.T) {
+	api := startProc(t, "api-1", "--role=api", "--instance=api-1")
+	// One token per 100 s: no refill during the test.
+	gw := startProc(t, "gateway", "--role=gateway", "--instance=gateway", "--rate-limit=0.01", "--rate-burst=2",
+		"--upstreams=http://"+api.addr, "--upstream-names=api-1")
+	waitFor(t, "gateway sees api-1 up", func() bool { return upstreamUp(gw.addr, "api-1") == 1 })
+	get := func(clientID string) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", "http://"+gw.addr+"/v1/feed", nil)
+		req.Header.Set("X-Client-Id", clientID)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("GET /v1/feed as %s: %v", clientID, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	for i, want := range []int{200, 200, 429, 429} {
+		resp, body := get("greedy")
+		if resp.StatusCode != want {
+			t.Errorf("greedy GET #%d = %d %s; want %d", i, resp.StatusCode, body, want)
+		}
+		if want != 429 {
+			continue
+		}
+		var e struct{ Error string }
+		if ra := resp.Header.Get("Retry-After"); ra == "" || ra == "0" || strings.TrimLeft(ra, "0123456789") != "" {
+			t.Errorf("429 Retry-After = %q; want whole seconds > 0", ra)
+		}
+		if err := json.Unmarshal([]byte(body), &e); err != nil || e.Error == "" {
+			t.Errorf("429 body = %q; want a JSON error", body)
+		}
+		if got := resp.Header.Get("X-Refapp-Instance"); got != "gateway" {
+			t.Errorf("429 X-Refapp-Instance = %q; want gateway (the gateway's own answer)", got)
+		}
+	}
+	if resp, body := get("polite"); resp.StatusCode != 200 || resp.Header.Get("X-Refapp-Instance") != "api-1" {
+		t.Errorf("other client's GET = %d from %q %s; want 200 from api-1", resp.StatusCode, resp.Header.Get("X-Refapp-Instance"), body)
+	}
+	if got := metricValue(t, gw.addr, "refapp_gateway_rate_limited_total"); got != "2" {
+		t.Errorf("refapp_gateway_rate_limited_total = %s; want 2", got)
 	}
 }
 

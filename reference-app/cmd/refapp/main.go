@@ -11,7 +11,8 @@
 //	       --push-url=http://127.0.0.1:M --data-dir=DIR
 //
 // It logs JSON to stderr, prints nothing else, and on SIGTERM or SIGINT
-// stops accepting connections, drains in-flight requests and exits 0.
+// turns /readyz to 503, keeps serving for --drain-delay (default 0), stops
+// accepting connections, drains in-flight requests and exits 0.
 // Exit codes: 0 stopped by a signal, 1 failed, 2 bad flags.
 package main
 

@@ -9,7 +9,7 @@ import (
 
 // gatewayRole is the load balancer in front of the api replicas.
 var gatewayRole = role{
-	summary: "load balancer with health checks and retries in front of the api replicas",
+	summary: "load balancer with health checks, outlier ejection, retries and rate limiting in front of the api replicas",
 	flags: func(fs *flag.FlagSet) setupFunc {
 		var (
 			upstreams          = fs.String("upstreams", "", "comma-separated api base URLs (required)")
@@ -19,7 +19,16 @@ var gatewayRole = role{
 			unhealthyThreshold = fs.Int("unhealthy-threshold", gateway.DefaultUnhealthyThreshold, "failed checks in a row that mark an upstream down")
 			healthyThreshold   = fs.Int("healthy-threshold", gateway.DefaultHealthyThreshold, "successful checks in a row that mark an upstream up")
 			upstreamTimeout    = fs.Duration("upstream-timeout", gateway.DefaultUpstreamTimeout, "deadline of a proxied request, retry included (504 after)")
+			balance            = gateway.DefaultBalance
+			ejectAfter         = fs.Int("eject-consecutive-failures", gateway.DefaultEjectConsecutiveFailures, "502/503/504 answers in a row that eject an upstream (one connection error is enough)")
+			ejectBase          = fs.Duration("eject-base", gateway.DefaultEjectBase, "length of a first ejection; doubled for each repeat while on probation")
+			ejectMax           = fs.Duration("eject-max", gateway.DefaultEjectMax, "longest ejection")
+			retryBudget        = fs.Float64("retry-budget", gateway.DefaultRetryBudget, "fraction of the requests of the last 10s that may be retried (0 to 1)")
+			retryMin           = fs.Int("retry-min-per-second", gateway.DefaultRetryMinPerSecond, "retries allowed in every second on top of --retry-budget")
+			rateLimit          = fs.Float64("rate-limit", gateway.DefaultRateLimit, "requests per second per client (X-Client-Id, else the JWT sub, else the remote IP); 0 disables")
+			rateBurst          = fs.Int("rate-burst", gateway.DefaultRateBurst, "requests a client may send at once")
 		)
+		fs.TextVar(&balance, "balance", gateway.DefaultBalance, "how an upstream is chosen: least-outstanding or round-robin")
 		return func(_ context.Context, e env) (parts, error) {
 			if *upstreams == "" {
 				return parts{}, badFlag("upstreams", "required for --role=gateway")
@@ -34,6 +43,10 @@ var gatewayRole = role{
 				gateway.WithUnhealthyThreshold(*unhealthyThreshold),
 				gateway.WithHealthyThreshold(*healthyThreshold),
 				gateway.WithUpstreamTimeout(*upstreamTimeout),
+				gateway.WithBalance(balance),
+				gateway.WithEjection(*ejectAfter, *ejectBase, *ejectMax),
+				gateway.WithRetryBudget(*retryBudget, *retryMin),
+				gateway.WithRateLimit(*rateLimit, *rateBurst),
 				gateway.WithRegisterer(e.Registry),
 				gateway.WithLogger(e.Log),
 			)

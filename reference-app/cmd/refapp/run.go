@@ -32,11 +32,12 @@ const (
 // config is the parsed command line: the flags every role shares, and the
 // chosen role's setup.
 type config struct {
-	role     string
-	listen   string
-	instance string
-	drain    time.Duration
-	logLevel slog.Level
+	role       string
+	listen     string
+	instance   string
+	drain      time.Duration
+	drainDelay time.Duration
+	logLevel   slog.Level
 
 	setup setupFunc // the role's, with its own flags bound
 }
@@ -90,6 +91,7 @@ func commonFlags(fs *flag.FlagSet, c *config) {
 	fs.StringVar(&c.listen, "listen", "127.0.0.1:8080", "address to serve HTTP on (port 0: any free port, logged)")
 	fs.StringVar(&c.instance, "instance", "", "instance name, in logs and the X-Refapp-Instance header (default: the role)")
 	fs.DurationVar(&c.drain, "drain-timeout", server.DefaultDrainTimeout, "on SIGTERM/SIGINT, how long in-flight requests may finish")
+	fs.DurationVar(&c.drainDelay, "drain-delay", 0, "on SIGTERM/SIGINT, how long to keep serving with /readyz 503 before refusing connections")
 	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "log level: debug (one line per request), info, warn, error")
 }
 
@@ -142,6 +144,9 @@ func parse(args []string) (config, error) {
 	}
 	if c.drain < 0 {
 		return c, fmt.Errorf("flag --drain-timeout %v: want >= 0", c.drain)
+	}
+	if c.drainDelay < 0 {
+		return c, fmt.Errorf("flag --drain-delay %v: want >= 0", c.drainDelay)
 	}
 	return c, nil
 }
@@ -215,11 +220,8 @@ func serve(ctx context.Context, c config, log *slog.Logger) (err error) {
 			}
 		}()
 	}
-	ready := p.Ready
-	if ready == nil {
-		ready = func(context.Context) error { return nil }
-	}
-	mux.Handle("GET /readyz", server.Readyz(ready))
+	drain := &server.Drain{}
+	mux.Handle("GET /readyz", server.Readyz(drain.Ready(p.Ready)))
 
 	ln, err := net.Listen("tcp", c.listen)
 	if err != nil {
@@ -237,7 +239,8 @@ func serve(ctx context.Context, c config, log *slog.Logger) (err error) {
 		})
 	}
 	err = server.Serve(ctx, ln, telemetry.WithInstance(c.instance, httpMetrics.Wrap(mux)),
-		server.WithDrainTimeout(c.drain), server.WithLogger(log))
+		server.WithDrainTimeout(c.drain), server.WithDrainDelay(c.drainDelay), server.WithDrain(drain),
+		server.WithLogger(log))
 	stopBackground()
 	wg.Wait()
 	return err

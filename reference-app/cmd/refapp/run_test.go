@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParse(t *testing.T) {
@@ -31,6 +32,11 @@ func TestParse(t *testing.T) {
 		{"--role=queue --capacity=1", "-capacity", nil},             // a cache flag
 		{"--role=pushmock --nats=nats://127.0.0.1:1", "-nats", nil}, // a worker flag
 		{"--role=worker --nats-listen=127.0.0.1:0", "-nats-listen", nil},
+		{"--role=gateway --upstreams=http://127.0.0.1:1 --balance=round-robin --eject-consecutive-failures=5 --eject-base=1s --eject-max=10s --retry-budget=0.1 --retry-min-per-second=3 --rate-limit=50 --rate-burst=60", "", func(c config) bool {
+			return c.setup != nil
+		}},
+		{"--role=gateway --upstreams=http://127.0.0.1:1 --balance=random", "balance", nil},
+		{"--role=api --rate-limit=5", "-rate-limit", nil}, // a gateway flag
 		{"", "--role", nil},
 		{"--role=nope", "--role", nil},
 		{"--role=nope --upstreams=x", "want one of", nil},
@@ -39,6 +45,8 @@ func TestParse(t *testing.T) {
 		{"--role=api extra", "unexpected argument", nil},
 		{"--role=api --drain-timeout=soon", "drain-timeout", nil},
 		{"--role=api --drain-timeout=-1s", "drain-timeout", nil},
+		{"--role=api --drain-delay=-1s", "drain-delay", nil},
+		{"--role=api --drain-delay=3s", "", func(c config) bool { return c.drainDelay == 3*time.Second }},
 		{"--role=api --log-level=loud", "log-level", nil},
 		{"--role=api --nope", "nope", nil},
 	}
@@ -74,6 +82,10 @@ func TestRunExitCodes(t *testing.T) {
 		{"--role=cache --capacity=0", exitError},
 		{"--role=cache --default-ttl=2h --max-ttl=1h", exitError},
 		{"--role=queue --nats-listen=nohost --data-dir=" + t.TempDir(), exitError},
+		{"--role=gateway --upstreams=http://127.0.0.1:1 --balance=random", exitUsage},
+		{"--role=gateway --upstreams=http://127.0.0.1:1 --retry-budget=2", exitError},
+		{"--role=gateway --upstreams=http://127.0.0.1:1 --rate-limit=10 --rate-burst=0", exitError},
+		{"--role=gateway --upstreams=http://127.0.0.1:1 --eject-base=10s --eject-max=1s", exitError},
 		{"-h", exitOK},
 	}
 	for _, tt := range tests {
