@@ -20,6 +20,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	psaapi "k8s.io/pod-security-admission/api"
+	psapolicy "k8s.io/pod-security-admission/policy"
 )
 
 // namespace is the one namespace everything lives in.
@@ -152,6 +154,7 @@ func (p *problems) add(format string, args ...any) { *p = append(*p, fmt.Sprintf
 func check(m *manifests, c contract) []string {
 	var p problems
 	checkScope(m, &p)
+	checkPodSecurity(m, &p)
 	for _, w := range m.workloads {
 		checkWorkload(m, c, w, &p)
 	}
@@ -194,6 +197,42 @@ func checkScope(m *manifests, p *problems) {
 	}
 	if namespaces != 1 {
 		p.add("%d Namespace objects; want 1 (%s)", namespaces, namespace)
+	}
+}
+
+// podSecurityLevel is the Pod Security Standard the namespace enforces.
+const podSecurityLevel = psaapi.LevelRestricted
+
+// checkPodSecurity evaluates every pod template with the Pod Security
+// Admission library, the code the API server runs for the namespace's
+// pod-security.kubernetes.io/enforce label, which must say restricted.
+func checkPodSecurity(m *manifests, p *problems) {
+	for _, d := range m.docs {
+		if ns, ok := d.obj.(*corev1.Namespace); ok {
+			if got := ns.Labels[psaapi.EnforceLevelLabel]; got != string(podSecurityLevel) {
+				p.add("Namespace %s: label %s=%q; want %q", ns.Name, psaapi.EnforceLevelLabel, got, podSecurityLevel)
+			}
+		}
+	}
+	ev, err := psapolicy.NewEvaluator(psapolicy.DefaultChecks(), nil)
+	if err != nil {
+		p.add("pod security evaluator: %v", err)
+		return
+	}
+	level := psaapi.LevelVersion{Level: podSecurityLevel, Version: psaapi.LatestVersion()}
+	for _, w := range m.workloads {
+		r := psapolicy.AggregateCheckResults(ev.EvaluatePod(level, &w.template.ObjectMeta, &w.template.Spec))
+		if r.Allowed {
+			continue
+		}
+		var why []string
+		for i, reason := range r.ForbiddenReasons {
+			if i < len(r.ForbiddenDetails) && r.ForbiddenDetails[i] != "" {
+				reason += " (" + r.ForbiddenDetails[i] + ")"
+			}
+			why = append(why, reason)
+		}
+		p.add("%s: Pod Security %s forbids its pods: %s", w, podSecurityLevel, strings.Join(why, "; "))
 	}
 }
 

@@ -112,6 +112,20 @@ func TestChecksCatch(t *testing.T) {
 		{"no seccomp", func(t *testing.T, m *manifests) {
 			pod(t, m, "Deployment pushmock").SecurityContext.SeccompProfile = nil
 		}, "Deployment pushmock: container refapp: seccomp profile not RuntimeDefault"},
+		{"host network", func(t *testing.T, m *manifests) {
+			pod(t, m, "Deployment cache").HostNetwork = true
+		}, "Deployment cache: Pod Security restricted forbids its pods: host namespaces (hostNetwork=true)"},
+		{"host path", func(t *testing.T, m *manifests) {
+			p := pod(t, m, "Deployment toxiproxy")
+			p.Volumes = append(p.Volumes, corev1.Volume{Name: "h", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/"}}})
+		}, "Deployment toxiproxy: Pod Security restricted forbids its pods: restricted volume types"},
+		{"namespace not enforcing", func(t *testing.T, m *manifests) {
+			for _, d := range m.docs {
+				if ns, ok := d.obj.(*corev1.Namespace); ok {
+					ns.Labels["pod-security.kubernetes.io/enforce"] = "baseline"
+				}
+			}
+		}, `Namespace refapp: label pod-security.kubernetes.io/enforce="baseline"; want "restricted"`},
 		{"no memory limit", func(t *testing.T, m *manifests) {
 			delete(ctr(t, m, "Deployment sentinel").Resources.Limits, corev1.ResourceMemory)
 		}, "Deployment sentinel: container refapp: no memory limit"},
