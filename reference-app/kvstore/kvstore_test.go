@@ -7,14 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -317,7 +312,7 @@ func TestSyncWriteNeedsAReplica(t *testing.T) {
 	// The replica pulls through a link that we can cut while clients still
 	// reach the primary.
 	p.Restart(long)
-	link := newLink(t, p.URL)
+	link := kvstoretest.NewLink(t, p.URL)
 	r := kvstoretest.Start(t, "", append(kvstoretest.FastOptions, kvstore.WithNode("b"),
 		kvstore.WithMode(kvstore.RoleReplica), kvstore.WithPrimary(link.URL))...)
 	rc := kvstore.NewClient(kvstore.FixedPrimary(r.URL), nil)
@@ -330,7 +325,7 @@ func TestSyncWriteNeedsAReplica(t *testing.T) {
 	}
 
 	// Replica unreachable: not acknowledged again.
-	link.cut()
+	link.Cut()
 	p.Restart(short)
 	if _, err := c.Write(ctx, kvstore.Put("b", "k2", raw(`2`))); !errors.Is(err, kvstore.ErrNotReplicated) {
 		t.Errorf("sync Write with the replica cut off error = %v; want ErrNotReplicated", err)
@@ -340,7 +335,7 @@ func TestSyncWriteNeedsAReplica(t *testing.T) {
 	}
 
 	// Healed: the replica reconnects, gets k2, and acknowledges new writes.
-	link.heal()
+	link.Heal()
 	p.Restart(long)
 	if _, err := c.Write(ctx, kvstore.Put("b", "k3", raw(`3`))); err != nil {
 		t.Errorf("sync Write after the link healed: %v", err)
@@ -387,40 +382,6 @@ func TestOnlyNamedPollsAtTheEpochAcknowledge(t *testing.T) {
 		t.Errorf("lag after a named poll after=2 = %v; want 0", got)
 	}
 }
-
-// link is the replication edge: a cuttable reverse proxy to a store.
-type link struct {
-	URL string
-	srv *httptest.Server
-	up  atomic.Bool
-}
-
-func newLink(t *testing.T, target string) *link {
-	u, err := url.Parse(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rp := httputil.NewSingleHostReverseProxy(u)
-	rp.ErrorLog = log.New(io.Discard, "", 0)
-	l := &link{}
-	l.up.Store(true)
-	l.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !l.up.Load() {
-			panic(http.ErrAbortHandler)
-		}
-		rp.ServeHTTP(w, r)
-	}))
-	l.URL = l.srv.URL
-	t.Cleanup(l.srv.Close)
-	return l
-}
-
-func (l *link) cut() {
-	l.up.Store(false)
-	l.srv.CloseClientConnections()
-}
-
-func (l *link) heal() { l.up.Store(true) }
 
 func TestDurability(t *testing.T) {
 	ctx := context.Background()

@@ -6,8 +6,12 @@ package kvstoretest
 
 import (
 	"context"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -213,3 +217,44 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 		time.Sleep(5 * time.Millisecond) // poll interval, not synchronisation
 	}
 }
+
+// Link is a cuttable reverse proxy to a node: a network edge (the
+// replication edge, or the sentinel's view of a node) that a test can cut
+// without touching the other edges.
+type Link struct {
+	// URL is the link's base URL.
+	URL string
+	srv *httptest.Server
+	up  atomic.Bool
+}
+
+// NewLink returns a link to target, up. t's cleanup closes it.
+func NewLink(t *testing.T, target string) *Link {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatalf("link to %q: %v", target, err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.ErrorLog = log.New(io.Discard, "", 0) // a cut edge is expected
+	l := &Link{}
+	l.up.Store(true)
+	l.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !l.up.Load() {
+			panic(http.ErrAbortHandler)
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	l.URL = l.srv.URL
+	t.Cleanup(l.srv.Close)
+	return l
+}
+
+// Cut drops every connection through the link from now on.
+func (l *Link) Cut() {
+	l.up.Store(false)
+	l.srv.CloseClientConnections()
+}
+
+// Heal lets connections through again.
+func (l *Link) Heal() { l.up.Store(true) }
