@@ -73,8 +73,10 @@ type parts struct {
 
 // roles are the roles a process can play, by --role value.
 var roles = map[string]role{
-	"api":     apiRole,
-	"gateway": gatewayRole,
+	"api":      apiRole,
+	"gateway":  gatewayRole,
+	"sentinel": sentinelRole,
+	"store":    storeRole,
 }
 
 // roleNames lists the roles for messages.
