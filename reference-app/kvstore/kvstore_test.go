@@ -20,7 +20,9 @@ import (
 // wait is the deadline of every condition a test waits on.
 const wait = 10 * time.Second
 
-var hc = &http.Client{Timeout: 5 * time.Second}
+// hc is every test's HTTP client. Without keep-alive, no request meets a
+// connection that a node's restart closed under it.
+var hc = &http.Client{Timeout: 2 * wait, Transport: &http.Transport{DisableKeepAlives: true}}
 
 // call sends method url with body (JSON when not empty) and headers as
 // name, value pairs; it returns the status, the body and the headers.
@@ -60,7 +62,7 @@ func mustWrite(t *testing.T, c *kvstore.Client, ops ...kvstore.Op) kvstore.Write
 func TestClientAPI(t *testing.T) {
 	ctx := context.Background()
 	p := kvstoretest.Start(t, "", kvstore.WithNode("a"))
-	c := kvstore.NewClient(kvstore.FixedPrimary(p.URL), nil)
+	c := kvstore.NewClient(kvstore.FixedPrimary(p.URL), hc)
 
 	res := mustWrite(t, c, kvstore.Put("users", "u1", raw(`{"name":"ann"}`)), kvstore.Put("users", "u2", raw(`"bob"`)))
 	if res.Seq != 1 || res.Epoch != 1 || !slices.Equal(res.Applied, []bool{true, true}) {
@@ -185,7 +187,7 @@ func TestReplicationCatchesUp(t *testing.T) {
 	ctx := context.Background()
 	// A small log batch makes the replica catch up over several answers.
 	p := kvstoretest.Start(t, "", append(kvstoretest.FastOptions, kvstore.WithNode("a"), kvstore.WithLogBatch(10))...)
-	c := kvstore.NewClient(kvstore.FixedPrimary(p.URL), nil)
+	c := kvstore.NewClient(kvstore.FixedPrimary(p.URL), hc)
 	for i := range 35 {
 		mustWrite(t, c, kvstore.Put("b", fmt.Sprintf("k%02d", i), raw(fmt.Sprint(i))), kvstore.Put("other", "last", raw(fmt.Sprint(i))))
 	}
@@ -195,7 +197,7 @@ func TestReplicationCatchesUp(t *testing.T) {
 		kvstore.WithMode(kvstore.RoleReplica), kvstore.WithPrimary(p.URL))...)
 	kvstoretest.WaitFor(t, wait, "replica applied 36", func() bool { return r.Node().Status().AppliedSeq == 36 })
 
-	rc := kvstore.NewClient(kvstore.FixedPrimary(r.URL), nil)
+	rc := kvstore.NewClient(kvstore.FixedPrimary(r.URL), hc)
 	sameData := func() {
 		t.Helper()
 		for _, bucket := range []string{"b", "other"} {
@@ -254,7 +256,7 @@ func TestPrimaryLagWhileReplicaCutOff(t *testing.T) {
 	p := kvstoretest.Start(t, "", append(kvstoretest.FastOptions, kvstore.WithNode("a"))...)
 	r := kvstoretest.Start(t, "", append(kvstoretest.FastOptions, kvstore.WithNode("b"),
 		kvstore.WithMode(kvstore.RoleReplica), kvstore.WithPrimary(p.URL))...)
-	c := kvstore.NewClient(kvstore.FixedPrimary(p.URL), nil)
+	c := kvstore.NewClient(kvstore.FixedPrimary(p.URL), hc)
 	mustWrite(t, c, kvstore.Put("b", "k", raw(`1`)))
 	kvstoretest.WaitFor(t, wait, "primary lag 0", func() bool {
 		return p.Metric("refapp_store_replication_lag_entries") == 0 && r.Node().Status().AppliedSeq == 1
@@ -273,7 +275,7 @@ func TestPrimaryLagWhileReplicaCutOff(t *testing.T) {
 
 func TestReplicaReconnectsWithBackoff(t *testing.T) {
 	p := kvstoretest.Start(t, "", append(kvstoretest.FastOptions, kvstore.WithNode("a"))...)
-	c := kvstore.NewClient(kvstore.FixedPrimary(p.URL), nil)
+	c := kvstore.NewClient(kvstore.FixedPrimary(p.URL), hc)
 	mustWrite(t, c, kvstore.Put("b", "before", raw(`1`)))
 	p.Cut()
 	r := kvstoretest.Start(t, "", append(kvstoretest.FastOptions, kvstore.WithNode("b"),
@@ -294,7 +296,7 @@ func TestSyncWriteNeedsAReplica(t *testing.T) {
 	// writes that must succeed.
 	short, long := kvstore.WithSyncTimeout(100*time.Millisecond), kvstore.WithSyncTimeout(wait)
 	p := kvstoretest.Start(t, "", append(kvstoretest.FastOptions, kvstore.WithNode("a"), kvstore.WithReplication(kvstore.Sync), short)...)
-	c := kvstore.NewClient(kvstore.FixedPrimary(p.URL), &http.Client{Timeout: 2 * wait})
+	c := kvstore.NewClient(kvstore.FixedPrimary(p.URL), hc)
 
 	// No replica: not acknowledged, though the primary logged it.
 	_, err := c.Write(ctx, kvstore.Put("b", "lonely", raw(`1`)))
@@ -315,7 +317,7 @@ func TestSyncWriteNeedsAReplica(t *testing.T) {
 	link := kvstoretest.NewLink(t, p.URL)
 	r := kvstoretest.Start(t, "", append(kvstoretest.FastOptions, kvstore.WithNode("b"),
 		kvstore.WithMode(kvstore.RoleReplica), kvstore.WithPrimary(link.URL))...)
-	rc := kvstore.NewClient(kvstore.FixedPrimary(r.URL), nil)
+	rc := kvstore.NewClient(kvstore.FixedPrimary(r.URL), hc)
 	res, err := c.Write(ctx, kvstore.Put("b", "k1", raw(`1`)))
 	if err != nil {
 		t.Fatalf("sync Write with a replica: %v", err)
@@ -347,7 +349,7 @@ func TestSyncWriteNeedsAReplica(t *testing.T) {
 
 func TestOnlyNamedPollsAtTheEpochAcknowledge(t *testing.T) {
 	p := kvstoretest.Start(t, "")
-	c := kvstore.NewClient(kvstore.FixedPrimary(p.URL), nil)
+	c := kvstore.NewClient(kvstore.FixedPrimary(p.URL), hc)
 	lag := func() float64 { return p.Metric("refapp_store_replication_lag_entries") }
 	poll := func(q string, want int) {
 		t.Helper()
@@ -387,7 +389,7 @@ func TestDurability(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	p := kvstoretest.Start(t, dir, kvstore.WithNode("a"))
-	c := kvstore.NewClient(kvstore.FixedPrimary(p.URL), nil)
+	c := kvstore.NewClient(kvstore.FixedPrimary(p.URL), hc)
 	mustWrite(t, c, kvstore.Put("b", "k1", raw(`{"v":1}`)))
 	if _, err := p.Node().Promote(3); err != nil {
 		t.Fatal(err)
@@ -442,7 +444,7 @@ func TestFencing(t *testing.T) {
 	at := func(epoch uint64) *kvstore.Client {
 		return kvstore.NewClient(func(context.Context) (kvstore.Target, error) {
 			return kvstore.Target{URL: p.URL, Epoch: epoch}, nil
-		}, nil)
+		}, hc)
 	}
 	if _, err := p.Node().Promote(2); err != nil {
 		t.Fatal(err)
@@ -503,7 +505,7 @@ func TestFollowDiscardsDivergentWrites(t *testing.T) {
 	a := kvstoretest.Start(t, "", append(kvstoretest.FastOptions, kvstore.WithNode("a"))...)
 	b := kvstoretest.Start(t, "", append(kvstoretest.FastOptions, kvstore.WithNode("b"),
 		kvstore.WithMode(kvstore.RoleReplica), kvstore.WithPrimary(a.URL))...)
-	ca, cb := kvstore.NewClient(kvstore.FixedPrimary(a.URL), nil), kvstore.NewClient(kvstore.FixedPrimary(b.URL), nil)
+	ca, cb := kvstore.NewClient(kvstore.FixedPrimary(a.URL), hc), kvstore.NewClient(kvstore.FixedPrimary(b.URL), hc)
 	for i := range 5 {
 		mustWrite(t, ca, kvstore.Put("b", fmt.Sprintf("shared%d", i), raw(`1`)))
 	}

@@ -21,7 +21,9 @@ import (
 
 const wait = 10 * time.Second
 
-var hc = &http.Client{Timeout: 5 * time.Second}
+// hc is every test's HTTP client. Without keep-alive, no request meets a
+// connection that a node's restart closed under it.
+var hc = &http.Client{Timeout: 2 * wait, Transport: &http.Transport{DisableKeepAlives: true}}
 
 // sent is a running sentinel.
 type sent struct {
