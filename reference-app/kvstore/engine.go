@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -260,6 +261,9 @@ func (e *engine) apply(st state, entries []Entry) (state, error) {
 // logAfter returns up to limit raw log entries after seq after.
 func (e *engine) logAfter(after uint64, limit int) ([]json.RawMessage, error) {
 	out := []json.RawMessage{}
+	if after == math.MaxUint64 {
+		return out, nil // nothing can follow; after+1 would wrap to 0
+	}
 	err := e.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketLog).Cursor()
 		for k, v := c.Seek(seqKey(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {

@@ -375,6 +375,9 @@ func TestOnlyNamedPollsAtTheEpochAcknowledge(t *testing.T) {
 	}
 	poll("after=9&epoch=2&wait=0s", 200)        // unnamed past the end: answered, so a diverged replica can find out
 	poll("after=9&epoch=2&node=x&wait=0s", 409) // named past the end: that replica diverged
+	if code, body, _ := call(t, "GET", p.URL+"/v1/repl/log?after=18446744073709551615&wait=0s", ""); code != 200 || !strings.Contains(body, `"entries":[]`) {
+		t.Errorf("unnamed poll after the largest sequence = %d %s; want 200 with no entries", code, body)
+	}
 	poll("after=1&epoch=2&node=x&wait=0s", 200)
 	if got := lag(); got != 1 {
 		t.Errorf("lag after a named poll after=1 = %v; want 1", got)
@@ -435,6 +438,21 @@ func TestDurability(t *testing.T) {
 	}
 	if _, err := c.Write(ctx, kvstore.Put("b", "k", raw(`1`))); !errors.Is(err, kvstore.ErrEpochConflict) {
 		t.Errorf("Write to the restarted fenced store error = %v; want ErrEpochConflict", err)
+	}
+}
+
+func TestReplicaWithoutPrimaryTakesTheFlagOnRestart(t *testing.T) {
+	r := kvstoretest.Start(t, "", kvstore.WithMode(kvstore.RoleReplica))
+	if st := r.Node().Status(); st.Role != kvstore.RoleReplica || st.Primary != "" {
+		t.Fatalf("Status() = %+v; want a replica with no primary", st)
+	}
+	r.Restart(kvstore.WithPrimary("http://127.0.0.1:1"))
+	if st := r.Node().Status(); st.Primary != "http://127.0.0.1:1" {
+		t.Errorf("restarted with a primary: Status() = %+v; want primary http://127.0.0.1:1", st)
+	}
+	r.Restart(kvstore.WithPrimary("http://127.0.0.1:2"))
+	if st := r.Node().Status(); st.Primary != "http://127.0.0.1:1" {
+		t.Errorf("restarted with another primary: Status() = %+v; want the persisted http://127.0.0.1:1", st)
 	}
 }
 

@@ -108,8 +108,9 @@ func WithNode(name string) Option { return func(o *options) { o.node = name } }
 // existing one keeps its persisted role.
 func WithMode(r Role) Option { return func(o *options) { o.mode = r } }
 
-// WithPrimary sets the primary URL a fresh replica pulls from; a data dir
-// that persisted one (from a follow) keeps it.
+// WithPrimary sets the primary URL a replica pulls from when its data dir
+// has none persisted (a fresh one); a persisted one (from an earlier flag
+// or a follow) wins.
 func WithPrimary(baseURL string) Option { return func(o *options) { o.primary = baseURL } }
 
 // WithReplication sets when the node, as primary, acknowledges a write
@@ -209,6 +210,13 @@ func Open(dataDir string, opts ...Option) (*Node, error) {
 	eng, st, err := openEngine(dataDir, state{Role: o.mode, Primary: o.primary})
 	if err != nil {
 		return nil, err
+	}
+	if st.Role == RoleReplica && st.Primary == "" && o.primary != "" {
+		// A replica that was waiting to be told whom to follow.
+		st.Primary = o.primary
+		if err := eng.setState(st); err != nil {
+			return nil, errors.Join(fmt.Errorf("open store: %w", err), eng.close())
+		}
 	}
 	n := &Node{
 		opts:    o,

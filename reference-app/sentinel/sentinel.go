@@ -323,25 +323,30 @@ func (s *Sentinel) round(ctx context.Context) {
 		s.metrics.up.WithLabelValues(st.Name).Set(boolFloat(r.err == nil))
 	}
 
+	failedOver := false
 	if s.primary != "" {
 		r := reports[s.primary]
 		switch {
 		case r.err != nil && s.fails[s.primary] >= s.opts.failures:
 			s.opts.log.Warn("primary down", "primary", s.primary, "failedChecks", s.fails[s.primary], "err", r.err)
 			s.failover(ctx, reports)
+			failedOver = true
 		case r.err == nil && (r.st.Role != kvstore.RolePrimary || r.st.Epoch < s.epoch):
 			s.opts.log.Warn("primary no longer primary at the current epoch", "node", s.primary,
 				"role", r.st.Role, "epoch", r.st.Epoch, "sentinelEpoch", s.epoch)
 			s.primary = ""
 		}
 	}
-	if s.primary == "" {
+	if s.primary == "" && !failedOver {
 		if name := s.claimant(reports); name != "" {
 			s.opts.log.Info("primary found", "primary", name, "epoch", s.epoch)
-			s.primary, s.noPrimary, s.blocked = name, 0, false
+			s.primary, s.blocked = name, false
 		} else if s.noPrimary++; s.noPrimary >= s.opts.failures {
 			s.failover(ctx, reports)
 		}
+	}
+	if s.primary != "" {
+		s.noPrimary = 0
 	}
 	if s.primary != "" && reports[s.primary].err == nil {
 		s.reconcile(ctx, reports)
@@ -408,6 +413,7 @@ func (s *Sentinel) failover(ctx context.Context, reports map[string]report) {
 			s.opts.log.Error("failover needed but no replica is reachable; doing nothing", "oldPrimary", old, "epoch", s.epoch)
 		}
 		s.blocked = true
+		s.noPrimary = s.opts.failures // try again next round
 		return
 	}
 	// The most applied entries first, then the highest epoch, then by name.

@@ -14,7 +14,7 @@ var storeRole = role{
 		var (
 			dataDir     = fs.String("data-dir", "", "directory of the store's bbolt file, "+kvstore.DBFile+" (required)")
 			node        = fs.String("node", "", "node name in status and replication polls (default: the instance)")
-			primary     = fs.String("primary", "", "replica: base URL of the primary to pull the log from (a fresh data dir only; a persisted one wins)")
+			primary     = fs.String("primary", "", "replica: base URL of the primary to pull the log from, unless the data dir has one persisted (from an earlier start or a follow)")
 			syncTimeout = fs.Duration("sync-timeout", kvstore.DefaultSyncTimeout, "sync replication: how long a write waits for a replica before 503 (not acknowledged)")
 			mode        = kvstore.RolePrimary
 			replication = kvstore.Async
