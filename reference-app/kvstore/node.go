@@ -386,7 +386,7 @@ func (n *Node) newTermLocked() {
 	}
 }
 
-// Write applies ops as one batch, when the node is an unfenced primary and
+// write applies ops as one batch, when the node is an unfenced primary and
 // epoch (0: none given) is its own. It returns errNotPrimary, errFenced
 // (the store is stale; a higher epoch fences it at once), errStaleEpoch, or
 // in sync mode errNotReplicated when no replica applied the batch within

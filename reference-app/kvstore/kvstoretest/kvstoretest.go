@@ -37,7 +37,7 @@ type Node struct {
 	// Dir is the node's data dir.
 	Dir string
 
-	t       *testing.T
+	t       testing.TB
 	opts    []kvstore.Option
 	srv     *httptest.Server
 	handler atomic.Pointer[http.Handler] // nil while cut
@@ -51,7 +51,7 @@ type Node struct {
 
 // Start opens a node in dir (t.TempDir() when empty) with opts, serves it
 // and runs its pull loop. The node is closed by t's cleanup.
-func Start(t *testing.T, dir string, opts ...kvstore.Option) *Node {
+func Start(t testing.TB, dir string, opts ...kvstore.Option) *Node {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
@@ -229,7 +229,7 @@ type Link struct {
 }
 
 // NewLink returns a link to target, up. t's cleanup closes it.
-func NewLink(t *testing.T, target string) *Link {
+func NewLink(t testing.TB, target string) *Link {
 	t.Helper()
 	u, err := url.Parse(target)
 	if err != nil {
