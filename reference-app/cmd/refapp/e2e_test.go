@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -86,14 +87,17 @@ type proc struct {
 	err    error         // cmd.Wait's result, set before done closes
 }
 
-// startProc starts refapp with args plus --listen=127.0.0.1:0 and returns
-// once its "listening" log line names the address. The process dies with
-// the test: its own process group, a parent-death signal, and a cleanup
-// that SIGKILLs the group.
+// startProc starts refapp with args plus --listen=127.0.0.1:0 (unless args
+// hold a --listen=) and returns once its "listening" log line names the
+// address. The process dies with the test: its own process group, a
+// parent-death signal, and a cleanup that SIGKILLs the group.
 func startProc(t *testing.T, name string, args ...string) *proc {
 	t.Helper()
 	p := &proc{name: name, done: make(chan struct{})}
-	p.cmd = exec.Command(binary(t), append(args, "--listen=127.0.0.1:0")...)
+	if !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--listen=") }) {
+		args = append(args, "--listen=127.0.0.1:0")
+	}
+	p.cmd = exec.Command(binary(t), args...)
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	p.cmd.Stdout = &p.stdout
 	stderr, err := p.cmd.StderrPipe()

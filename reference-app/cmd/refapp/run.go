@@ -79,6 +79,8 @@ var roles = map[string]role{
 	"gateway":  gatewayRole,
 	"pushmock": pushmockRole,
 	"queue":    queueRole,
+	"sentinel": sentinelRole,
+	"store":    storeRole,
 	"worker":   workerRole,
 }
 
