@@ -224,5 +224,3 @@ func TestNoQueueNoOutbox(t *testing.T) {
 		t.Errorf("RunRelay without a queue = %v; want nil at once", err)
 	}
 }
-
-
