@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // Defaults of New's options.
@@ -91,6 +92,9 @@ type API struct {
 	o        options
 	m        *metrics
 	lastGood lastGood
+	// dummyHash is compared against when a login names no user, so that
+	// an unknown username costs as much time as a wrong password.
+	dummyHash []byte
 }
 
 type options struct {
@@ -222,6 +226,11 @@ func New(d Deps, secret []byte, instance string, opts ...Option) (*API, error) {
 	}
 
 	a := &API{instance: instance, secret: secret, o: o}
+	hash, err := bcrypt.GenerateFromPassword([]byte("refapp-no-such-user"), o.bcryptCost)
+	if err != nil {
+		return nil, fmt.Errorf("new api: bcrypt cost %d: %w", o.bcryptCost, err)
+	}
+	a.dummyHash = hash
 	m, err := newMetrics(o.reg)
 	if err != nil {
 		return nil, err

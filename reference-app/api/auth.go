@@ -45,10 +45,6 @@ type claims struct {
 	jwt.RegisteredClaims
 }
 
-// dummyHash is compared against when a login names no user, so that an
-// unknown username costs as much time as a wrong password.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("refapp-no-such-user"), bcrypt.MinCost)
-
 // checkCredentials validates c, folding the username to lower case.
 func checkCredentials(c *Credentials) *requestError {
 	c.Username = strings.ToLower(c.Username)
@@ -107,7 +103,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 	}
 	hash := u.PasswordHash
 	if err != nil {
-		hash = dummyHash
+		hash = a.dummyHash
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(c.Password)) != nil || err != nil {
 		a.m.authFailure(reasonCredentials)
@@ -182,11 +178,14 @@ type userKey struct{}
 // WWW-Authenticate. The token is never logged.
 func (a *API) authed(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		// The scheme is case-insensitive (RFC 7235).
+		auth := r.Header.Get("Authorization")
 		reason := reasonMissing
 		var c *claims
-		if ok && token != "" {
-			c, reason = a.verify(strings.TrimSpace(token))
+		if len(auth) > len("Bearer ") && strings.EqualFold(auth[:len("Bearer ")], "Bearer ") {
+			if token := strings.TrimSpace(auth[len("Bearer "):]); token != "" {
+				c, reason = a.verify(token)
+			}
 		}
 		if c == nil {
 			a.m.authFailure(reason)

@@ -118,6 +118,7 @@ func TestTokenVerification(t *testing.T) {
 		{"no header", "", http.StatusUnauthorized, reasonMissing},
 		{"not bearer", "Basic dXNlcjpwYXNz", http.StatusUnauthorized, reasonMissing},
 		{"empty bearer", "Bearer ", http.StatusUnauthorized, reasonMissing},
+		{"lower-case scheme", "bearer " + sign(t, jwt.SigningMethodHS256, testSecret, good), http.StatusOK, ""},
 		{"not a JWT", "Bearer abc.def", http.StatusUnauthorized, reasonMalformed},
 		{"bad signature", "Bearer " + sign(t, jwt.SigningMethodHS256, []byte("another-secret-0123456789abcdef-xyz"), good), http.StatusUnauthorized, reasonSignature},
 		{"HS384 with the right key", "Bearer " + sign(t, jwt.SigningMethodHS384, testSecret, good), http.StatusUnauthorized, reasonSignature},

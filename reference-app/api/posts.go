@@ -181,6 +181,7 @@ func (a *API) createPosts(ctx context.Context, posts []Post, claimBucket string,
 				continue
 			}
 			created[i] = false
+			posts[i] = Post{}
 			if err := getJSON(ctx, a.store, claimBucket, keys[i], &posts[i]); err != nil {
 				return nil, nil, fmt.Errorf("read claim: %w", err)
 			}
