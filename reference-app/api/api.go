@@ -1,225 +1,304 @@
-// Package api is the reference backend's stateless HTTP API: a feed of
-// posts, post creation (idempotent by id) and post lookup, over a Store.
+// Package api is refapp's stateless mobile API (ARCHITECTURE.md, "api"):
+// accounts with JWT, profiles, a cache-aside feed, posts with a
+// transactional outbox of notification events, offline sync and device
+// registration.
+//
+// The API keeps no state of its own that matters: everything durable is in
+// the store, reached through the Store interface; the feed is cached through
+// Cache; events leave through Publisher. The package also holds HTTP and
+// NATS clients for those interfaces (StoreClient, Sentinel, CacheClient,
+// NATSPublisher) that speak the wire contracts of ARCHITECTURE.md. Each
+// dependency sits behind a circuit breaker, so that a dependency that is down
+// costs a request nothing but a quick 503 (writes) or a stale copy (reads).
 package api
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
 
-	"github.com/gameday/gameday/reference-app/store"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/crypto/bcrypt"
 )
 
-// Limits of the API's inputs.
+// Defaults of New's options.
 const (
-	// DefaultFeedLimit is the number of feed items when ?limit is absent.
-	DefaultFeedLimit = 20
-	// MaxFeedLimit caps ?limit; larger values are lowered to it.
-	MaxFeedLimit = 100
-	// MaxBodyBytes is the largest request body accepted (413 beyond).
-	MaxBodyBytes = 64 << 10
-	// MaxTextRunes is the longest post text accepted, in characters.
-	MaxTextRunes = 1000
-	// MaxIDLength is the longest client-chosen post id accepted, in bytes.
-	MaxIDLength = 128
+	// DefaultIssuer is the JWT "iss" the API signs and requires.
+	DefaultIssuer = "refapp"
+	// DefaultTokenTTL is how long a token from /v1/auth/login is valid.
+	DefaultTokenTTL = 15 * time.Minute
+	// DefaultMaxBodyBytes is the largest request body accepted (413 beyond).
+	DefaultMaxBodyBytes = 64 << 10
+	// DefaultFeedFresh is the age under which a cached feed is served
+	// without asking the store.
+	DefaultFeedFresh = 2 * time.Second
+	// DefaultFeedCacheTTL is how long the cache keeps a feed: long past
+	// DefaultFeedFresh, so that a stale copy outlives a store outage.
+	DefaultFeedCacheTTL = 10 * time.Minute
+	// DefaultBreakerFailures is the number of dependency failures in a row
+	// that open its circuit breaker.
+	DefaultBreakerFailures = 5
+	// DefaultBreakerOpen is how long an open breaker refuses calls before
+	// it lets one through to probe the dependency.
+	DefaultBreakerOpen = 2 * time.Second
+	// DefaultRelayInterval is the time between two passes of the outbox
+	// relay.
+	DefaultRelayInterval = time.Second
+	// DefaultRelayAge is the age an outbox record must reach before the
+	// relay republishes it (younger ones are the request's own to publish).
+	DefaultRelayAge = 3 * time.Second
+	// DefaultPublishTimeout bounds the publication of one event.
+	DefaultPublishTimeout = time.Second
+	// DefaultBcryptCost is the bcrypt cost of password hashes.
+	DefaultBcryptCost = 10
 )
 
-// Store is what the API needs from post storage. Create is idempotent by
-// id: for an existing id it returns the stored post and created false. Get
-// returns an error wrapping store.ErrNotFound for an unknown id. Latest
-// returns up to limit posts, newest first.
-type Store interface {
-	Create(ctx context.Context, p store.Post) (stored store.Post, created bool, err error)
-	Get(ctx context.Context, id string) (store.Post, error)
-	Latest(ctx context.Context, limit int) ([]store.Post, error)
+// Errors of the dependencies. Clients of Store, Cache and Publisher wrap
+// them, so that the API can tell a missing item from a dependency it cannot
+// use now.
+var (
+	// ErrNotFound: the store or the cache has no such item (a cache miss).
+	ErrNotFound = errors.New("not found")
+	// ErrUnavailable: the dependency cannot answer now (down, timed out,
+	// failing over, or its breaker is open); retrying later may work.
+	ErrUnavailable = errors.New("dependency unavailable")
+	// ErrCircuitOpen: the dependency's breaker refused the call without
+	// trying it. It comes wrapped together with ErrUnavailable.
+	ErrCircuitOpen = errors.New("circuit breaker open")
+)
+
+// Deps are the API's dependencies. Store is required; without Cache every
+// feed read goes to the store; without Queue no notification event is
+// recorded or published.
+type Deps struct {
+	Store Store
+	Cache Cache
+	Queue Publisher
 }
 
-var _ Store = (*store.Memory)(nil)
-
-// Feed is the body of GET /v1/feed.
-type Feed struct {
-	// Items are the newest posts, newest first; never null.
-	Items []store.Post `json:"items"`
-	// Instance names the api process that answered.
-	Instance string `json:"instance"`
-}
-
-// CreateRequest is the body of POST /v1/posts.
-type CreateRequest struct {
-	// Text is required, at most MaxTextRunes characters.
-	Text string `json:"text"`
-	// ID is optional; when set, creation is idempotent by it.
-	ID string `json:"id,omitempty"`
-}
-
-// Error is the body of every error response the API writes itself.
-type Error struct {
-	Error string `json:"error"`
-}
-
-// Handler serves the API routes; see Register. It holds no request state:
-// any number of Handlers may share one Store.
-type Handler struct {
-	store    Store
+// API serves the routes of Register. Its only state is the in-process
+// last-good feed and the metrics: any number of API processes may share
+// the same dependencies.
+type API struct {
+	store    Store     // breaker-guarded
+	cache    Cache     // breaker-guarded; nil without a cache
+	queue    Publisher // breaker-guarded; nil without a queue
 	instance string
-	now      func() time.Time
-	log      *slog.Logger
+	secret   []byte
+	o        options
+	m        *metrics
+	lastGood lastGood
+	// dummyHash is compared against when a login names no user, so that
+	// an unknown username costs as much time as a wrong password.
+	dummyHash []byte
 }
 
-// Option configures a Handler.
-type Option func(*Handler)
+type options struct {
+	log             *slog.Logger
+	now             func() time.Time
+	reg             prometheus.Registerer
+	issuer          string
+	tokenTTL        time.Duration
+	maxBody         int64
+	feedFresh       time.Duration
+	feedCacheTTL    time.Duration
+	breakerFailures uint32
+	breakerOpen     time.Duration
+	relayInterval   time.Duration
+	relayAge        time.Duration
+	publishTimeout  time.Duration
+	bcryptCost      int
+}
 
-// WithClock sets the clock that stamps CreatedAt (default time.Now).
-func WithClock(now func() time.Time) Option { return func(h *Handler) { h.now = now } }
+// Option configures New.
+type Option func(*options)
 
-// WithLogger sets the logger for server-side failures (default: discard).
-func WithLogger(l *slog.Logger) Option { return func(h *Handler) { h.log = l } }
+// WithLogger sets the logger (default: discard). The API never logs a
+// password, token, secret or Authorization header.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 
-// New returns a Handler over s that names itself instance in feeds.
-func New(s Store, instance string, opts ...Option) *Handler {
-	h := &Handler{store: s, instance: instance, now: time.Now, log: slog.New(slog.DiscardHandler)}
-	for _, o := range opts {
-		o(h)
+// WithClock sets the clock of timestamps, token expiry and feed freshness
+// (default time.Now).
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// WithRegisterer sets where the API registers its metrics (default: a
+// private registry nobody reads).
+func WithRegisterer(r prometheus.Registerer) Option { return func(o *options) { o.reg = r } }
+
+// WithIssuer sets the JWT issuer (default DefaultIssuer).
+func WithIssuer(iss string) Option { return func(o *options) { o.issuer = iss } }
+
+// WithTokenTTL sets the lifetime of issued tokens (default DefaultTokenTTL).
+func WithTokenTTL(d time.Duration) Option { return func(o *options) { o.tokenTTL = d } }
+
+// WithMaxBodyBytes sets the largest request body (default
+// DefaultMaxBodyBytes).
+func WithMaxBodyBytes(n int64) Option { return func(o *options) { o.maxBody = n } }
+
+// WithFeedFresh sets the age under which a cached feed is served without
+// the store (default DefaultFeedFresh; 0 always asks the store first).
+func WithFeedFresh(d time.Duration) Option { return func(o *options) { o.feedFresh = d } }
+
+// WithFeedCacheTTL sets how long the cache keeps a feed (default
+// DefaultFeedCacheTTL).
+func WithFeedCacheTTL(d time.Duration) Option { return func(o *options) { o.feedCacheTTL = d } }
+
+// WithBreaker sets the failures in a row that open a dependency's breaker
+// and how long it stays open (defaults DefaultBreakerFailures,
+// DefaultBreakerOpen).
+func WithBreaker(failures int, open time.Duration) Option {
+	return func(o *options) { o.breakerFailures, o.breakerOpen = uint32(max(failures, 0)), open }
+}
+
+// WithRelay sets the outbox relay's interval and the age from which it
+// republishes a record (defaults DefaultRelayInterval, DefaultRelayAge).
+func WithRelay(interval, age time.Duration) Option {
+	return func(o *options) { o.relayInterval, o.relayAge = interval, age }
+}
+
+// WithPublishTimeout bounds the publication of one event (default
+// DefaultPublishTimeout).
+func WithPublishTimeout(d time.Duration) Option { return func(o *options) { o.publishTimeout = d } }
+
+// WithBcryptCost sets the bcrypt cost of new password hashes (default
+// DefaultBcryptCost; tests use bcrypt.MinCost).
+func WithBcryptCost(c int) Option { return func(o *options) { o.bcryptCost = c } }
+
+// MinSecretBytes is the shortest HMAC key New accepts.
+const MinSecretBytes = 32
+
+// New returns the API over d, signing tokens with secret (HS256), naming
+// itself instance in feeds. It fails on a missing store, a short secret or
+// a bad option value.
+func New(d Deps, secret []byte, instance string, opts ...Option) (*API, error) {
+	o := options{
+		log:             slog.New(slog.DiscardHandler),
+		now:             time.Now,
+		reg:             prometheus.NewRegistry(),
+		issuer:          DefaultIssuer,
+		tokenTTL:        DefaultTokenTTL,
+		maxBody:         DefaultMaxBodyBytes,
+		feedFresh:       DefaultFeedFresh,
+		feedCacheTTL:    DefaultFeedCacheTTL,
+		breakerFailures: DefaultBreakerFailures,
+		breakerOpen:     DefaultBreakerOpen,
+		relayInterval:   DefaultRelayInterval,
+		relayAge:        DefaultRelayAge,
+		publishTimeout:  DefaultPublishTimeout,
+		bcryptCost:      DefaultBcryptCost,
 	}
-	return h
+	for _, opt := range opts {
+		opt(&o)
+	}
+	var errs []error
+	if d.Store == nil {
+		errs = append(errs, errors.New("no store"))
+	}
+	if len(secret) < MinSecretBytes {
+		errs = append(errs, fmt.Errorf("JWT secret is %d bytes; want at least %d", len(secret), MinSecretBytes))
+	}
+	if o.issuer == "" {
+		errs = append(errs, errors.New("empty JWT issuer"))
+	}
+	for _, c := range []struct {
+		name string
+		d    time.Duration
+	}{{"token TTL", o.tokenTTL}, {"breaker open time", o.breakerOpen}, {"relay interval", o.relayInterval}, {"publish timeout", o.publishTimeout}, {"feed cache TTL", o.feedCacheTTL}} {
+		if c.d <= 0 {
+			errs = append(errs, fmt.Errorf("%s %v: want > 0", c.name, c.d))
+		}
+	}
+	if o.feedFresh < 0 || o.relayAge < 0 {
+		errs = append(errs, fmt.Errorf("feed fresh %v, relay age %v: want >= 0", o.feedFresh, o.relayAge))
+	}
+	if o.maxBody < 1 {
+		errs = append(errs, fmt.Errorf("max body bytes %d: want > 0", o.maxBody))
+	}
+	if o.breakerFailures < 1 {
+		errs = append(errs, fmt.Errorf("breaker failures %d: want > 0", o.breakerFailures))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("new api: %w", err)
+	}
+
+	a := &API{instance: instance, secret: secret, o: o}
+	hash, err := bcrypt.GenerateFromPassword([]byte("refapp-no-such-user"), o.bcryptCost)
+	if err != nil {
+		return nil, fmt.Errorf("new api: bcrypt cost %d: %w", o.bcryptCost, err)
+	}
+	a.dummyHash = hash
+	m, err := newMetrics(o.reg)
+	if err != nil {
+		return nil, err
+	}
+	a.m = m
+	sb, err := a.newBreaker("store")
+	if err != nil {
+		return nil, err
+	}
+	a.store = guardedStore{s: d.Store, b: sb}
+	if d.Cache != nil {
+		cb, err := a.newBreaker("cache")
+		if err != nil {
+			return nil, err
+		}
+		a.cache = guardedCache{c: d.Cache, b: cb}
+	}
+	if d.Queue != nil {
+		qb, err := a.newBreaker("queue")
+		if err != nil {
+			return nil, err
+		}
+		a.queue = guardedPublisher{p: d.Queue, b: qb}
+	}
+	return a, nil
 }
 
-// Register adds the API routes to mux:
+// Register adds the API's routes to mux (see ARCHITECTURE.md for bodies):
 //
-//	GET  /v1/feed?limit=N  200 Feed
-//	POST /v1/posts         201 new post, 200 existing post with that id
-//	GET  /v1/posts/{id}    200 post, 404 Error
-func (h *Handler) Register(mux *http.ServeMux) {
-	mux.HandleFunc("GET /v1/feed", h.feed)
-	mux.HandleFunc("POST /v1/posts", h.create)
-	mux.HandleFunc("GET /v1/posts/{id}", h.get)
+//	POST /v1/auth/signup  201 {"userId"}, 409 username taken
+//	POST /v1/auth/login   200 {"token","expiresAt"}, 401
+//	GET  /v1/me           JWT; 200 Profile
+//	PUT  /v1/me           JWT; 200 Profile
+//	GET  /v1/feed         200 Feed (cache-aside; stale copies when the store is down)
+//	POST /v1/posts        JWT; 201 Post (Idempotency-Key replays the same post)
+//	GET  /v1/posts/{id}   200 Post, 404
+//	POST /v1/sync         JWT; 200 SyncResponse (idempotent per clientId)
+//	POST /v1/devices      JWT; 201 Device
+func (a *API) Register(mux *http.ServeMux) {
+	mux.HandleFunc("POST /v1/auth/signup", a.signup)
+	mux.HandleFunc("POST /v1/auth/login", a.login)
+	mux.Handle("GET /v1/me", a.authed(a.getMe))
+	mux.Handle("PUT /v1/me", a.authed(a.putMe))
+	mux.HandleFunc("GET /v1/feed", a.feed)
+	mux.Handle("POST /v1/posts", a.authed(a.createPost))
+	mux.HandleFunc("GET /v1/posts/{id}", a.getPost)
+	mux.Handle("POST /v1/sync", a.authed(a.sync))
+	mux.Handle("POST /v1/devices", a.authed(a.registerDevice))
 }
 
-func (h *Handler) feed(w http.ResponseWriter, r *http.Request) {
-	limit := DefaultFeedLimit
-	if s := r.URL.Query().Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("limit %q: want an integer from 1 to %d", s, MaxFeedLimit))
-			return
+// dependencyError answers a failed dependency call: 503 with Retry-After
+// when it is unavailable (the breaker's open time when the breaker refused
+// it), 500 otherwise (a request the dependency refused: a bug here).
+func (a *API) dependencyError(w http.ResponseWriter, r *http.Request, op string, err error) {
+	if errors.Is(err, ErrUnavailable) {
+		retry := time.Second
+		if errors.Is(err, ErrCircuitOpen) {
+			retry = a.o.breakerOpen
 		}
-		limit = min(n, MaxFeedLimit)
-	}
-	posts, err := h.store.Latest(r.Context(), limit)
-	if err != nil {
-		h.internal(w, err)
+		a.o.log.Debug("dependency unavailable", "op", op, "err", err)
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(max(retry, time.Second).Seconds()))))
+		writeError(w, http.StatusServiceUnavailable, op+": temporarily unavailable, retry later")
 		return
 	}
-	if posts == nil {
-		posts = []store.Post{}
-	}
-	writeJSON(w, http.StatusOK, Feed{Items: posts, Instance: h.instance})
-}
-
-func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
-	req, status, err := decodeCreate(w, r)
-	if err != nil {
-		writeError(w, status, err.Error())
+	if r.Context().Err() != nil {
+		writeError(w, http.StatusServiceUnavailable, op+": request cancelled")
 		return
 	}
-	if req.ID == "" {
-		req.ID = rand.Text()
-	}
-	p, created, err := h.store.Create(r.Context(), store.Post{ID: req.ID, Text: req.Text, CreatedAt: h.now().UTC()})
-	if err != nil {
-		h.internal(w, err)
-		return
-	}
-	if !created {
-		writeJSON(w, http.StatusOK, p)
-		return
-	}
-	w.Header().Set("Location", "/v1/posts/"+p.ID)
-	writeJSON(w, http.StatusCreated, p)
-}
-
-// decodeCreate reads and validates a CreateRequest; on error it returns the
-// status to answer with.
-func decodeCreate(w http.ResponseWriter, r *http.Request) (CreateRequest, int, error) {
-	var req CreateRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(&req)
-	if err == nil && dec.Decode(&struct{}{}) != io.EOF {
-		err = errors.New("trailing data after the JSON object")
-	}
-	if err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return req, http.StatusRequestEntityTooLarge, fmt.Errorf("request body larger than %d bytes", MaxBodyBytes)
-		}
-		return req, http.StatusBadRequest, fmt.Errorf("malformed JSON body: %w", err)
-	}
-	if strings.TrimSpace(req.Text) == "" {
-		return req, http.StatusBadRequest, errors.New("text is required")
-	}
-	if n := utf8.RuneCountInString(req.Text); n > MaxTextRunes {
-		return req, http.StatusBadRequest, fmt.Errorf("text is %d characters long; at most %d allowed", n, MaxTextRunes)
-	}
-	if req.ID != "" && !ValidID(req.ID) {
-		return req, http.StatusBadRequest, fmt.Errorf("id %q: want 1 to %d characters from A-Z a-z 0-9 . _ ~ -, not . or ..", req.ID, MaxIDLength)
-	}
-	return req, 0, nil
-}
-
-// ValidID reports whether id can name a post: 1 to MaxIDLength URL-safe
-// characters (A-Z a-z 0-9 . _ ~ -), other than "." and "..", so that it
-// travels unescaped in /v1/posts/{id}.
-func ValidID(id string) bool {
-	if id == "" || len(id) > MaxIDLength || id == "." || id == ".." {
-		return false
-	}
-	for _, c := range []byte(id) {
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
-			c == '.', c == '_', c == '~', c == '-':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	p, err := h.store.Get(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("post %q not found", id))
-		return
-	}
-	if err != nil {
-		h.internal(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, p)
-}
-
-// internal answers 500 for a store failure; the client went away when the
-// request's context is done, and then nobody reads the answer.
-func (h *Handler) internal(w http.ResponseWriter, err error) {
-	h.log.Error("store failed", "err", err)
-	writeError(w, http.StatusInternalServerError, "internal error")
-}
-
-func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, Error{Error: msg})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v) // the status is sent: a write error means the client left
+	a.o.log.Error("dependency failed", "op", op, "err", err)
+	writeError(w, http.StatusInternalServerError, op+": internal error")
 }

@@ -40,7 +40,7 @@ func TestKillOneOfThreeUnderIdempotentLoad(t *testing.T) {
 					a, err = h.do("GET", "/v1/feed?limit=5", "", nil)
 				} else {
 					id := fmt.Sprintf("w%d-%d", w, i)
-					a, err = h.do("POST", "/v1/posts", `{"text":"hi","id":"`+id+`"}`, map[string]string{IdempotencyKeyHeader: id})
+					a, err = h.do("POST", "/v1/posts", `{"text":"hi `+id+`"}`, map[string]string{IdempotencyKeyHeader: id})
 				}
 				mu.Lock()
 				switch {

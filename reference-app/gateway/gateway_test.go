@@ -17,9 +17,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	jwtlib "github.com/golang-jwt/jwt/v5"
+
 	"github.com/gameday/gameday/reference-app/api"
+	"github.com/gameday/gameday/reference-app/api/apitest"
 	"github.com/gameday/gameday/reference-app/server"
-	"github.com/gameday/gameday/reference-app/store"
 	"github.com/gameday/gameday/reference-app/telemetry"
 )
 
@@ -27,13 +29,32 @@ import (
 // the upstream states then change only through proxying.
 const forever = time.Hour
 
-// newAPI starts a real api replica named name on 127.0.0.1:0.
-func newAPI(t *testing.T, name string) *httptest.Server {
+// apiSecret is the JWT key of the api replicas; apiToken is valid for them.
+var (
+	apiSecret   = []byte("gateway-test-secret-0123456789abcdef")
+	apiToken, _ = jwtlib.NewWithClaims(jwtlib.SigningMethodHS256, jwtlib.RegisteredClaims{
+		Issuer: api.DefaultIssuer, Subject: "u-gateway-test", ExpiresAt: jwtlib.NewNumericDate(time.Now().Add(24 * time.Hour)),
+	}).SignedString(apiSecret)
+)
+
+// apiMux returns the routes of a real api replica named name over a fake
+// store of its own, with /healthz.
+func apiMux(t testing.TB, name string) *http.ServeMux {
 	t.Helper()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", server.Healthz)
-	api.New(store.NewMemory(), name).Register(mux)
-	srv := httptest.NewServer(telemetry.WithInstance(name, mux))
+	a, err := api.New(api.Deps{Store: api.NewStoreClient(api.FixedPrimary(apitest.NewStore(t).URL()))}, apiSecret, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Register(mux)
+	return mux
+}
+
+// newAPI starts a real api replica named name on 127.0.0.1:0.
+func newAPI(t *testing.T, name string) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(telemetry.WithInstance(name, apiMux(t, name)))
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -147,6 +168,7 @@ func (h *harness) do(method, path, body string, header map[string]string) (answe
 	if err != nil {
 		return answer{}, err
 	}
+	req.Header.Set("Authorization", "Bearer "+apiToken)
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
@@ -304,7 +326,7 @@ func TestPostRetriedOnlyWithIdempotencyKey(t *testing.T) {
 			// Round robin over two up upstreams: one of two POSTs meets api-0.
 			got502 := 0
 			for i := range 2 {
-				a := h.send(t, "POST", "/v1/posts", fmt.Sprintf(`{"text":"t","id":"p%d"}`, i), tt.header)
+				a := h.send(t, "POST", "/v1/posts", fmt.Sprintf(`{"text":"t%d"}`, i), tt.header)
 				switch a.status {
 				case http.StatusBadGateway:
 					got502++
@@ -639,10 +661,7 @@ func TestNewValidates(t *testing.T) {
 // interleaved so that both see the same machine. It reports the mean of
 // each and their ratio, gateway/direct.
 func BenchmarkProxy(b *testing.B) {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", server.Healthz)
-	api.New(store.NewMemory(), "api-0").Register(mux)
-	backend := httptest.NewServer(mux)
+	backend := httptest.NewServer(apiMux(b, "api-0"))
 	defer backend.Close()
 	ups, err := ParseUpstreams([]string{backend.URL}, nil)
 	if err != nil {

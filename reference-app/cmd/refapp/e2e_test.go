@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gameday/gameday/reference-app/api/apitest"
 )
 
 // binDir holds the refapp binary built for this test binary.
@@ -93,11 +95,20 @@ type proc struct {
 // parent-death signal, and a cleanup that SIGKILLs the group.
 func startProc(t *testing.T, name string, args ...string) *proc {
 	t.Helper()
+	return startProcEnv(t, name, nil, args...)
+}
+
+// startProcEnv is startProc with env added to the test's environment.
+func startProcEnv(t *testing.T, name string, env []string, args ...string) *proc {
+	t.Helper()
 	p := &proc{name: name, done: make(chan struct{})}
 	if !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--listen=") }) {
 		args = append(args, "--listen=127.0.0.1:0")
 	}
 	p.cmd = exec.Command(binary(t), args...)
+	if env != nil {
+		p.cmd.Env = append(os.Environ(), env...)
+	}
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	p.cmd.Stdout = &p.stdout
 	stderr, err := p.cmd.StderrPipe()
@@ -223,14 +234,29 @@ type outcome struct {
 	err      error
 }
 
+// testJWTSecret is the JWT key of the api processes the tests start.
+const testJWTSecret = "e2e-jwt-secret-0123456789abcdef-0123456789"
+
+// apiDeps starts a fake store in the test process and returns the api
+// flags that use it, with the JWT secret in a file.
+func apiDeps(t *testing.T) []string {
+	t.Helper()
+	secretFile := filepath.Join(t.TempDir(), "jwt-secret")
+	if err := os.WriteFile(secretFile, []byte(testJWTSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"--store=" + apitest.NewStore(t).URL(), "--jwt-secret-file=" + secretFile}
+}
+
 // TestEndToEndKillReplica runs gateway + 2 api processes, SIGKILLs one api
 // under GET traffic, and checks that no GET fails once the gateway has
 // noticed (and reports how many failed before); then SIGTERMs the rest and
 // checks they exit 0 having printed nothing but JSON logs to stderr.
 func TestEndToEndKillReplica(t *testing.T) {
 	const secret = "Bearer e2e-secret-token"
-	api1 := startProc(t, "api-1", "--role=api", "--instance=api-1")
-	api2 := startProc(t, "api-2", "--role=api", "--instance=api-2")
+	deps := apiDeps(t)
+	api1 := startProc(t, "api-1", append(deps, "--role=api", "--instance=api-1")...)
+	api2 := startProc(t, "api-2", append(deps, "--role=api", "--instance=api-2")...)
 	// Four workers from one IP send as fast as they can: far over the
 	// default per-client rate limit, which is not what this test is about.
 	gw := startProc(t, "gateway", "--role=gateway", "--instance=gateway", "--log-level=debug", "--rate-limit=0",
@@ -348,7 +374,7 @@ func TestEndToEndKillReplica(t *testing.T) {
 // effect: one client past its burst gets 429 with Retry-After and a JSON
 // error from the gateway, while another client is still served.
 func TestEndToEndRateLimit(t *testing.T) {
-	api := startProc(t, "api-1", "--role=api", "--instance=api-1")
+	api := startProc(t, "api-1", append(apiDeps(t), "--role=api", "--instance=api-1")...)
 	// One token per 100 s: no refill during the test.
 	gw := startProc(t, "gateway", "--role=gateway", "--instance=gateway", "--rate-limit=0.01", "--rate-burst=2",
 		"--upstreams=http://"+api.addr, "--upstream-names=api-1")
@@ -395,7 +421,7 @@ func TestEndToEndRateLimit(t *testing.T) {
 // TestEndToEndInstanceHeaderAndMetrics checks the api's per-response
 // instance header and the route-pattern labels of its metrics.
 func TestEndToEndInstanceHeaderAndMetrics(t *testing.T) {
-	p := startProc(t, "api-7", "--role=api", "--instance=api-7")
+	p := startProc(t, "api-7", append(apiDeps(t), "--role=api", "--instance=api-7")...)
 	base := "http://" + p.addr
 	for _, path := range []string{"/healthz", "/readyz", "/v1/feed", "/v1/posts/a", "/v1/posts/b", "/metrics", "/nowhere"} {
 		resp, err := client.Get(base + path)
@@ -430,5 +456,109 @@ func TestEndToEndInstanceHeaderAndMetrics(t *testing.T) {
 	var exitErr *exec.ExitError
 	if errors.As(p.err, &exitErr) {
 		t.Errorf("api exit code %d; want 0", exitErr.ExitCode())
+	}
+}
+
+// TestEndToEndAPI runs the api binary against a fake sentinel, store and
+// cache, with the JWT secret in the environment: not ready until the
+// sentinel names a primary; then signup, login, a post and the feed work;
+// SIGTERM exits 0; neither the secret, the password nor the token reaches
+// a log line, at debug level.
+func TestEndToEndAPI(t *testing.T) {
+	sentinel, store, cache := apitest.NewSentinel(t), apitest.NewStore(t), apitest.NewCache(t)
+	p := startProcEnv(t, "api", []string{jwtSecretEnv + "=" + testJWTSecret},
+		"--role=api", "--instance=api-e2e", "--log-level=debug",
+		"--sentinel="+sentinel.URL(), "--cache="+cache.URL())
+	base := "http://" + p.addr
+	ready := func() int {
+		resp, err := client.Get(base + "/readyz")
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	waitFor(t, "the sentinel to be asked", func() bool { return sentinel.Asked() > 0 })
+	if got := ready(); got != http.StatusServiceUnavailable {
+		t.Errorf("GET /readyz before the sentinel named a primary = %d; want 503", got)
+	}
+	sentinel.SetPrimary("store-1", store.URL(), 1)
+	waitFor(t, "/readyz 200", func() bool { return ready() == http.StatusOK })
+
+	call := func(method, path, token, body string, out any) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		defer resp.Body.Close()
+		if out != nil {
+			if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+				t.Fatalf("%s %s: %v", method, path, err)
+			}
+		}
+		if got := resp.Header.Get("X-Refapp-Instance"); got != "api-e2e" {
+			t.Errorf("%s %s X-Refapp-Instance = %q; want api-e2e", method, path, got)
+		}
+		return resp
+	}
+	const creds = `{"username":"erin","password":"a-secret-password"}`
+	if resp := call("POST", "/v1/auth/signup", "", creds, nil); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("signup = %d; want 201", resp.StatusCode)
+	}
+	var tok struct{ Token string }
+	if resp := call("POST", "/v1/auth/login", "", creds, &tok); resp.StatusCode != http.StatusOK || tok.Token == "" {
+		t.Fatalf("login = %d; want 200 with a token", resp.StatusCode)
+	}
+	var post struct{ ID string }
+	if resp := call("POST", "/v1/posts", tok.Token, `{"text":"from the binary"}`, &post); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("POST /v1/posts = %d; want 201", resp.StatusCode)
+	}
+	var feed struct{ Items []struct{ ID string } }
+	if resp := call("GET", "/v1/feed", "", "", &feed); resp.StatusCode != http.StatusOK || len(feed.Items) != 1 || feed.Items[0].ID != post.ID {
+		t.Errorf("GET /v1/feed = %d %+v; want the post %s", resp.StatusCode, feed, post.ID)
+	}
+	if resp := call("GET", "/v1/me", "not-a-token", "", nil); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET /v1/me with a bad token = %d; want 401", resp.StatusCode)
+	}
+	if _, _, ok := cache.Entry("feed"); !ok {
+		t.Errorf("the feed is not in the cache")
+	}
+	for _, series := range []string{
+		`refapp_api_breaker_state{dependency="store"}`,
+		`refapp_api_breaker_state{dependency="cache"}`,
+		`refapp_api_outbox_pending`,
+	} {
+		if got := metricValue(t, p.addr, series); got != "0" {
+			t.Errorf("%s = %s; want 0", series, got)
+		}
+	}
+	for series, want := range map[string]string{
+		`refapp_http_requests_total{code="201",method="POST",role="api",route="/v1/posts"}`:      "1",
+		`refapp_api_feed_served_total{source="store"}`:                                           "1",
+		`refapp_auth_failures_total{reason="malformed"}`:                                         "1",
+		`refapp_api_dependency_requests_total{dependency="store",result="success"}`:              "4", // signup, login, post, feed
+		`refapp_http_requests_total{code="401",method="GET",role="api",route="/v1/me"}`:          "1",
+		`refapp_http_requests_total{code="200",method="POST",role="api",route="/v1/auth/login"}`: "1",
+	} {
+		if got := metricValue(t, p.addr, series); got != want {
+			t.Errorf("%s = %s; want %s", series, got, want)
+		}
+	}
+	if err := p.stop(t, syscall.SIGTERM); err != nil {
+		t.Errorf("api after SIGTERM: %v; want exit 0", err)
+	}
+	logs := p.stderr.String()
+	for what, s := range map[string]string{"JWT secret": testJWTSecret, "password": "a-secret-password", "token": tok.Token} {
+		if strings.Contains(logs, s) {
+			t.Errorf("the api logged the %s", what)
+		}
+	}
+	if !strings.Contains(logs, `"msg":"request"`) {
+		t.Errorf("api at --log-level=debug logged no request line; the secret check saw nothing")
 	}
 }

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -71,7 +74,15 @@ func TestRunExitCodes(t *testing.T) {
 		{"--role=nope", exitUsage},
 		{"--role=gateway", exitUsage},                         // --upstreams is required
 		{"--role=gateway --upstreams=127.0.0.1:1", exitError}, // not a URL with a scheme
-		{"--role=api --listen=256.0.0.1:80", exitError},       // cannot listen
+		{"--role=api --store=http://127.0.0.1:1 --jwt-secret-file=SECRET --listen=256.0.0.1:80", exitError}, // cannot listen
+		{"--role=api --store=http://127.0.0.1:1 --jwt-secret-file=/nonexistent", exitUsage},
+		{"--role=api --jwt-secret-file=SECRET", exitUsage},                                                          // no --store nor --sentinel
+		{"--role=api --store=http://127.0.0.1:1 --sentinel=http://127.0.0.1:2 --jwt-secret-file=SECRET", exitUsage}, // both
+		{"--role=api --store=127.0.0.1:1 --jwt-secret-file=SECRET", exitUsage},                                      // not a URL
+		{"--role=api --store=http://127.0.0.1:1 --cache=ftp://x --jwt-secret-file=SECRET", exitUsage},
+		{"--role=api --store=http://127.0.0.1:1 --jwt-secret-file=SHORT", exitUsage},
+		{"--role=api --store=http://127.0.0.1:1 --jwt-secret-file=SECRET --token-ttl=0s", exitUsage},
+		{"--role=api --store=http://127.0.0.1:1 --jwt-secret-file=SECRET --nats=bad://", exitUsage},
 		{"--role=gateway --upstreams=http://127.0.0.1:1 --health-interval=0s", exitError},
 		{"--role=queue", exitUsage},                                                                             // --data-dir is required
 		{"--role=worker --push-url=http://127.0.0.1:1 --data-dir=" + t.TempDir(), exitUsage},                    // --nats is required
@@ -88,9 +99,20 @@ func TestRunExitCodes(t *testing.T) {
 		{"--role=gateway --upstreams=http://127.0.0.1:1 --eject-base=10s --eject-max=1s", exitError},
 		{"-h", exitOK},
 	}
+	dir := t.TempDir()
+	secret, short := filepath.Join(dir, "secret"), filepath.Join(dir, "short")
+	if err := os.WriteFile(secret, []byte(strings.Repeat("s", 32)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(short, []byte(strings.Repeat("s", 31)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(jwtSecretEnv, "")
+	os.Unsetenv(jwtSecretEnv) // t.Setenv restores it after the test
 	for _, tt := range tests {
 		var stderr bytes.Buffer
-		if got := run(context.Background(), strings.Fields(tt.args), &stderr); got != tt.want {
+		args := strings.ReplaceAll(strings.ReplaceAll(tt.args, "=SECRET", "="+secret), "=SHORT", "="+short)
+		if got := run(context.Background(), strings.Fields(args), &stderr); got != tt.want {
 			t.Errorf("run(%q) = %d; want %d (stderr: %s)", tt.args, got, tt.want, stderr.String())
 		}
 		if tt.want == exitOK {
@@ -101,5 +123,32 @@ func TestRunExitCodes(t *testing.T) {
 				t.Errorf("run(%q) wrote a non-JSON stderr line %q", tt.args, line)
 			}
 		}
+	}
+}
+
+func TestJWTSecret(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "secret")
+	fromFile := strings.Repeat("f", 40)
+	if err := os.WriteFile(file, []byte("  "+fromFile+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fromEnv := strings.Repeat("e", 32)
+	t.Setenv(jwtSecretEnv, fromEnv)
+	if got, err := jwtSecret(""); err != nil || string(got) != fromEnv {
+		t.Errorf("jwtSecret(\"\") with %s set = %q, %v; want the variable's value", jwtSecretEnv, got, err)
+	}
+	if got, err := jwtSecret(file); err != nil || string(got) != fromFile {
+		t.Errorf("jwtSecret(file) = %q, %v; want the file's content trimmed", got, err)
+	}
+	t.Setenv(jwtSecretEnv, "too short")
+	_, err := jwtSecret("")
+	var fe flagError
+	if !errors.As(err, &fe) || strings.Contains(err.Error(), "too short") {
+		t.Errorf("jwtSecret with a short secret = %v; want a flag error that does not show the secret", err)
+	}
+	os.Unsetenv(jwtSecretEnv)
+	if _, err := jwtSecret(""); !errors.As(err, &fe) || !strings.Contains(err.Error(), jwtSecretEnv) {
+		t.Errorf("jwtSecret without file or variable = %v; want a flag error naming %s", err, jwtSecretEnv)
 	}
 }
