@@ -19,6 +19,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -93,8 +94,9 @@ type API struct {
 	m        *metrics
 	lastGood lastGood
 	// dummyHash is compared against when a login names no user, so that
-	// an unknown username costs as much time as a wrong password.
-	dummyHash []byte
+	// an unknown username costs as much time as a wrong password. It is
+	// made on first use: a cost-10 hash is not free at every start.
+	dummyHash func() []byte
 }
 
 type options struct {
@@ -218,6 +220,9 @@ func New(d Deps, secret []byte, instance string, opts ...Option) (*API, error) {
 	if o.maxBody < 1 {
 		errs = append(errs, fmt.Errorf("max body bytes %d: want > 0", o.maxBody))
 	}
+	if o.bcryptCost < bcrypt.MinCost || o.bcryptCost > bcrypt.MaxCost {
+		errs = append(errs, fmt.Errorf("bcrypt cost %d: want %d to %d", o.bcryptCost, bcrypt.MinCost, bcrypt.MaxCost))
+	}
 	if o.breakerFailures < 1 {
 		errs = append(errs, fmt.Errorf("breaker failures %d: want > 0", o.breakerFailures))
 	}
@@ -226,11 +231,10 @@ func New(d Deps, secret []byte, instance string, opts ...Option) (*API, error) {
 	}
 
 	a := &API{instance: instance, secret: secret, o: o}
-	hash, err := bcrypt.GenerateFromPassword([]byte("refapp-no-such-user"), o.bcryptCost)
-	if err != nil {
-		return nil, fmt.Errorf("new api: bcrypt cost %d: %w", o.bcryptCost, err)
-	}
-	a.dummyHash = hash
+	a.dummyHash = sync.OnceValue(func() []byte {
+		h, _ := bcrypt.GenerateFromPassword([]byte("refapp-no-such-user"), o.bcryptCost) // the cost is checked
+		return h
+	})
 	m, err := newMetrics(o.reg)
 	if err != nil {
 		return nil, err

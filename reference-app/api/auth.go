@@ -103,7 +103,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 	}
 	hash := u.PasswordHash
 	if err != nil {
-		hash = a.dummyHash
+		hash = a.dummyHash()
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(c.Password)) != nil || err != nil {
 		a.m.authFailure(reasonCredentials)

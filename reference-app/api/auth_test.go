@@ -177,3 +177,30 @@ func TestTokenExpiresWithTheClock(t *testing.T) {
 		t.Errorf("GET /v1/me with a token 2m after login (TTL 1m) = %d; want 401", a.status)
 	}
 }
+
+func TestNewRefusesBadSettings(t *testing.T) {
+	store := NewStoreClient(FixedPrimary("http://127.0.0.1:1"))
+	tests := []struct {
+		name   string
+		deps   Deps
+		secret []byte
+		opts   []Option
+		want   string // in the error
+	}{
+		{"no store", Deps{}, testSecret, nil, "no store"},
+		{"short secret", Deps{Store: store}, testSecret[:MinSecretBytes-1], nil, "JWT secret"},
+		{"zero token TTL", Deps{Store: store}, testSecret, []Option{WithTokenTTL(0)}, "token TTL"},
+		{"bcrypt cost", Deps{Store: store}, testSecret, []Option{WithBcryptCost(99)}, "bcrypt cost"},
+		{"no breaker failures", Deps{Store: store}, testSecret, []Option{WithBreaker(0, time.Second)}, "breaker failures"},
+		{"empty body limit", Deps{Store: store}, testSecret, []Option{WithMaxBodyBytes(0)}, "max body"},
+		{"negative feed fresh", Deps{Store: store}, testSecret, []Option{WithFeedFresh(-time.Second)}, "feed fresh"},
+	}
+	for _, tt := range tests {
+		if _, err := New(tt.deps, tt.secret, "x", tt.opts...); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("New with %s = %v; want an error about %s", tt.name, err, tt.want)
+		}
+	}
+	if _, err := New(Deps{Store: store}, testSecret, "x"); err != nil {
+		t.Errorf("New with defaults = %v; want nil", err)
+	}
+}
