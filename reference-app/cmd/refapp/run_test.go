@@ -84,7 +84,7 @@ func TestRunExitCodes(t *testing.T) {
 		{"--role=api --store=http://127.0.0.1:1 --jwt-secret-file=SECRET --token-ttl=0s", exitUsage},
 		{"--role=api --store=http://127.0.0.1:1 --jwt-secret-file=SECRET --nats=bad://", exitUsage},
 		{"--role=gateway --upstreams=http://127.0.0.1:1 --health-interval=0s", exitError},
-		{"--role=queue", exitUsage},                                                                             // --data-dir is required
+		{"--role=queue", exitUsage}, // --data-dir is required
 		{"--role=worker --push-url=http://127.0.0.1:1 --data-dir=" + t.TempDir(), exitUsage},                    // --nats is required
 		{"--role=worker --nats=nats://127.0.0.1:1 --data-dir=" + t.TempDir(), exitUsage},                        // --push-url is required
 		{"--role=worker --nats=nats://127.0.0.1:1 --push-url=http://127.0.0.1:1", exitUsage},                    // --data-dir is required
