@@ -50,6 +50,9 @@ type Data struct {
 	Base string // the base URL given to Run, without a trailing slash
 	Seq  uint64 // the request's number within its stream, from 0, unique across the stream's entries
 	ID   string // unique within the process: a random per-Run prefix and Seq
+	// Token is Stream.Token: a bearer token for the target, such as the one
+	// of the load user a local target signs in.
+	Token string
 }
 
 // Stream is one named load stream.
@@ -70,6 +73,8 @@ type Stream struct {
 	// keeps to the target; 0: the stream's maximum number of workers, so
 	// every worker can keep its connection.
 	Connections int
+	// Token is what request templates see as {{.Token}}.
+	Token string
 	// MaxBody is how many bytes of a response body a Result keeps; 0:
 	// DefaultMaxBody; negative: the whole body.
 	MaxBody int64
@@ -190,6 +195,9 @@ func (s *Stream) plan(base, idPrefix string) (*streamPlan, error) {
 	var seq atomic.Uint64
 	for i, r := range s.Requests {
 		tr, err := newTargeter(r, base, idPrefix, &seq)
+		if tr != nil {
+			tr.token = s.Token
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("requests[%d] %q: %w", i, r.Name, err))
 			continue

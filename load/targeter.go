@@ -68,6 +68,7 @@ type targeter struct {
 	header     http.Header   // static headers, shared read-only by every target
 	headerTmpl []headerField // templated headers
 	idPrefix   string
+	token      string         // Data.Token
 	seq        *atomic.Uint64 // the stream's sequence, shared by its entries
 	bufs       sync.Pool      // of *bytes.Buffer
 }
@@ -149,7 +150,7 @@ func (t *targeter) fill(tgt *vegeta.Target) error {
 
 // render fills tgt for the request numbered seq.
 func (t *targeter) render(tgt *vegeta.Target, seq uint64) error {
-	d := Data{Base: t.base, Seq: seq, ID: t.idPrefix + strconv.FormatUint(seq, 10)}
+	d := Data{Base: t.base, Seq: seq, ID: t.idPrefix + strconv.FormatUint(seq, 10), Token: t.token}
 	buf := t.bufs.Get().(*bytes.Buffer)
 	defer t.bufs.Put(buf)
 

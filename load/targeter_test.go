@@ -1,12 +1,15 @@
 package load
 
 import (
+	"context"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
@@ -60,6 +63,34 @@ func TestTargeterTemplates(t *testing.T) {
 	}
 	if n := seq.Load(); n != 42 {
 		t.Errorf("after fill(), seq = %d; want 42", n)
+	}
+}
+
+// {{.Token}} is the stream's token, in every request.
+func TestRunSendsStreamToken(t *testing.T) {
+	got := make(chan string, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case got <- r.Header.Get("Authorization"):
+		default:
+		}
+	}))
+	defer srv.Close()
+	s := Stream{Name: "s", Rate: vegeta.Rate{Freq: 100, Per: time.Second}, Duration: 30 * time.Millisecond, Token: "tok-1",
+		Requests: []Request{{Name: "feed", Weight: 1, URL: "/v1/feed", Header: map[string]string{"Authorization": "Bearer {{.Token}}"}}}}
+	if _, err := Run(context.Background(), s, srv.URL); err != nil {
+		t.Fatal(err)
+	}
+	close(got)
+	n := 0
+	for h := range got {
+		n++
+		if h != "Bearer tok-1" {
+			t.Errorf("Authorization = %q; want %q", h, "Bearer tok-1")
+		}
+	}
+	if n == 0 {
+		t.Error("no request reached the server")
 	}
 }
 

@@ -23,6 +23,9 @@ const (
 	DefaultClientStep     = time.Second     // SLO.Step of a client SLI; PromQL steps default to the scrape interval
 	DefaultQuantile       = 0.99            // ClientSLI.Quantile of SLILatency
 	MaxAPIReplicas        = 8               // the most api processes a LocalTarget may run
+	DefaultStoreReplicas  = 1               // LocalTarget.StoreReplicas
+	MaxStoreReplicas      = 3               // the most store replicas a LocalTarget may run
+	DefaultReplication    = ReplicationAsync
 )
 
 // SetDefaults fills what the author left out, in place; see the Default
@@ -38,6 +41,12 @@ func SetDefaults(s *Scenario) {
 		}
 		if t.RestartDelay == 0 {
 			t.RestartDelay = DefaultRestartDelay
+		}
+		if t.StoreReplicas == 0 {
+			t.StoreReplicas = DefaultStoreReplicas
+		}
+		if t.Replication == "" {
+			t.Replication = DefaultReplication
 		}
 	}
 	if s.Metrics.ScrapeInterval == 0 {
@@ -137,26 +146,40 @@ func (s *Scenario) End() time.Duration {
 // LocalProcess is one process of a LocalTarget, with the labels a process
 // fault's selector matches.
 type LocalProcess struct {
-	Instance string // "gateway", "api-1", ...
-	Role     string // "gateway" or "api"
+	Instance string // "gateway", "api-1", "store-1", ...
+	Role     string // "gateway", "api", "store", "sentinel", "cache", "queue", "worker" or "pushmock"
 }
 
 // Links names the proxied edges of the local target, in order:
-// client-gateway, then gateway-api-1 to gateway-api-N for N = APIReplicas.
+// client-gateway, gateway-api-1 to gateway-api-N (N = APIReplicas), then for
+// every store K from 1 to 1+StoreReplicas api-store-K (the apis to store-K)
+// and repl-store-K (a replica to store-K as its primary), then api-cache,
+// api-queue, worker-queue and worker-push.
 func (t LocalTarget) Links() []string {
 	links := []string{"client-gateway"}
 	for i := 1; i <= t.APIReplicas; i++ {
 		links = append(links, "gateway-api-"+strconv.Itoa(i))
 	}
-	return links
+	for k := 1; k <= 1+t.StoreReplicas; k++ {
+		links = append(links, "api-store-"+strconv.Itoa(k), "repl-store-"+strconv.Itoa(k))
+	}
+	return append(links, "api-cache", "api-queue", "worker-queue", "worker-push")
 }
 
 // Processes lists the processes of the local target in instance order: the
-// gateway (role gateway), then api-1 to api-N (role api) for N = APIReplicas.
+// gateway, api-1 to api-N, store-1 (the first primary) to store-(1+R), then
+// sentinel, cache, queue, worker and pushmock; each process's role is its
+// instance without the number.
 func (t LocalTarget) Processes() []LocalProcess {
 	ps := []LocalProcess{{Instance: "gateway", Role: "gateway"}}
 	for i := 1; i <= t.APIReplicas; i++ {
 		ps = append(ps, LocalProcess{Instance: "api-" + strconv.Itoa(i), Role: "api"})
+	}
+	for k := 1; k <= 1+t.StoreReplicas; k++ {
+		ps = append(ps, LocalProcess{Instance: "store-" + strconv.Itoa(k), Role: "store"})
+	}
+	for _, r := range []string{"sentinel", "cache", "queue", "worker", "pushmock"} {
+		ps = append(ps, LocalProcess{Instance: r, Role: r})
 	}
 	return ps
 }

@@ -41,7 +41,7 @@ checks:
 			t.Errorf("after SetDefaults, %s = %v; want %v", what, got, want)
 		}
 	}
-	check("target.local", *s.Target.Local, LocalTarget{APIReplicas: DefaultAPIReplicas, RestartDelay: DefaultRestartDelay})
+	check("target.local", *s.Target.Local, LocalTarget{APIReplicas: DefaultAPIReplicas, StoreReplicas: DefaultStoreReplicas, Replication: DefaultReplication, RestartDelay: DefaultRestartDelay})
 	check("metrics.scrapeInterval", s.Metrics.ScrapeInterval, 2*time.Second) // set: kept
 	st := s.Load[0]
 	check("load[0].timeout", st.Timeout, DefaultStreamTimeout)
@@ -89,22 +89,27 @@ func TestDefaultRequestName(t *testing.T) {
 }
 
 func TestLocalTarget(t *testing.T) {
+	tail := []string{"api-cache", "api-queue", "worker-queue", "worker-push"}
+	services := []LocalProcess{{"sentinel", "sentinel"}, {"cache", "cache"}, {"queue", "queue"}, {"worker", "worker"}, {"pushmock", "pushmock"}}
 	tests := []struct {
-		replicas int
-		links    []string
-		procs    []LocalProcess
+		apis, stores int
+		links        []string
+		procs        []LocalProcess
 	}{
-		{1, []string{"client-gateway", "gateway-api-1"}, []LocalProcess{{"gateway", "gateway"}, {"api-1", "api"}}},
-		{3, []string{"client-gateway", "gateway-api-1", "gateway-api-2", "gateway-api-3"},
-			[]LocalProcess{{"gateway", "gateway"}, {"api-1", "api"}, {"api-2", "api"}, {"api-3", "api"}}},
+		{1, 1, append([]string{"client-gateway", "gateway-api-1", "api-store-1", "repl-store-1", "api-store-2", "repl-store-2"}, tail...),
+			append([]LocalProcess{{"gateway", "gateway"}, {"api-1", "api"}, {"store-1", "store"}, {"store-2", "store"}}, services...)},
+		{3, 2, append([]string{"client-gateway", "gateway-api-1", "gateway-api-2", "gateway-api-3",
+			"api-store-1", "repl-store-1", "api-store-2", "repl-store-2", "api-store-3", "repl-store-3"}, tail...),
+			append([]LocalProcess{{"gateway", "gateway"}, {"api-1", "api"}, {"api-2", "api"}, {"api-3", "api"},
+				{"store-1", "store"}, {"store-2", "store"}, {"store-3", "store"}}, services...)},
 	}
 	for _, tt := range tests {
-		lt := LocalTarget{APIReplicas: tt.replicas}
+		lt := LocalTarget{APIReplicas: tt.apis, StoreReplicas: tt.stores}
 		if got := lt.Links(); !reflect.DeepEqual(got, tt.links) {
-			t.Errorf("LocalTarget{APIReplicas: %d}.Links() = %v; want %v", tt.replicas, got, tt.links)
+			t.Errorf("%+v.Links() = %v; want %v", lt, got, tt.links)
 		}
 		if got := lt.Processes(); !reflect.DeepEqual(got, tt.procs) {
-			t.Errorf("LocalTarget{APIReplicas: %d}.Processes() = %v; want %v", tt.replicas, got, tt.procs)
+			t.Errorf("%+v.Processes() = %v; want %v", lt, got, tt.procs)
 		}
 	}
 	p := LocalProcess{Instance: "api-2", Role: "api"}

@@ -51,12 +51,21 @@ type Target struct {
 	Local *LocalTarget `yaml:"local,omitempty" json:"local,omitempty"`
 }
 
-// LocalTarget is the reference backend started by gameday on loopback: one
-// gateway in front of APIReplicas api processes, with a Toxiproxy proxy on
-// every edge (see Links) and a supervisor that restarts a process that dies.
+// LocalTarget is the reference backend started by gameday on loopback (see
+// reference-app/ARCHITECTURE.md): a gateway in front of APIReplicas api
+// processes, a store primary with StoreReplicas replicas and a sentinel, a
+// cache, a queue with a push worker and a mock push provider; a Toxiproxy
+// proxy on every edge (see Links) and a supervisor that restarts a process
+// that dies.
 type LocalTarget struct {
 	// APIReplicas is the number of api processes, 1 to MaxAPIReplicas.
 	APIReplicas int `yaml:"apiReplicas" json:"apiReplicas"`
+	// StoreReplicas is the number of store replicas besides the primary, 1
+	// to MaxStoreReplicas (the sentinel fails over to one of them).
+	StoreReplicas int `yaml:"storeReplicas" json:"storeReplicas"`
+	// Replication is how the store primary acknowledges a write: async
+	// (after its own commit) or sync (after a replica applied it).
+	Replication Replication `yaml:"replication" json:"replication"`
 	// RestartDelay is how long the supervisor waits before it restarts a
 	// process that exited, as a kubelet's back-off would.
 	RestartDelay time.Duration `yaml:"restartDelay" json:"restartDelay"`
@@ -67,6 +76,15 @@ type LocalTarget struct {
 	// loopback to create the edges on. Empty: gameday embeds its own.
 	Toxiproxy string `yaml:"toxiproxy,omitempty" json:"toxiproxy,omitempty"`
 }
+
+// Replication is a store replication mode.
+type Replication string
+
+// Replication modes.
+const (
+	ReplicationAsync Replication = "async"
+	ReplicationSync  Replication = "sync"
+)
 
 // Metrics configures the embedded Prometheus.
 type Metrics struct {
@@ -127,6 +145,9 @@ type RequestData struct {
 	Base string // the target's base URL, without a trailing slash
 	Seq  uint64 // the request's sequence number within its stream, from 0
 	ID   string // an identifier unique within the run
+	// Token is a bearer token of the local target's load user, signed in
+	// when the target started: send it as "Authorization: Bearer {{.Token}}".
+	Token string
 }
 
 // Fault is one fault on the timeline: exactly one of Network and Process is set.

@@ -154,6 +154,15 @@ func (v *validator) target() LocalTarget {
 		// number does not also make every link and selector wrong.
 		clamped.APIReplicas = MaxAPIReplicas
 	}
+	if t.StoreReplicas < 1 || t.StoreReplicas > MaxStoreReplicas {
+		v.add(p+".storeReplicas", "storeReplicas %d is out of range (want 1 to %d)", t.StoreReplicas, MaxStoreReplicas)
+		clamped.StoreReplicas = MaxStoreReplicas
+	}
+	switch t.Replication {
+	case ReplicationAsync, ReplicationSync:
+	default:
+		v.add(p+".replication", "replication %q is not one of async, sync", t.Replication)
+	}
 	if t.RestartDelay < 0 {
 		v.add(p+".restartDelay", "restartDelay %s is negative (want 0 or more)", formatDuration(t.RestartDelay))
 	}
@@ -269,7 +278,7 @@ func (v *validator) request(p string, r Request, routes map[string]string) {
 }
 
 // sampleData is the RequestData templates are tried with.
-var sampleData = RequestData{Base: "http://127.0.0.1:8080", Seq: 0, ID: "0-0"}
+var sampleData = RequestData{Base: "http://127.0.0.1:8080", Seq: 0, ID: "0-0", Token: "token"}
 
 // checkTemplate parses text as a text/template over RequestData and executes
 // it once with sample data, which catches unknown field names.
@@ -280,7 +289,7 @@ func checkTemplate(name, text string) (string, error) {
 	}
 	var b strings.Builder
 	if err := t.Execute(&limitedWriter{w: &b, n: 1 << 16}, sampleData); err != nil {
-		return "", fmt.Errorf("invalid template %q: %w (fields: .Base, .Seq, .ID)", text, err)
+		return "", fmt.Errorf("invalid template %q: %w (fields: .Base, .Seq, .ID, .Token)", text, err)
 	}
 	return b.String(), nil
 }
