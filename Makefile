@@ -4,7 +4,7 @@ BIN     ?= bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build test test-race demo lint bench bench-vegeta fuzz clean
+.PHONY: all build test test-race demo lint bench bench-vegeta bench-refapp fuzz clean
 
 all: build
 
@@ -38,6 +38,10 @@ bench:
 ## bench-vegeta: gameday's load generator side by side with Vegeta's library and CLI (docs/benchmarks.md)
 bench-vegeta: $(BIN)/vegeta
 	VEGETA=$(CURDIR)/$(BIN)/vegeta $(GO) test ./load -run '^$$' -bench BenchmarkSideBySide -benchtime 40000x -count 3
+
+## bench-refapp: throughput of the whole reference backend through the gateway: cached reads, async and sync writes
+bench-refapp:
+	$(GO) test ./run/local -run '^$$' -bench BenchmarkGatewayThroughput -benchtime 20000x -count 3
 
 # The Vegeta CLI at the version gameday uses, built from source in a scratch
 # module (the module proxy refuses `go install ...@v12.12.0`).

@@ -51,6 +51,7 @@ const (
 	DirResults   = "results"
 	DirTSDB      = "tsdb"
 	DirLogs      = "logs"
+	DirData      = "data" // the durable state of the target's stores, queue and worker
 	FileReport   = "report.json"
 	FileMarkdown = "report.md"
 )
@@ -225,11 +226,14 @@ func (r *runner) startTarget(ctx context.Context) error {
 		bin = r.opts.refapp
 	}
 	t, err := local.StartRefapp(ctx, local.Refapp{
-		Binary:       bin,
-		APIReplicas:  lt.APIReplicas,
-		RestartDelay: lt.RestartDelay,
-		Toxiproxy:    lt.Toxiproxy,
-		ProxyPrefix:  proxyPrefix(lt.Toxiproxy, filepath.Base(r.dir)),
+		Binary:        bin,
+		APIReplicas:   lt.APIReplicas,
+		StoreReplicas: lt.StoreReplicas,
+		Replication:   string(lt.Replication),
+		DataDir:       filepath.Join(r.dir, DirData),
+		RestartDelay:  lt.RestartDelay,
+		Toxiproxy:     lt.Toxiproxy,
+		ProxyPrefix:   proxyPrefix(lt.Toxiproxy, filepath.Base(r.dir)),
 		Logs: func(instance string) io.Writer {
 			f, err := os.OpenFile(filepath.Join(r.dir, DirLogs, instance+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 			if err != nil {
@@ -442,6 +446,7 @@ func (r *runner) stream(ctx context.Context, t0 time.Time, st scenarios.Stream, 
 		Requests:   reqs,
 		Timeout:    st.Timeout,
 		MaxWorkers: st.MaxWorkers,
+		Token:      r.target.Token,
 	}, r.target.BaseURL, sinks...)
 	r.events.Emit(Event{Type: EventStreamEnded, Stream: st.Name, Message: fmt.Sprintf("%+v", sum)})
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	toxiclient "github.com/Shopify/toxiproxy/v2/client"
 
 	"github.com/gameday/gameday/reports"
+	"github.com/gameday/gameday/scenarios"
 	"github.com/gameday/gameday/run"
 	"github.com/gameday/gameday/run/local"
 )
@@ -36,7 +37,7 @@ load:
     timeout: 2s
     requests:
       - {name: feed, weight: 3, method: GET, url: "{{.Base}}/v1/feed"}
-      - {name: post, weight: 1, method: POST, url: "{{.Base}}/v1/posts", header: {Content-Type: application/json, Idempotency-Key: "{{.ID}}"}, body: '{"id":"{{.ID}}","text":"post {{.Seq}}"}'}
+      - {name: post, weight: 1, method: POST, url: "{{.Base}}/v1/posts", header: {Content-Type: application/json, Authorization: "Bearer {{.Token}}", Idempotency-Key: "{{.ID}}"}, body: '{"text":"post {{.Seq}}"}'}
 faults:
   - {name: slow, at: 1500ms, for: 2s, network: {link: gateway-api-1, toxic: latency, latency: 150ms}}
   - {name: kill, at: 4500ms, process: {selector: {instance: api-2}, signal: KILL}}
@@ -272,8 +273,10 @@ func TestInterruptRevertsFaultsAndStopsProcesses(t *testing.T) {
 		ts, _ := p.Toxics()
 		toxics += len(ts)
 	}
-	if len(proxies) != 3 || toxics != 1 {
-		t.Fatalf("during the fault: %d proxies, %d toxics; want 3 and 1", len(proxies), toxics)
+	// Every edge of the local target (2 api, 1 store replica), and the one toxic.
+	wantProxies := len(scenarios.LocalTarget{APIReplicas: 2, StoreReplicas: 1}.Links())
+	if len(proxies) != wantProxies || toxics != 1 {
+		t.Fatalf("during the fault: %d proxies, %d toxics; want %d and 1", len(proxies), toxics, wantProxies)
 	}
 
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {

@@ -21,14 +21,23 @@ import (
 // BinaryName is the reference backend's executable.
 const BinaryName = "refapp"
 
-// Refapp configures the reference backend on loopback: a gateway in front of
-// APIReplicas api processes, with a Toxiproxy proxy on the edge
-// client-gateway and on every edge gateway-api-N.
+// Refapp configures the reference backend on loopback (see
+// reference-app/ARCHITECTURE.md): a gateway in front of APIReplicas api
+// processes; a store primary and StoreReplicas replicas watched by a
+// sentinel; a cache; a queue with a push worker and a mock push provider.
+// Every edge runs through a Toxiproxy proxy (see Target.Links).
 type Refapp struct {
 	// Binary is the refapp executable; see FindBinary.
-	Binary       string
-	APIReplicas  int
+	Binary      string
+	APIReplicas int
+	// StoreReplicas is the number of store replicas besides the primary.
+	StoreReplicas int
+	// Replication is the store's mode, "async" (default) or "sync".
+	Replication  string
 	RestartDelay time.Duration
+	// DataDir holds the durable state of the store, queue and worker
+	// processes; empty: a temporary directory removed by Stop.
+	DataDir string
 	// Toxiproxy is the API URL of an external Toxiproxy server; empty embeds one.
 	Toxiproxy string
 	// ProxyPrefix prefixes the name of every proxy created, so that runs
@@ -38,6 +47,8 @@ type Refapp struct {
 	Logs func(instance string) io.Writer
 	// OnEvent receives process events.
 	OnEvent func(Event)
+	// ExtraArgs are flags added to every process of a role, by role.
+	ExtraArgs map[string][]string
 }
 
 // Link is one proxied edge of a target.
@@ -68,8 +79,16 @@ type Target struct {
 	Scrape     []ScrapeTarget
 	Supervisor *Supervisor
 
+	// URLs are the base URLs of every process by instance, reached directly.
+	URLs map[string]string
+	// Token is a bearer token of LoadUser, signed in at start, for scenarios
+	// to send ({{.Token}} in a request template).
+	Token string
+
 	embedded *EmbeddedToxiproxy
 	created  []string // proxies this target created, to delete on Stop
+	tempDir  string   // DataDir made by StartRefapp, removed by Stop
+	dataDir  string   // DataDir
 }
 
 // FindBinary returns the refapp executable: explicit if set, else the one
@@ -110,10 +129,21 @@ func freeAddr() (string, error) {
 }
 
 // StartRefapp starts the reference backend and returns once every process
-// is ready. On error, whatever was started has been stopped again.
+// is ready, the gateway sees every api replica and a load user is signed in
+// (Target.Token). On error, whatever was started has been stopped again.
 func StartRefapp(ctx context.Context, cfg Refapp) (_ *Target, err error) {
 	if cfg.APIReplicas < 1 {
 		return nil, fmt.Errorf("start refapp: %d api replicas", cfg.APIReplicas)
+	}
+	if cfg.StoreReplicas < 0 {
+		return nil, fmt.Errorf("start refapp: %d store replicas", cfg.StoreReplicas)
+	}
+	switch cfg.Replication {
+	case "":
+		cfg.Replication = "async"
+	case "async", "sync":
+	default:
+		return nil, fmt.Errorf("start refapp: replication %q: want async or sync", cfg.Replication)
 	}
 	bin, err := FindBinary(cfg.Binary)
 	if err != nil {
@@ -122,7 +152,7 @@ func StartRefapp(ctx context.Context, cfg Refapp) (_ *Target, err error) {
 	if cfg.Logs == nil {
 		cfg.Logs = func(string) io.Writer { return io.Discard }
 	}
-	t := &Target{Links: map[string]Link{}}
+	t := &Target{Links: map[string]Link{}, URLs: map[string]string{}}
 	opts := []SupervisorOption{WithRestartDelay(cfg.RestartDelay)}
 	if cfg.OnEvent != nil {
 		opts = append(opts, WithEvents(cfg.OnEvent))
@@ -133,6 +163,13 @@ func StartRefapp(ctx context.Context, cfg Refapp) (_ *Target, err error) {
 			err = errors.Join(err, t.Stop(context.WithoutCancel(ctx)))
 		}
 	}()
+	if cfg.DataDir == "" {
+		if cfg.DataDir, err = os.MkdirTemp("", "gameday-refapp-"); err != nil {
+			return t, fmt.Errorf("start refapp: %w", err)
+		}
+		t.tempDir = cfg.DataDir
+	}
+	t.dataDir = cfg.DataDir
 
 	t.ToxiproxyURL = cfg.Toxiproxy
 	if t.ToxiproxyURL == "" {
@@ -144,41 +181,11 @@ func StartRefapp(ctx context.Context, cfg Refapp) (_ *Target, err error) {
 	t.Toxiproxy = toxiclient.NewClient(t.ToxiproxyURL)
 	t.Toxiproxy.UserAgent = "gameday"
 
-	type proc struct {
-		instance, role, addr string
-		args                 []string
-	}
-	gatewayAddr, err := freeAddr()
+	tp, err := planTopology(t, cfg)
 	if err != nil {
 		return t, err
 	}
-	var apis []proc
-	var upstreams, names []string
-	for i := 1; i <= cfg.APIReplicas; i++ {
-		instance := fmt.Sprintf("api-%d", i)
-		addr, err := freeAddr()
-		if err != nil {
-			return t, err
-		}
-		link, err := t.addLink(cfg.ProxyPrefix, "gateway-"+instance, addr)
-		if err != nil {
-			return t, err
-		}
-		upstreams = append(upstreams, "http://"+link.Listen)
-		names = append(names, instance)
-		apis = append(apis, proc{instance: instance, role: "api", addr: addr})
-	}
-	front, err := t.addLink(cfg.ProxyPrefix, "client-gateway", gatewayAddr)
-	if err != nil {
-		return t, err
-	}
-	t.BaseURL = "http://" + front.Listen
-
-	gateway := proc{instance: "gateway", role: "gateway", addr: gatewayAddr, args: []string{
-		"--upstreams=" + strings.Join(upstreams, ","),
-		"--upstream-names=" + strings.Join(names, ","),
-	}}
-	for _, p := range append(apis, gateway) {
+	for _, p := range tp.procs {
 		args := append([]string{"--role=" + p.role, "--listen=" + p.addr, "--instance=" + p.instance}, p.args...)
 		labels := map[string]string{"role": p.role, "instance": p.instance}
 		if err := t.Supervisor.Start(Spec{
@@ -186,11 +193,13 @@ func StartRefapp(ctx context.Context, cfg Refapp) (_ *Target, err error) {
 			Labels:   labels,
 			Path:     bin,
 			Args:     args,
+			Env:      p.env,
 			Ready:    "http://" + p.addr + "/readyz",
 			Output:   cfg.Logs(p.instance),
 		}); err != nil {
 			return t, err
 		}
+		t.URLs[p.instance] = "http://" + p.addr
 		t.Scrape = append(t.Scrape, ScrapeTarget{URL: "http://" + p.addr + "/metrics", Labels: labels})
 	}
 	readyCtx, cancel := context.WithTimeout(ctx, DefaultReadyTimeout)
@@ -200,8 +209,11 @@ func StartRefapp(ctx context.Context, cfg Refapp) (_ *Target, err error) {
 	}
 	// The gateway is ready with one upstream up; a game day starts from a
 	// whole system, so wait until its health checks see every replica.
-	if err := awaitUpstreams(readyCtx, "http://"+gatewayAddr+"/metrics", len(apis)); err != nil {
+	if err := awaitUpstreams(readyCtx, t.URLs["gateway"]+"/metrics", cfg.APIReplicas); err != nil {
 		return t, fmt.Errorf("start refapp: %w", err)
+	}
+	if t.Token, err = signIn(readyCtx, t.BaseURL, LoadUser, tp.loadPassword); err != nil {
+		return t, fmt.Errorf("start refapp: sign in the load user: %w", err)
 	}
 	return t, nil
 }
@@ -289,5 +301,9 @@ func (t *Target) Stop(ctx context.Context) error {
 		}
 	}
 	t.created = nil
+	if t.tempDir != "" {
+		errs = append(errs, os.RemoveAll(t.tempDir))
+		t.tempDir = ""
+	}
 	return errors.Join(errs...)
 }

@@ -2,14 +2,18 @@ package local
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gameday/gameday/run/local/localtest"
+	"github.com/gameday/gameday/scenarios"
 )
 
 func TestStartRefappServesThroughEveryLink(t *testing.T) {
@@ -20,23 +24,32 @@ func TestStartRefappServesThroughEveryLink(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var ev events
-	target, err := StartRefapp(ctx, Refapp{Binary: bin, APIReplicas: 3, RestartDelay: 100 * time.Millisecond, OnEvent: ev.add})
+	target, err := StartRefapp(ctx, Refapp{Binary: bin, APIReplicas: 3, StoreReplicas: 1, RestartDelay: 100 * time.Millisecond, OnEvent: ev.add})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = target.Stop(context.Background()) })
 
-	wantLinks := []string{"client-gateway", "gateway-api-1", "gateway-api-2", "gateway-api-3"}
-	if len(target.Links) != len(wantLinks) {
-		t.Fatalf("links = %v; want %v", target.Links, wantLinks)
+	// The target is what scenarios validate faults against: the same links
+	// and the same processes with the same labels.
+	spec := scenarios.LocalTarget{APIReplicas: 3, StoreReplicas: 1}
+	if got, want := slices.Sorted(maps.Keys(target.Links)), slices.Sorted(slices.Values(spec.Links())); !slices.Equal(got, want) {
+		t.Errorf("links = %v; want the scenario's %v", got, want)
 	}
-	for _, name := range wantLinks {
-		if _, ok := target.Links[name]; !ok {
-			t.Errorf("no link %q", name)
+	var wantProcs, gotProcs []string
+	for _, p := range spec.Processes() {
+		wantProcs = append(wantProcs, fmt.Sprint(p.Labels()))
+		if got := target.Supervisor.Select(p.Labels()); len(got) != 1 {
+			t.Errorf("processes with labels %v: %v; want one", p.Labels(), got)
 		}
 	}
-	if len(target.Scrape) != 4 {
-		t.Errorf("scrape targets = %v; want gateway and 3 api", target.Scrape)
+	for _, st := range target.Scrape {
+		gotProcs = append(gotProcs, fmt.Sprint(st.Labels))
+	}
+	slices.Sort(wantProcs)
+	slices.Sort(gotProcs)
+	if !slices.Equal(gotProcs, wantProcs) {
+		t.Errorf("scrape targets %v; want one per process of the scenario: %v", gotProcs, wantProcs)
 	}
 	// Round robin through the client-gateway proxy reaches every replica.
 	seen := map[string]bool{}
