@@ -17,9 +17,9 @@ import (
 	toxiclient "github.com/Shopify/toxiproxy/v2/client"
 
 	"github.com/gameday/gameday/reports"
-	"github.com/gameday/gameday/scenarios"
 	"github.com/gameday/gameday/run"
 	"github.com/gameday/gameday/run/local"
+	"github.com/gameday/gameday/scenarios"
 )
 
 // short is a short game day against the reference backend: latency on one
