@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -329,4 +331,55 @@ func TestKilledRunLeavesNoProcessAndIsJudged(t *testing.T) {
 	if rep.Status != reports.StatusAborted || len(rep.Checks) != 5 || rep.Load[0].Requests == 0 {
 		t.Errorf("killed run judged as %s with %d checks and load %+v; want aborted, 5 checks on the requests sent", rep.Status, len(rep.Checks), rep.Load)
 	}
+}
+
+// gameday up starts the whole reference backend, prints where it is, serves
+// until SIGINT, then leaves no process behind and exits 0.
+func TestUpServesUntilInterrupted(t *testing.T) {
+	cmd, lines := startGameday(t, "up", "--api-replicas=1")
+	var clients string
+	pids := map[int]string{}
+	deadline := time.After(60 * time.Second)
+	for clients == "" || len(pids) == 0 || !strings.Contains(clients, "done") {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatal("gameday up ended before saying it is up")
+			}
+			f := strings.Fields(l)
+			switch {
+			case len(f) == 2 && f[0] == "clients":
+				clients = f[1]
+			case len(f) == 3 && strings.HasPrefix(f[1], "http://127.0.0.1:"):
+				if pid, err := strconv.Atoi(f[2]); err == nil {
+					pids[pid] = f[0]
+				}
+			case strings.HasPrefix(l, "up;"):
+				clients += " done"
+			}
+		case <-deadline:
+			t.Fatal("gameday up did not come up within 60s")
+		}
+	}
+	base := strings.Fields(clients)[0]
+	resp, err := http.Get(base + "/v1/feed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET %s/v1/feed = %d; want 200", base, resp.StatusCode)
+	}
+	if want := len(scenarios.LocalTarget{APIReplicas: 1, StoreReplicas: 1}.Processes()); len(pids) != want {
+		t.Errorf("gameday up listed %d processes; want %d", len(pids), want)
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	for range lines {
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("gameday up after SIGINT: %v; want exit 0", err)
+	}
+	awaitGone(t, pids)
 }
