@@ -41,7 +41,7 @@ bench-vegeta: $(BIN)/vegeta
 
 ## bench-refapp: throughput of the whole reference backend through the gateway: cached reads, async and sync writes
 bench-refapp:
-	$(GO) test ./run/local -run '^$$' -bench BenchmarkGatewayThroughput -benchtime 20000x -count 3
+	$(GO) test ./run/local -run '^$$' -bench BenchmarkGatewayThroughput -benchtime 100000x -count 3
 
 # The Vegeta CLI at the version gameday uses, built from source in a scratch
 # module (the module proxy refuses `go install ...@v12.12.0`).

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -113,19 +112,6 @@ func FindBinary(explicit string) (string, error) {
 	}
 	tried = append(tried, "$PATH")
 	return "", fmt.Errorf("refapp binary not found (looked at %s): run `make build`, or set target.local.binary", strings.Join(tried, ", "))
-}
-
-// freeAddr returns a loopback address with a port that was free a moment ago.
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("find a free port: %w", err)
-	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		return "", fmt.Errorf("find a free port: %w", err)
-	}
-	return addr, nil
 }
 
 // StartRefapp starts the reference backend and returns once every process

@@ -248,3 +248,16 @@ func TestAwaitRestartHonoursContext(t *testing.T) {
 		t.Errorf("AwaitRestart(cancelled ctx) = %v; want context.Canceled", err)
 	}
 }
+
+// freeAddr returns a loopback address with a port that was free a moment ago.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("find a free port: %w", err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		return "", fmt.Errorf("find a free port: %w", err)
+	}
+	return addr, nil
+}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -51,12 +52,25 @@ type topology struct {
 func planTopology(t *Target, cfg Refapp) (*topology, error) {
 	tp := &topology{}
 	var firstErr error // of addr and link: the first one, checked at the end
-	addr := func() string {
-		a, err := freeAddr()
-		if err != nil && firstErr == nil {
-			firstErr = err
+	// Every process's port stays reserved (listened on) until the whole
+	// topology is planned, so that no proxy listening on port 0 meanwhile
+	// can be given a port a process is about to bind.
+	var reserved []net.Listener
+	defer func() {
+		for _, ln := range reserved {
+			_ = ln.Close()
 		}
-		return a
+	}()
+	addr := func() string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			if firstErr == nil {
+				firstErr = fmt.Errorf("find a free port: %w", err)
+			}
+			return ""
+		}
+		reserved = append(reserved, ln)
+		return ln.Addr().String()
 	}
 	link := func(name, upstream string) string {
 		if firstErr != nil {
