@@ -41,7 +41,7 @@ func BenchmarkSideBySide(b *testing.B) {
 		_, _ = io.WriteString(w, `{"ok":true}`)
 	}))
 	defer srv.Close()
-	const workers = 64 // all three alike: see ../shared/notes/performance.md on Vegeta's worker policy
+	const workers = 64 // all three alike, capped: Vegeta's unbounded default collapses under overload
 	for _, rate := range []int{5000, 50000} {
 		b.Run(fmt.Sprintf("rate=%d/gameday", rate), func(b *testing.B) {
 			sideBySide(b, rate, func(dur time.Duration, out string) (uint64, error) {
