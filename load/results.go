@@ -28,6 +28,13 @@ type ResultsFileOption func(*resultsFileConfig)
 type resultsFileConfig struct {
 	flushInterval time.Duration
 	keepBodies    bool
+	redact        *strings.Replacer
+}
+
+// WithRedactor replaces secrets in every result's URL, error and (when
+// kept) body before it is written; nil: nothing is replaced.
+func WithRedactor(r *strings.Replacer) ResultsFileOption {
+	return func(c *resultsFileConfig) { c.redact = r }
 }
 
 // WithFlushInterval sets how often the file's buffer is written to disk in
@@ -50,8 +57,9 @@ func WithBodies(keep bool) ResultsFileOption {
 // on Flush and on Close.
 type ResultsFile struct {
 	keepBodies bool
-	stopFlush  chan struct{} // closed by Close to end the background flusher
-	flushDone  chan struct{} // closed when the background flusher has ended
+	redact     *strings.Replacer // nil: nothing to redact
+	stopFlush  chan struct{}     // closed by Close to end the background flusher
+	flushDone  chan struct{}     // closed when the background flusher has ended
 
 	mu     sync.Mutex // guards f, w, enc, err and closed
 	f      *os.File
@@ -77,6 +85,7 @@ func CreateResultsFile(path string, opts ...ResultsFileOption) (*ResultsFile, er
 	w := bufio.NewWriterSize(f, DefaultResultsBuffer)
 	rf := &ResultsFile{
 		keepBodies: cfg.keepBodies,
+		redact:     cfg.redact,
 		stopFlush:  make(chan struct{}),
 		flushDone:  make(chan struct{}),
 		f:          f,
@@ -116,6 +125,12 @@ func (rf *ResultsFile) Record(stream, route string, r *vegeta.Result) {
 	}
 	if !rf.keepBodies {
 		rec.Body, rec.Headers = nil, nil
+	}
+	if rf.redact != nil {
+		rec.URL, rec.Error = rf.redact.Replace(rec.URL), rf.redact.Replace(rec.Error)
+		if len(rec.Body) > 0 {
+			rec.Body = []byte(rf.redact.Replace(string(rec.Body)))
+		}
 	}
 	rf.mu.Lock()
 	defer rf.mu.Unlock()

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync/atomic"
+	"text/template"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -53,6 +55,18 @@ type Data struct {
 	// Token is Stream.Token: a bearer token for the target, such as the one
 	// of the load user a local target signs in.
 	Token string
+
+	urls map[string]string
+}
+
+// URL returns Stream.URLs[name]: {{.URL "admin"}}; an error for a name the
+// stream does not know.
+func (d *Data) URL(name string) (string, error) {
+	u, ok := d.urls[name]
+	if !ok {
+		return "", fmt.Errorf("unknown URL %q", name)
+	}
+	return u, nil
 }
 
 // Stream is one named load stream.
@@ -75,6 +89,14 @@ type Stream struct {
 	Connections int
 	// Token is what request templates see as {{.Token}}.
 	Token string
+	// URLs are what {{.URL "name"}} returns, by name.
+	URLs map[string]string
+	// Header holds headers added to every request; a request's own header
+	// of the same name wins. Shared read-only.
+	Header http.Header
+	// Funcs are functions request templates may call besides the built-in
+	// ones (env, file). Templates are parsed once with them.
+	Funcs template.FuncMap
 	// MaxBody is how many bytes of a response body a Result keeps; 0:
 	// DefaultMaxBody; negative: the whole body.
 	MaxBody int64
@@ -194,10 +216,7 @@ func (s *Stream) plan(base, idPrefix string) (*streamPlan, error) {
 
 	var seq atomic.Uint64
 	for i, r := range s.Requests {
-		tr, err := newTargeter(r, base, idPrefix, &seq)
-		if tr != nil {
-			tr.token = s.Token
-		}
+		tr, err := newTargeter(r, targetFacts{base: base, token: s.Token, urls: s.URLs, header: s.Header, funcs: s.Funcs}, idPrefix, &seq)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("requests[%d] %q: %w", i, r.Name, err))
 			continue

@@ -23,11 +23,11 @@ type field struct {
 	tmpl *template.Template // nil: static
 }
 
-func newField(name, text string) (field, error) {
+func newField(name, text string, funcs template.FuncMap) (field, error) {
 	if !strings.Contains(text, "{{") {
 		return field{text: text}, nil
 	}
-	t, err := template.New(name).Option("missingkey=error").Parse(text)
+	t, err := template.New(name).Option("missingkey=error").Funcs(funcs).Parse(text)
 	if err != nil {
 		return field{}, fmt.Errorf("parse %s template: %w", name, err)
 	}
@@ -68,18 +68,30 @@ type targeter struct {
 	header     http.Header   // static headers, shared read-only by every target
 	headerTmpl []headerField // templated headers
 	idPrefix   string
-	token      string         // Data.Token
-	seq        *atomic.Uint64 // the stream's sequence, shared by its entries
-	bufs       sync.Pool      // of *bytes.Buffer
+	token      string            // Data.Token
+	urls       map[string]string // Data.URL
+	seq        *atomic.Uint64    // the stream's sequence, shared by its entries
+	bufs       sync.Pool         // of *bytes.Buffer
+}
+
+// targetFacts is what a stream's templates and requests take from the target.
+type targetFacts struct {
+	base, token string
+	urls        map[string]string
+	header      http.Header
+	funcs       template.FuncMap
 }
 
 // newTargeter parses r's templates once and renders them once with Seq 0 to
 // catch errors that only execution shows (an unknown field, a bad URL).
-func newTargeter(r Request, base, idPrefix string, seq *atomic.Uint64) (*targeter, error) {
+func newTargeter(r Request, tf targetFacts, idPrefix string, seq *atomic.Uint64) (*targeter, error) {
+	base := tf.base
 	t := &targeter{
 		method:   cmp.Or(r.Method, DefaultMethod),
 		base:     base,
 		idPrefix: idPrefix,
+		token:    tf.token,
+		urls:     tf.urls,
 		seq:      seq,
 	}
 	t.bufs.New = func() any { return new(bytes.Buffer) }
@@ -87,10 +99,10 @@ func newTargeter(r Request, base, idPrefix string, seq *atomic.Uint64) (*targete
 		t.urlPrefix = base
 	}
 	var err error
-	if t.url, err = newField("url", r.URL); err != nil {
+	if t.url, err = newField("url", r.URL, tf.funcs); err != nil {
 		return nil, err
 	}
-	if t.body, err = newField("body", r.Body); err != nil {
+	if t.body, err = newField("body", r.Body, tf.funcs); err != nil {
 		return nil, err
 	}
 	t.templated = t.url.tmpl != nil || t.body.tmpl != nil
@@ -102,9 +114,18 @@ func newTargeter(r Request, base, idPrefix string, seq *atomic.Uint64) (*targete
 		keys = append(keys, k)
 	}
 	slices.Sort(keys) // stable error order
+	for k, v := range tf.header {
+		if _, own := r.Header[k]; own || len(v) == 0 {
+			continue
+		}
+		if t.header == nil {
+			t.header = make(http.Header, len(r.Header)+len(tf.header))
+		}
+		t.header[textproto.CanonicalMIMEHeaderKey(k)] = []string{v[0]}
+	}
 	for _, k := range keys {
 		ck := textproto.CanonicalMIMEHeaderKey(k)
-		f, err := newField("header "+ck, r.Header[k])
+		f, err := newField("header "+ck, r.Header[k], tf.funcs)
 		if err != nil {
 			return nil, err
 		}
@@ -150,7 +171,7 @@ func (t *targeter) fill(tgt *vegeta.Target) error {
 
 // render fills tgt for the request numbered seq.
 func (t *targeter) render(tgt *vegeta.Target, seq uint64) error {
-	d := Data{Base: t.base, Seq: seq, ID: t.idPrefix + strconv.FormatUint(seq, 10), Token: t.token}
+	d := Data{Base: t.base, Seq: seq, ID: t.idPrefix + strconv.FormatUint(seq, 10), Token: t.token, urls: t.urls}
 	buf := t.bufs.Get().(*bytes.Buffer)
 	defer t.bufs.Put(buf)
 

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"text/template"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -16,7 +17,7 @@ import (
 
 func TestTargeterStatic(t *testing.T) {
 	var seq atomic.Uint64
-	tr, err := newTargeter(Request{Name: "feed", URL: "/v1/feed", Body: "b", Header: map[string]string{"x-token": "t"}}, "http://h:1", "p-", &seq)
+	tr, err := newTargeter(Request{Name: "feed", URL: "/v1/feed", Body: "b", Header: map[string]string{"x-token": "t"}}, targetFacts{base: "http://h:1"}, "p-", &seq)
 	if err != nil {
 		t.Fatalf("newTargeter() error: %v", err)
 	}
@@ -44,7 +45,7 @@ func TestTargeterTemplates(t *testing.T) {
 		URL:    "{{.Base}}/v1/posts/{{.ID}}",
 		Body:   `{"seq":{{.Seq}}}`,
 		Header: map[string]string{"x-seq": "{{.Seq}}", "content-type": "application/json"},
-	}, "http://h:1", "p-", &seq)
+	}, targetFacts{base: "http://h:1"}, "p-", &seq)
 	if err != nil {
 		t.Fatalf("newTargeter() error: %v", err)
 	}
@@ -98,7 +99,7 @@ func TestRunSendsStreamToken(t *testing.T) {
 // its own body and header.
 func TestTargeterConcurrent(t *testing.T) {
 	var seq atomic.Uint64
-	tr, err := newTargeter(Request{Name: "r", URL: "/{{.Seq}}", Body: "{{.Seq}}", Header: map[string]string{"x-seq": "{{.Seq}}"}}, "http://h:1", "p-", &seq)
+	tr, err := newTargeter(Request{Name: "r", URL: "/{{.Seq}}", Body: "{{.Seq}}", Header: map[string]string{"x-seq": "{{.Seq}}"}}, targetFacts{base: "http://h:1"}, "p-", &seq)
 	if err != nil {
 		t.Fatalf("newTargeter() error: %v", err)
 	}
@@ -143,7 +144,7 @@ func BenchmarkTargeter(b *testing.B) {
 	for _, name := range []string{"static", "templated"} {
 		b.Run(name, func(b *testing.B) {
 			var seq atomic.Uint64
-			tr, err := newTargeter(reqs[name], "http://127.0.0.1:4312", "0123456789ab-", &seq)
+			tr, err := newTargeter(reqs[name], targetFacts{base: "http://127.0.0.1:4312"}, "0123456789ab-", &seq)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -158,5 +159,35 @@ func BenchmarkTargeter(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+func TestTargeterTargetFacts(t *testing.T) {
+	var seq atomic.Uint64
+	tf := targetFacts{
+		base:   "http://h:1",
+		urls:   map[string]string{"admin": "http://admin:2"},
+		header: http.Header{"Authorization": {"Bearer secret"}, "X-Both": {"target"}},
+		funcs:  template.FuncMap{"env": func(name string) string { return "v-" + name }},
+	}
+	tr, err := newTargeter(Request{Name: "r", URL: `{{.URL "admin"}}/x`, Body: `{{env "K"}}`, Header: map[string]string{"x-both": "own"}}, tf, "p-", &seq)
+	if err != nil {
+		t.Fatalf("newTargeter() error: %v", err)
+	}
+	var tgt vegeta.Target
+	if err := tr.fill(&tgt); err != nil {
+		t.Fatal(err)
+	}
+	if tgt.URL != "http://admin:2/x" || string(tgt.Body) != "v-K" {
+		t.Errorf("fill() = %s %q; want http://admin:2/x and body v-K", tgt.URL, tgt.Body)
+	}
+	if got := tgt.Header.Get("Authorization"); got != "Bearer secret" {
+		t.Errorf("Authorization = %q; want the target's header", got)
+	}
+	if got := tgt.Header.Get("X-Both"); got != "own" {
+		t.Errorf("X-Both = %q; want the request's own header to win", got)
+	}
+	if _, err := newTargeter(Request{Name: "r", URL: `{{.URL "nope"}}/x`}, tf, "p-", &seq); err == nil || !strings.Contains(err.Error(), `unknown URL "nope"`) {
+		t.Errorf("newTargeter(unknown URL) error = %v; want unknown URL", err)
 	}
 }

@@ -2,7 +2,11 @@ package run
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
+
+	"github.com/gameday/gameday/chaos"
 )
 
 // Exit codes of a run, as the CLI reports them.
@@ -43,3 +47,34 @@ func (e *AbortedError) Unwrap() error { return e.Err }
 
 // ExitCode is 3.
 func (e *AbortedError) ExitCode() int { return ExitAborted }
+
+// NotRevertedError names the effects on an external system that the run
+// could not undo, with the command that removes them.
+type NotRevertedError struct {
+	Effects []chaos.Effect
+}
+
+func (e *NotRevertedError) Error() string {
+	var b strings.Builder
+	b.WriteString("could not undo, on the target's Toxiproxy:")
+	servers := map[string]bool{}
+	for _, ef := range e.Effects {
+		switch ef.Kind {
+		case chaos.EffectToxic:
+			fmt.Fprintf(&b, "\n  toxic %s on proxy %s", ef.Toxic, ef.Proxy)
+		case chaos.EffectProxy:
+			fmt.Fprintf(&b, "\n  proxy %s", ef.Proxy)
+		case chaos.EffectDisabled:
+			fmt.Fprintf(&b, "\n  proxy %s left disabled", ef.Proxy)
+		}
+		servers[ef.Server] = true
+	}
+	b.WriteString("\nremove them with:")
+	for _, s := range slices.Sorted(maps.Keys(servers)) {
+		fmt.Fprintf(&b, "\n  gameday cleanup --toxiproxy %s", s)
+	}
+	return b.String()
+}
+
+// ExitCode is 3.
+func (e *NotRevertedError) ExitCode() int { return ExitAborted }

@@ -52,9 +52,10 @@ type eventLog struct {
 	f        *os.File
 	err      error
 	listener func(Event)
+	redact   *redactor
 }
 
-func createEventLog(path string, listener func(Event)) (*eventLog, error) {
+func createEventLog(path string, listener func(Event), redact *redactor) (*eventLog, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("create event log: %w", err)
@@ -62,7 +63,7 @@ func createEventLog(path string, listener func(Event)) (*eventLog, error) {
 	if listener == nil {
 		listener = func(Event) {}
 	}
-	return &eventLog{f: f, listener: listener}, nil
+	return &eventLog{f: f, listener: listener, redact: redact}, nil
 }
 
 // Emit writes e, stamping it with the current time when it has none. The
@@ -70,6 +71,14 @@ func createEventLog(path string, listener func(Event)) (*eventLog, error) {
 func (l *eventLog) Emit(e Event) {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
+	}
+	e.Message = l.redact.string(e.Message)
+	if len(e.Attrs) > 0 {
+		attrs := make(map[string]string, len(e.Attrs))
+		for k, v := range e.Attrs {
+			attrs[k] = l.redact.string(v)
+		}
+		e.Attrs = attrs
 	}
 	line, err := json.Marshal(e)
 	l.mu.Lock()

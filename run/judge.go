@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"text/template"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -17,20 +20,21 @@ import (
 	"github.com/gameday/gameday/load"
 	"github.com/gameday/gameday/metrics"
 	"github.com/gameday/gameday/reports"
+	"github.com/gameday/gameday/rundir"
 	"github.com/gameday/gameday/scenarios"
 	"github.com/gameday/gameday/slo"
 )
 
 // JudgeAndWrite judges the run in dir and writes report.json and report.md
 // into it.
-func JudgeAndWrite(ctx context.Context, dir string) (*reports.Report, error) {
-	rep, err := Judge(ctx, dir)
+func JudgeAndWrite(ctx context.Context, dir string, opts ...JudgeOption) (*reports.Report, error) {
+	rep, err := Judge(ctx, dir, opts...)
 	if err != nil {
 		return nil, err
 	}
 	for name, write := range map[string]func(*os.File, *reports.Report) error{
-		FileReport:   func(f *os.File, r *reports.Report) error { return reports.WriteJSON(f, r) },
-		FileMarkdown: func(f *os.File, r *reports.Report) error { return reports.WriteMarkdown(f, r) },
+		rundir.FileReport:   func(f *os.File, r *reports.Report) error { return reports.WriteJSON(f, r) },
+		rundir.FileMarkdown: func(f *os.File, r *reports.Report) error { return reports.WriteMarkdown(f, r) },
 	} {
 		f, err := os.Create(filepath.Join(dir, name))
 		if err != nil {
@@ -47,8 +51,17 @@ func JudgeAndWrite(ctx context.Context, dir string) (*reports.Report, error) {
 // Judge rebuilds the report of the run in dir from the directory alone:
 // the scenario as run, events.jsonl, the load results and the stored TSDB.
 // A run that was killed is judged up to the moment it died.
-func Judge(ctx context.Context, dir string) (*reports.Report, error) {
-	path := filepath.Join(dir, FileScenario)
+//
+// PromQL checks of a target with a Prometheus of its own query that server
+// (it holds the data; the run's TSDB holds gameday's own metrics and what
+// the run scraped itself), unless WithPromQLFrom(PromQLFromRun) says
+// otherwise.
+func Judge(ctx context.Context, dir string, opts ...JudgeOption) (*reports.Report, error) {
+	o := judgeOptions{promQLFrom: PromQLFromTarget}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	path := filepath.Join(dir, rundir.FileScenario)
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("judge %s: %w", dir, err)
@@ -57,7 +70,7 @@ func Judge(ctx context.Context, dir string) (*reports.Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(filepath.Join(dir, FileEvents))
+	f, err := os.Open(filepath.Join(dir, rundir.FileEvents))
 	if err != nil {
 		return nil, fmt.Errorf("judge %s: %w", dir, err)
 	}
@@ -84,20 +97,27 @@ func Judge(ctx context.Context, dir string) (*reports.Report, error) {
 	}
 	slices.SortStableFunc(rep.Phases, func(a, b reports.Phase) int { return a.Start.Compare(b.Start) })
 
-	reqs, summaries, err := readResults(filepath.Join(dir, DirResults), s, tl)
+	reqs, summaries, err := readResults(filepath.Join(dir, rundir.DirResults), s, tl)
 	if err != nil {
 		return nil, err
 	}
 	rep.Load = summaries
 
 	in := slo.Input{Timeline: tl, Requests: reqs}
-	if st, err := os.Stat(filepath.Join(dir, DirTSDB)); err == nil && st.IsDir() {
-		stored, err := metrics.OpenStored(filepath.Join(dir, DirTSDB))
+	if st, err := os.Stat(filepath.Join(dir, rundir.DirTSDB)); err == nil && st.IsDir() {
+		stored, err := metrics.OpenStored(filepath.Join(dir, rundir.DirTSDB))
 		if err != nil {
 			return nil, fmt.Errorf("judge %s: %w", dir, err)
 		}
 		defer stored.Close()
 		in.Query = stored.QueryRange
+	}
+	if pr := targetPrometheus(s); pr != nil && o.promQLFrom == PromQLFromTarget {
+		remote, err := remoteQuerier(s, pr, o.values)
+		if err != nil {
+			return nil, fmt.Errorf("judge %s: %w", dir, err)
+		}
+		in.Query = remote.QueryRange
 	}
 	for _, spec := range s.Checks.SLOs {
 		rep.Checks = append(rep.Checks, slo.Evaluate(ctx, spec, in))
@@ -299,4 +319,77 @@ func readResults(dir string, s *scenarios.Scenario, tl slo.Timeline) ([]slo.Requ
 		return cmp.Or(cmp.Compare(a.Stream, b.Stream), cmp.Compare(a.Route, b.Route))
 	})
 	return reqs, out, nil
+}
+
+// JudgeOption configures Judge and JudgeAndWrite.
+type JudgeOption func(*judgeOptions)
+
+type judgeOptions struct {
+	values     *scenarios.Values
+	promQLFrom string
+}
+
+// Where PromQL checks are answered from; see WithPromQLFrom.
+const (
+	// PromQLFromTarget: the target's own Prometheus when it has one, else
+	// the run's TSDB.
+	PromQLFromTarget = "target"
+	// PromQLFromRun: the run's TSDB (what its embedded Prometheus scraped).
+	PromQLFromRun = "run"
+)
+
+// WithValues gives the env and file values of the scenario's templates (the
+// headers of the target's Prometheus); without it they are read from the
+// process's environment when needed.
+func WithValues(v *scenarios.Values) JudgeOption { return func(o *judgeOptions) { o.values = v } }
+
+// WithPromQLFrom says where PromQL checks are answered from: PromQLFromTarget
+// (the default) or PromQLFromRun.
+func WithPromQLFrom(source string) JudgeOption {
+	return func(o *judgeOptions) { o.promQLFrom = source }
+}
+
+// targetPrometheus returns the target's own Prometheus, nil when none.
+func targetPrometheus(s *scenarios.Scenario) *scenarios.PrometheusServer {
+	if e := s.Target.External; e != nil {
+		return e.Prometheus
+	}
+	return nil
+}
+
+// remoteQuerier returns a client of the target's Prometheus, with its
+// headers.
+func remoteQuerier(s *scenarios.Scenario, pr *scenarios.PrometheusServer, vals *scenarios.Values) (*metrics.Remote, error) {
+	if len(pr.Header) > 0 && vals == nil {
+		var err error
+		if vals, err = scenarios.Resolve(s, scenarios.OSEnvironment()); err != nil {
+			return nil, err
+		}
+	}
+	h := http.Header{}
+	for k, v := range pr.Header {
+		tm, err := template.New(k).Option("missingkey=error").Funcs(vals.Funcs()).Parse(v)
+		if err != nil {
+			return nil, fmt.Errorf("prometheus header %s: %w", k, err)
+		}
+		var b strings.Builder
+		if err := tm.Execute(&b, nil); err != nil {
+			return nil, fmt.Errorf("prometheus header %s: %w", k, err)
+		}
+		h.Set(k, b.String())
+	}
+	return metrics.NewRemote(pr.URL, metrics.WithRoundTripper(headerRoundTripper{h}))
+}
+
+// headerRoundTripper adds headers to every request.
+type headerRoundTripper struct{ h http.Header }
+
+func (t headerRoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	if len(t.h) > 0 {
+		req = req.Clone(req.Context())
+		for k, v := range t.h {
+			req.Header[k] = v
+		}
+	}
+	return http.DefaultTransport.RoundTrip(req)
 }

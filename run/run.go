@@ -29,8 +29,9 @@ import (
 	"github.com/gameday/gameday/load"
 	"github.com/gameday/gameday/metrics"
 	"github.com/gameday/gameday/reports"
-	"github.com/gameday/gameday/run/local"
+	"github.com/gameday/gameday/rundir"
 	"github.com/gameday/gameday/scenarios"
+	"github.com/gameday/gameday/target"
 )
 
 // Defaults of a run.
@@ -44,18 +45,6 @@ const (
 	scrapeReadyTimeout = 15 * time.Second
 )
 
-// Files of a run directory.
-const (
-	FileScenario = "scenario.yaml"
-	FileEvents   = "events.jsonl"
-	DirResults   = "results"
-	DirTSDB      = "tsdb"
-	DirLogs      = "logs"
-	DirData      = "data" // the durable state of the target's stores, queue and worker
-	FileReport   = "report.json"
-	FileMarkdown = "report.md"
-)
-
 // Option configures Run.
 type Option func(*options)
 
@@ -65,6 +54,7 @@ type options struct {
 	logger   *slog.Logger
 	teardown time.Duration
 	refapp   string
+	guard    []string
 }
 
 // WithOutDir sets the folder in which the run directory is created.
@@ -80,6 +70,13 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 // WithRefappBinary sets the reference backend's executable when the scenario
 // names none.
 func WithRefappBinary(path string) Option { return func(o *options) { o.refapp = path } }
+
+// WithGuard starts, for a run whose target has a Toxiproxy of its own, a
+// guard process that outlives a SIGKILL of the run and undoes what the
+// run's journal says is still applied: command is the executable and its
+// arguments, to which the run directory is appended (gameday runs itself:
+// "gameday __guard DIR"). Without it no guard runs.
+func WithGuard(command ...string) Option { return func(o *options) { o.guard = command } }
 
 // Result is a finished run.
 type Result struct {
@@ -98,19 +95,29 @@ func Run(ctx context.Context, s *scenarios.Scenario, raw []byte, opts ...Option)
 	for _, opt := range opts {
 		opt(&o)
 	}
-	dir, err := createRunDir(o.outDir, s.Name, time.Now())
+	now := time.Now()
+	runID := rundir.NewRunID(now)
+	vals := s.Values()
+	if vals == nil {
+		var err error
+		if vals, err = scenarios.Resolve(s, scenarios.OSEnvironment()); err != nil {
+			return nil, err
+		}
+	}
+	dir, err := createRunDir(o.outDir, s.Name, now)
 	if err != nil {
 		return nil, &AbortedError{Reason: "create run directory", Err: err}
 	}
-	if err := os.WriteFile(filepath.Join(dir, FileScenario), raw, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, rundir.FileScenario), raw, 0o644); err != nil {
 		return nil, &AbortedError{Reason: "write scenario", Err: err}
 	}
-	events, err := createEventLog(filepath.Join(dir, FileEvents), o.progress)
+	redact := newRedactor(vals.Secrets())
+	events, err := createEventLog(filepath.Join(dir, rundir.FileEvents), o.progress, redact)
 	if err != nil {
 		return nil, &AbortedError{Reason: "create event log", Err: err}
 	}
-	r := &runner{s: s, dir: dir, opts: o, events: events}
-	events.Emit(Event{Type: EventRunStarted, Attrs: map[string]string{"scenario": s.Name, "dir": dir}})
+	r := &runner{s: s, dir: dir, runID: runID, opts: o, events: events, vals: vals, redact: redact}
+	events.Emit(Event{Type: EventRunStarted, Attrs: map[string]string{"scenario": s.Name, "dir": dir, "runID": runID}})
 	runErr := r.execute(ctx)
 	switch {
 	case runErr == nil:
@@ -129,8 +136,14 @@ func Run(ctx context.Context, s *scenarios.Scenario, raw []byte, opts ...Option)
 		runErr = errors.Join(runErr, &AbortedError{Reason: "event log", Err: err})
 	}
 
+	if r.running != nil && r.running.Prometheus != nil && ctx.Err() == nil {
+		// The target's Prometheus has the last samples of the load only
+		// after its next scrape.
+		sleepUntil(ctx, time.Now().Add(r.remoteSettle()))
+	}
 	// Judge from the run directory alone, as `gameday report` does.
-	report, jerr := JudgeAndWrite(context.WithoutCancel(ctx), dir)
+	report, jerr := JudgeAndWrite(context.WithoutCancel(ctx), dir, WithValues(vals))
+	runErr, jerr = redact.err(runErr), redact.err(jerr)
 	res := &Result{Dir: dir, Report: report}
 	if runErr != nil {
 		return res, errors.Join(runErr, jerr)
@@ -172,16 +185,24 @@ func createRunDir(out, name string, now time.Time) (string, error) {
 type runner struct {
 	s      *scenarios.Scenario
 	dir    string
+	runID  string
 	opts   options
 	events *eventLog
+	vals   *scenarios.Values
+	redact *redactor
 
-	target  *local.Target
+	target  Target
+	running *target.Running
+	journal *rundir.Journal
+	guard   *guard
+	lease   *rundir.Lease
 	prom    *metrics.Embedded
 	own     *http.Server
 	results []*load.ResultsFile
 
-	mu     sync.Mutex // guards faults
-	faults []chaos.Fault
+	mu       sync.Mutex // guards faults and logFiles
+	faults   []chaos.Fault
+	logFiles []*os.File // the target's process logs, closed at teardown
 }
 
 // execute runs the live part: target, metrics, timeline. Whatever ends it —
@@ -213,58 +234,73 @@ func (r *runner) execute(ctx context.Context) (err error) {
 }
 
 func (r *runner) startTarget(ctx context.Context) error {
-	lt := r.s.Target.Local
-	if lt == nil {
-		return errors.New("the scenario has no local target; only local targets are supported")
-	}
-	if err := os.MkdirAll(filepath.Join(r.dir, DirLogs), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(r.dir, rundir.DirLogs), 0o755); err != nil {
 		return err
 	}
-	var logs sync.Map
-	bin := lt.Binary
-	if bin == "" {
-		bin = r.opts.refapp
-	}
-	t, err := local.StartRefapp(ctx, local.Refapp{
-		Binary:        bin,
-		APIReplicas:   lt.APIReplicas,
-		StoreReplicas: lt.StoreReplicas,
-		Replication:   string(lt.Replication),
-		DataDir:       filepath.Join(r.dir, DirData),
-		RestartDelay:  lt.RestartDelay,
-		Toxiproxy:     lt.Toxiproxy,
-		ProxyPrefix:   proxyPrefix(lt.Toxiproxy, filepath.Base(r.dir)),
-		Logs: func(instance string) io.Writer {
-			f, err := os.OpenFile(filepath.Join(r.dir, DirLogs, instance+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-			if err != nil {
-				return io.Discard
-			}
-			logs.Store(instance, f)
-			return f
-		},
-		OnEvent: func(e local.Event) {
-			r.events.Emit(Event{Time: e.Time, Type: e.Type, Instance: e.Instance, PID: e.PID, Message: e.Detail})
-		},
-	})
-	r.target = t
+	lease, err := rundir.TakeLease(r.runID)
 	if err != nil {
 		return err
 	}
-	attrs := map[string]string{"baseURL": t.BaseURL, "toxiproxy": t.ToxiproxyURL}
-	for name, l := range t.Links {
-		attrs["link."+name] = l.Listen + " -> " + l.Upstream
+	r.lease = lease
+	if r.journal, err = rundir.CreateJournal(r.dir); err != nil {
+		return err
 	}
-	r.events.Emit(Event{Type: EventTargetReady, Attrs: attrs})
+	if r.needsGuard() && len(r.opts.guard) > 0 {
+		if r.guard, err = startGuard(r.opts.guard, r.dir, r.runID); err != nil {
+			return fmt.Errorf("start the guard: %w", err)
+		}
+	}
+	t, err := newTarget(r.s, targetEnv{
+		runID:   r.runID,
+		dir:     r.dir,
+		funcs:   r.vals.Funcs(),
+		journal: r.journal,
+		live:    rundir.Live,
+		logs: func(instance string) io.Writer {
+			f, err := os.OpenFile(filepath.Join(r.dir, rundir.DirLogs, instance+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+			if err != nil {
+				return io.Discard
+			}
+			r.mu.Lock()
+			r.logFiles = append(r.logFiles, f)
+			r.mu.Unlock()
+			return f
+		},
+		onEvent: func(e target.Event) {
+			r.events.Emit(Event{Time: e.Time, Type: e.Type, Instance: e.Instance, PID: e.PID, Message: e.Detail})
+		},
+		refapp: r.opts.refapp,
+	})
+	if err != nil {
+		return err
+	}
+	r.target = t
+	running, err := t.Start(ctx)
+	if err != nil {
+		return err
+	}
+	r.running = running
+	r.events.Emit(Event{Type: EventTargetReady, Attrs: running.Attrs})
 	return nil
 }
 
-// proxyPrefix names a run's proxies on an external Toxiproxy after the run,
-// so that runs sharing one do not collide; the embedded one is the run's own.
-func proxyPrefix(external, runID string) string {
-	if external == "" {
-		return ""
+// needsGuard reports whether the target has a Toxiproxy server that
+// outlives gameday, whose changes a guard must undo after a SIGKILL.
+func (r *runner) needsGuard() bool {
+	t := r.s.Target
+	return (t.Local != nil && t.Local.Toxiproxy != "") ||
+		(t.Processes != nil && t.Processes.Toxiproxy != "") ||
+		(t.External != nil && t.External.Toxiproxy != nil)
+}
+
+// remoteSettle is how long the run waits after the load for the target's
+// Prometheus to scrape its last samples.
+func (r *runner) remoteSettle() time.Duration {
+	every := r.s.Metrics.ScrapeInterval
+	if e := r.s.Target.External; e != nil && e.Prometheus != nil && e.Prometheus.ScrapeInterval > 0 {
+		every = e.Prometheus.ScrapeInterval
 	}
-	return network.ToxicPrefix + runID + "-"
+	return every + every/2
 }
 
 // startMetrics serves gameday's own client-side metrics on loopback and
@@ -283,16 +319,14 @@ func (r *runner) startMetrics(ctx context.Context) (*load.Collector, error) {
 	r.own = &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = r.own.Serve(ln) }()
 
-	prom, err := metrics.OpenEmbedded(filepath.Join(r.dir, DirTSDB),
+	prom, err := metrics.OpenEmbedded(filepath.Join(r.dir, rundir.DirTSDB),
 		metrics.WithScrapeInterval(r.s.Metrics.ScrapeInterval), metrics.WithLogger(r.opts.logger))
 	if err != nil {
 		return nil, err
 	}
 	r.prom = prom
 	targets := []metrics.Target{{URL: "http://" + ln.Addr().String() + "/metrics", Labels: map[string]string{"role": "gameday", "instance": "gameday"}}}
-	for _, st := range r.target.Scrape {
-		targets = append(targets, metrics.Target{URL: st.URL, Labels: st.Labels})
-	}
+	targets = append(targets, r.running.Scrape...)
 	if err := prom.Start(ctx, targets); err != nil {
 		return nil, err
 	}
@@ -329,7 +363,7 @@ func (r *runner) buildFaults() ([]chaos.Fault, error) {
 		switch {
 		case f.Network != nil:
 			n := f.Network
-			link, ok := r.target.Links[n.Link]
+			link, ok := r.running.Links[n.Link]
 			if !ok {
 				return nil, fmt.Errorf("fault %q: the target has no link %q", f.Name, n.Link)
 			}
@@ -337,16 +371,19 @@ func (r *runner) buildFaults() ([]chaos.Fault, error) {
 			if n.Toxicity != nil {
 				toxicity = *n.Toxicity
 			}
-			out[i] = network.New(f.Name, r.target.Toxiproxy, network.Spec{
+			out[i] = network.New(f.Name, link.Toxiproxy, network.Spec{
 				Link: link.Proxy, Toxic: string(n.Toxic), Latency: n.Latency, Jitter: n.Jitter,
 				Timeout: n.Timeout, RateKBps: n.RateKBps, Direction: string(n.Direction), Toxicity: toxicity,
-			})
+			}, network.WithRunID(r.runID), network.WithJournal(link.Journal, link.Server))
 		case f.Process != nil:
+			if r.running.Processes == nil {
+				return nil, fmt.Errorf("fault %q: the target has no processes", f.Name)
+			}
 			sig, err := process.ParseSignal(string(f.Process.Signal))
 			if err != nil {
 				return nil, fmt.Errorf("fault %q: %w", f.Name, err)
 			}
-			out[i] = process.New(f.Name, r.target.Supervisor, process.Spec{Selector: f.Process.Selector, Signal: sig, Count: f.Process.Count})
+			out[i] = process.New(f.Name, r.running.Processes, process.Spec{Selector: f.Process.Selector, Signal: sig, Count: f.Process.Count})
 		default:
 			return nil, fmt.Errorf("fault %q has no kind", f.Name)
 		}
@@ -357,12 +394,12 @@ func (r *runner) buildFaults() ([]chaos.Fault, error) {
 // timeline runs the load streams and the faults from t0, and returns when
 // the load has ended and every fault's own schedule is over.
 func (r *runner) timeline(ctx context.Context, collector *load.Collector, faults []chaos.Fault) error {
-	if err := os.MkdirAll(filepath.Join(r.dir, DirResults), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(r.dir, rundir.DirResults), 0o755); err != nil {
 		return err
 	}
 	var sinks [][]load.Sink
 	for _, st := range r.s.Load {
-		f, err := load.CreateResultsFile(filepath.Join(r.dir, DirResults, st.Name+".gob"))
+		f, err := load.CreateResultsFile(filepath.Join(r.dir, rundir.DirResults, st.Name+".gob"), load.WithRedactor(r.redact.replacer()))
 		if err != nil {
 			return err
 		}
@@ -446,8 +483,11 @@ func (r *runner) stream(ctx context.Context, t0 time.Time, st scenarios.Stream, 
 		Requests:   reqs,
 		Timeout:    st.Timeout,
 		MaxWorkers: st.MaxWorkers,
-		Token:      r.target.Token,
-	}, r.target.BaseURL, sinks...)
+		Token:      r.running.Token,
+		URLs:       r.running.URLs,
+		Header:     r.running.Header,
+		Funcs:      r.vals.Funcs(),
+	}, r.running.Base, sinks...)
 	r.events.Emit(Event{Type: EventStreamEnded, Stream: st.Name, Message: fmt.Sprintf("%+v", sum)})
 	if err != nil {
 		return fmt.Errorf("stream %q: %w", st.Name, err)
@@ -522,6 +562,26 @@ func (r *runner) teardown(ctx context.Context) error {
 		if err := r.target.Stop(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("stop target: %w", err))
 		}
+	}
+	r.mu.Lock()
+	for _, f := range r.logFiles {
+		_ = f.Close()
+	}
+	r.logFiles = nil
+	r.mu.Unlock()
+	if r.journal != nil {
+		pending, err := rundir.Pending(r.dir)
+		if err == nil && len(pending) > 0 {
+			errs = append(errs, &NotRevertedError{Effects: pending})
+		}
+		errs = append(errs, r.journal.Close())
+	}
+	if r.guard != nil {
+		// Everything is undone (or named above): the guard has nothing left.
+		errs = append(errs, r.guard.release())
+	}
+	if r.lease != nil {
+		errs = append(errs, r.lease.Release())
 	}
 	if r.own != nil {
 		_ = r.own.Close()

@@ -11,10 +11,11 @@ import (
 
 	toxiclient "github.com/Shopify/toxiproxy/v2/client"
 
+	"github.com/gameday/gameday/chaos/network"
 	"github.com/gameday/gameday/reports"
-	"github.com/gameday/gameday/run/local"
-	"github.com/gameday/gameday/run/local/localtest"
 	"github.com/gameday/gameday/scenarios"
+	"github.com/gameday/gameday/target/local/localtest"
+	"github.com/gameday/gameday/target/processes"
 )
 
 var refapp string
@@ -62,7 +63,7 @@ checks:
 func TestPanicRevertsEverything(t *testing.T) {
 	for _, at := range []string{EventFaultInjected, EventLoadStarted} {
 		t.Run(at, func(t *testing.T) {
-			tp, err := local.StartToxiproxy()
+			tp, err := network.StartToxiproxy()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -75,7 +76,7 @@ func TestPanicRevertsEverything(t *testing.T) {
 			var pids []int
 			var injected int
 			progress := func(e Event) {
-				if e.Type == local.EventStarted {
+				if e.Type == processes.EventStarted {
 					pids = append(pids, e.PID)
 				}
 				if e.Type == EventFaultInjected {

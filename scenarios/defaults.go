@@ -2,7 +2,6 @@ package scenarios
 
 import (
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -26,14 +25,27 @@ const (
 	DefaultStoreReplicas  = 1               // LocalTarget.StoreReplicas
 	MaxStoreReplicas      = 3               // the most store replicas a LocalTarget may run
 	DefaultReplication    = ReplicationAsync
+	DefaultMetricsPath    = "/metrics" // MetricsEndpoint.Path
 )
 
 // SetDefaults fills what the author left out, in place; see the Default
 // constants. It runs after Decode and before Validate, and leaves values that
 // are set (valid or not) alone, so Validate still reports them.
 func SetDefaults(s *Scenario) {
-	if s.Target.Local == nil {
+	if s.Target.Local == nil && s.Target.Processes == nil && s.Target.External == nil {
 		s.Target.Local = &LocalTarget{}
+	}
+	if p := s.Target.Processes; p != nil {
+		for i := range p.Edges {
+			if p.Edges[i].From == "" {
+				p.Edges[i].From = FromClient
+			}
+		}
+		for i := range p.Services {
+			if m := p.Services[i].Metrics; m != nil && m.Path == "" {
+				m.Path = DefaultMetricsPath
+			}
+		}
 	}
 	if t := s.Target.Local; t != nil {
 		if t.APIReplicas == 0 {
@@ -141,62 +153,4 @@ func (s *Scenario) End() time.Duration {
 		end = max(end, st.Start+st.Duration)
 	}
 	return end
-}
-
-// LocalProcess is one process of a LocalTarget, with the labels a process
-// fault's selector matches.
-type LocalProcess struct {
-	Instance string // "gateway", "api-1", "store-1", ...
-	Role     string // "gateway", "api", "store", "sentinel", "cache", "queue", "worker" or "pushmock"
-}
-
-// Links names the proxied edges of the local target, in order:
-// client-gateway, gateway-api-1 to gateway-api-N (N = APIReplicas), then for
-// every store K from 1 to 1+StoreReplicas api-store-K (the apis to store-K)
-// and repl-store-K (a replica to store-K as its primary), then api-cache,
-// api-queue, worker-queue and worker-push.
-func (t LocalTarget) Links() []string {
-	links := []string{"client-gateway"}
-	for i := 1; i <= t.APIReplicas; i++ {
-		links = append(links, "gateway-api-"+strconv.Itoa(i))
-	}
-	for k := 1; k <= 1+t.StoreReplicas; k++ {
-		links = append(links, "api-store-"+strconv.Itoa(k), "repl-store-"+strconv.Itoa(k))
-	}
-	return append(links, "api-cache", "api-queue", "worker-queue", "worker-push")
-}
-
-// Processes lists the processes of the local target in instance order: the
-// gateway, api-1 to api-N, store-1 (the first primary) to store-(1+R), then
-// sentinel, cache, queue, worker and pushmock; each process's role is its
-// instance without the number.
-func (t LocalTarget) Processes() []LocalProcess {
-	ps := []LocalProcess{{Instance: "gateway", Role: "gateway"}}
-	for i := 1; i <= t.APIReplicas; i++ {
-		ps = append(ps, LocalProcess{Instance: "api-" + strconv.Itoa(i), Role: "api"})
-	}
-	for k := 1; k <= 1+t.StoreReplicas; k++ {
-		ps = append(ps, LocalProcess{Instance: "store-" + strconv.Itoa(k), Role: "store"})
-	}
-	for _, r := range []string{"sentinel", "cache", "queue", "worker", "pushmock"} {
-		ps = append(ps, LocalProcess{Instance: r, Role: r})
-	}
-	return ps
-}
-
-// Labels returns the process's labels as a selector sees them.
-func (p LocalProcess) Labels() map[string]string {
-	return map[string]string{"instance": p.Instance, "role": p.Role}
-}
-
-// Matches reports whether every label of selector has the process's value.
-// An empty selector matches every process.
-func (p LocalProcess) Matches(selector map[string]string) bool {
-	labels := p.Labels()
-	for k, v := range selector {
-		if labels[k] != v {
-			return false
-		}
-	}
-	return true
 }

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 )
@@ -88,31 +89,40 @@ func TestDefaultRequestName(t *testing.T) {
 	}
 }
 
-func TestLocalTarget(t *testing.T) {
+func TestLocalTargetDeclaration(t *testing.T) {
+	type proc struct{ instance, role string }
+	head := []proc{{"store-1", "store"}, {"store-2", "store"}}
+	mid := []proc{{"sentinel", "sentinel"}, {"cache", "cache"}, {"queue", "queue"}, {"pushmock", "pushmock"}, {"worker", "worker"}}
 	tail := []string{"api-cache", "api-queue", "worker-queue", "worker-push"}
-	services := []LocalProcess{{"sentinel", "sentinel"}, {"cache", "cache"}, {"queue", "queue"}, {"worker", "worker"}, {"pushmock", "pushmock"}}
 	tests := []struct {
 		apis, stores int
 		links        []string
-		procs        []LocalProcess
+		procs        []proc
 	}{
-		{1, 1, append([]string{"client-gateway", "gateway-api-1", "api-store-1", "repl-store-1", "api-store-2", "repl-store-2"}, tail...),
-			append([]LocalProcess{{"gateway", "gateway"}, {"api-1", "api"}, {"store-1", "store"}, {"store-2", "store"}}, services...)},
+		{1, 1, append([]string{"client-gateway", "gateway-api-1", "api-store-1", "api-store-2", "repl-store-1", "repl-store-2"}, tail...),
+			slices.Concat(head, mid, []proc{{"api-1", "api"}, {"gateway", "gateway"}})},
 		{3, 2, append([]string{"client-gateway", "gateway-api-1", "gateway-api-2", "gateway-api-3",
-			"api-store-1", "repl-store-1", "api-store-2", "repl-store-2", "api-store-3", "repl-store-3"}, tail...),
-			append([]LocalProcess{{"gateway", "gateway"}, {"api-1", "api"}, {"api-2", "api"}, {"api-3", "api"},
-				{"store-1", "store"}, {"store-2", "store"}, {"store-3", "store"}}, services...)},
+			"api-store-1", "api-store-2", "api-store-3", "repl-store-1", "repl-store-2", "repl-store-3"}, tail...),
+			slices.Concat(head, []proc{{"store-3", "store"}}, mid, []proc{{"api-1", "api"}, {"api-2", "api"}, {"api-3", "api"}, {"gateway", "gateway"}})},
 	}
 	for _, tt := range tests {
 		lt := LocalTarget{APIReplicas: tt.apis, StoreReplicas: tt.stores}
-		if got := lt.Links(); !reflect.DeepEqual(got, tt.links) {
-			t.Errorf("%+v.Links() = %v; want %v", lt, got, tt.links)
+		d := Target{Local: &lt}.Declaration()
+		if !reflect.DeepEqual(d.Links, tt.links) {
+			t.Errorf("%+v: links = %v; want %v", lt, d.Links, tt.links)
 		}
-		if got := lt.Processes(); !reflect.DeepEqual(got, tt.procs) {
-			t.Errorf("%+v.Processes() = %v; want %v", lt, got, tt.procs)
+		var got []proc
+		for _, in := range d.Instances {
+			got = append(got, proc{in.Labels["instance"], in.Labels["role"]})
+			if in.Labels["service"] != in.Labels["role"] || in.Name != in.Labels["instance"] {
+				t.Errorf("%+v: instance %s has labels %v", lt, in.Name, in.Labels)
+			}
+		}
+		if !reflect.DeepEqual(got, tt.procs) {
+			t.Errorf("%+v: processes = %v; want %v", lt, got, tt.procs)
 		}
 	}
-	p := LocalProcess{Instance: "api-2", Role: "api"}
+	in := Instance{Name: "api-2", Labels: map[string]string{"instance": "api-2", "role": "api"}}
 	matches := []struct {
 		sel  map[string]string
 		want bool
@@ -124,8 +134,8 @@ func TestLocalTarget(t *testing.T) {
 		{nil, true},
 	}
 	for _, m := range matches {
-		if got := p.Matches(m.sel); got != m.want {
-			t.Errorf("%+v.Matches(%v) = %t; want %t", p, m.sel, got, m.want)
+		if got := in.Matches(m.sel); got != m.want {
+			t.Errorf("%+v.Matches(%v) = %t; want %t", in, m.sel, got, m.want)
 		}
 	}
 }

@@ -19,7 +19,7 @@ var Bundled embed.FS
 // Load reads the scenario file at path, then decodes, defaults and validates
 // it. Every failure, a failed read included, is an *Error (exit code 2); a
 // failed read unwraps to the os error.
-func Load(path string) (*Scenario, error) {
+func Load(path string, opts ...LoadOption) (*Scenario, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, &Error{
@@ -27,18 +27,37 @@ func Load(path string) (*Scenario, error) {
 			cause:    fmt.Errorf("read scenario: %w", err),
 		}
 	}
-	return LoadBytes(path, data)
+	return LoadBytes(path, data, opts...)
+}
+
+// LoadOption configures Load, LoadBytes and Open.
+type LoadOption func(*loadOptions)
+
+type loadOptions struct {
+	env *Environment
+}
+
+// WithEnvironment resolves the env and file values of the scenario's
+// templates from env while validating (see ValidateIn); Scenario.Values
+// returns them. Without it they are checked for form only, as `gameday
+// report` does with a stored scenario.
+func WithEnvironment(env Environment) LoadOption {
+	return func(o *loadOptions) { o.env = &env }
 }
 
 // LoadBytes decodes, defaults and validates the scenario in data, read from
 // file (which prefixes every problem). Failures are *Error.
-func LoadBytes(file string, data []byte) (*Scenario, error) {
+func LoadBytes(file string, data []byte, opts ...LoadOption) (*Scenario, error) {
+	var o loadOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	s, err := Decode(file, data)
 	if err != nil {
 		return nil, err
 	}
 	SetDefaults(s)
-	if err := Validate(s); err != nil {
+	if s.vals, err = validate(s, o.env); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -47,14 +66,14 @@ func LoadBytes(file string, data []byte) (*Scenario, error) {
 // Open loads nameOrPath as a file when one exists there, and otherwise as a
 // bundled scenario by name ("quickstart" or "quickstart.yaml"). A bundled
 // scenario's problems cite "bundled:<name>.yaml". Failures are *Error.
-func Open(nameOrPath string) (*Scenario, error) {
+func Open(nameOrPath string, opts ...LoadOption) (*Scenario, error) {
 	if _, err := os.Stat(nameOrPath); err == nil {
-		return Load(nameOrPath)
+		return Load(nameOrPath, opts...)
 	}
 	name := strings.TrimSuffix(nameOrPath, ".yaml") + ".yaml"
 	if fs.ValidPath(name) && path.Dir(name) == "." {
 		if data, err := fs.ReadFile(Bundled, name); err == nil {
-			return LoadBytes("bundled:"+name, data)
+			return LoadBytes("bundled:"+name, data, opts...)
 		}
 	}
 	return nil, &Error{

@@ -114,7 +114,6 @@ func (g *schemaGen) schema(t reflect.Type, key string) map[string]any {
 	case reflect.Map:
 		m := map[string]any{"type": "object", "additionalProperties": g.schema(t.Elem(), "")}
 		if key == "selector" {
-			m["propertyNames"] = map[string]any{"enum": selectorKeys}
 			m["minProperties"] = 1
 		}
 		return m

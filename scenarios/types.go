@@ -10,6 +10,8 @@
 package scenarios
 
 import (
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -34,21 +36,21 @@ type Scenario struct {
 
 	// File is the path the scenario was read from; it prefixes every error.
 	File string `yaml:"-" json:"-"`
+	// vals are the env and file values, when resolved (WithEnvironment).
+	vals *Values
 	// pos maps a field path ("faults[1].network.latency") to where it was
 	// written, so that Validate can point at the offending line.
 	pos map[string]Pos
 }
 
+// Values returns the env and file values the scenario's templates use, as
+// resolved by LoadBytes WithEnvironment; nil when they were not resolved.
+// Never written anywhere: they are secrets.
+func (s *Scenario) Values() *Values { return s.vals }
+
 // Pos is a position in a scenario file, 1-based.
 type Pos struct {
 	Line, Col int
-}
-
-// Target says what the game day is played against.
-type Target struct {
-	// Local starts the reference backend on loopback. It is the default when
-	// no target is given.
-	Local *LocalTarget `yaml:"local,omitempty" json:"local,omitempty"`
 }
 
 // LocalTarget is the reference backend started by gameday on loopback (see
@@ -140,7 +142,9 @@ type Request struct {
 	Header map[string]string `yaml:"header,omitempty" json:"header,omitempty"`
 }
 
-// RequestData is what a request template sees.
+// RequestData is what a request template sees. Functions besides: env
+// NAME and file PATH (values resolved once before the run, never written to
+// the run directory).
 type RequestData struct {
 	Base string // the target's base URL, without a trailing slash
 	Seq  uint64 // the request's sequence number within its stream, from 0
@@ -148,6 +152,22 @@ type RequestData struct {
 	// Token is a bearer token of the local target's load user, signed in
 	// when the target started: send it as "Authorization: Bearer {{.Token}}".
 	Token string
+
+	urls map[string]string
+}
+
+// URL returns the target's URL named name ({{.URL "admin"}}): an external
+// target's named URLs, or a process's own URL by instance name.
+func (d RequestData) URL(name string) (string, error) {
+	u, ok := d.urls[name]
+	if !ok {
+		names := sortedKeys(d.urls)
+		if len(names) == 0 {
+			return "", fmt.Errorf("unknown URL %q: the target names no URL", name)
+		}
+		return "", fmt.Errorf("unknown URL %q (want one of %s)", name, strings.Join(names, ", "))
+	}
+	return u, nil
 }
 
 // Fault is one fault on the timeline: exactly one of Network and Process is set.

@@ -3,6 +3,7 @@ package scenarios
 import (
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/url"
 	"reflect"
@@ -26,8 +27,6 @@ var (
 	modes      = []Mode{ModeOverall, ModeAlways}
 	ops        = []Op{OpLT, OpLE, OpGT, OpGE}
 	methods    = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
-	// selectorKeys are the labels a process selector may use.
-	selectorKeys = []string{"role", "instance"}
 )
 
 var (
@@ -45,8 +44,27 @@ const maxNameLen = 63
 // problem found as an *Error, in document order, each citing the field path,
 // where it was written (or where its parent was, for a field left out), the
 // bad value and what is allowed. It does not modify s.
+//
+// Templates may read env and file values: Validate checks that they are
+// well formed; ValidateIn also reads them.
 func Validate(s *Scenario) error {
+	_, err := validate(s, nil)
+	return err
+}
+
+// ValidateIn is Validate that also resolves every env and file value the
+// templates use from env, reporting a missing one as a problem where it is
+// used, and checks the URLs they complete. It returns the values for the
+// run.
+func ValidateIn(s *Scenario, env Environment) (*Values, error) {
+	return validate(s, &env)
+}
+
+func validate(s *Scenario, env *Environment) (*Values, error) {
 	v := &validator{s: s}
+	if env != nil {
+		v.vals = v.resolve(*env)
+	}
 	v.scenario()
 	slices.SortStableFunc(v.problems, func(a, b Problem) int {
 		if a.Pos.Line != b.Pos.Line {
@@ -54,7 +72,10 @@ func Validate(s *Scenario) error {
 		}
 		return a.Pos.Col - b.Pos.Col
 	})
-	return errorOf(v.problems)
+	if err := errorOf(v.problems); err != nil {
+		return nil, err
+	}
+	return v.vals, nil
 }
 
 // Position returns where the field at path (such as "faults[1].network.link")
@@ -83,6 +104,8 @@ func parentPath(path string) string {
 
 type validator struct {
 	s        *Scenario
+	vals     *Values // nil: env and file values are not resolved
+	noTarget bool    // no target kind is set: names cannot be checked
 	problems []Problem
 }
 
@@ -129,25 +152,59 @@ func (v *validator) scenario() {
 		v.add("kind", "unsupported kind %q (want %q)", s.Kind, KindScenario)
 	}
 	v.name("name", s.Name, scenarioName, "lower-case letters, digits and '-', starting with a letter or digit", nil)
-	local := v.target()
+	decl := v.target()
 	if s.Metrics.ScrapeInterval < MinScrapeInterval {
 		v.add("metrics.scrapeInterval", "scrapeInterval %s is too short (want at least %s)", formatDuration(s.Metrics.ScrapeInterval), formatDuration(MinScrapeInterval))
 	}
-	v.load()
-	v.faults(local)
+	v.load(decl)
+	v.faults(decl)
 	v.slos()
 }
 
-// target checks the target and returns the local target to check faults
-// against.
-func (v *validator) target() LocalTarget {
-	t := v.s.Target.Local
-	if t == nil {
-		v.add("target", "no target (want local)")
-		return LocalTarget{APIReplicas: DefaultAPIReplicas}
+// target checks the target and returns what it declares, to check faults
+// and templates against.
+func (v *validator) target() Declaration {
+	t := v.s.Target
+	var set []string
+	for _, k := range []struct {
+		name string
+		set  bool
+	}{{TargetLocal, t.Local != nil}, {TargetProcesses, t.Processes != nil}, {TargetExternal, t.External != nil}} {
+		if k.set {
+			set = append(set, k.name)
+		}
 	}
+	v.noTarget = len(set) == 0
+	if len(set) != 1 {
+		v.add("target", "exactly one of local, processes, external is required, got %s", gotKinds(set))
+	}
+	switch {
+	case t.Local != nil:
+		return v.local(*t.Local)
+	case t.Processes != nil:
+		return v.processes("target.processes", t.Processes)
+	case t.External != nil:
+		return v.external(t.External)
+	}
+	return Declaration{}
+}
+
+// gotKinds says which of several exclusive keys were set: "none", "both
+// local and external".
+func gotKinds(set []string) string {
+	switch len(set) {
+	case 0:
+		return "none"
+	case 2:
+		return "both " + set[0] + " and " + set[1]
+	}
+	return strings.Join(set, ", ")
+}
+
+// local checks the local target and returns its declaration.
+func (v *validator) local(t LocalTarget) Declaration {
 	const p = "target.local"
-	clamped := *t
+	clamped := t
 	if t.APIReplicas < 1 || t.APIReplicas > MaxAPIReplicas {
 		v.add(p+".apiReplicas", "apiReplicas %d is out of range (want 1 to %d)", t.APIReplicas, MaxAPIReplicas)
 		// Check faults against the largest target, so that one wrong
@@ -171,7 +228,7 @@ func (v *validator) target() LocalTarget {
 			v.add(p+".toxiproxy", "toxiproxy %q %s (want an http URL on loopback, such as \"http://127.0.0.1:8474\")", t.Toxiproxy, why)
 		}
 	}
-	return clamped
+	return clamped.Processes().Declaration()
 }
 
 // loopbackHTTP says what is wrong with raw as the URL of a loopback HTTP
@@ -194,7 +251,7 @@ func loopbackHTTP(raw string) string {
 	return "is not on loopback"
 }
 
-func (v *validator) load() {
+func (v *validator) load(decl Declaration) {
 	s := v.s
 	if len(s.Load) == 0 {
 		v.add("load", "at least one load stream is required")
@@ -215,7 +272,7 @@ func (v *validator) load() {
 		}
 		routes := map[string]string{}
 		for j, r := range st.Requests {
-			v.request(fmt.Sprintf("%s.requests[%d]", p, j), r, routes)
+			v.request(fmt.Sprintf("%s.requests[%d]", p, j), r, routes, decl)
 		}
 		if st.Timeout <= 0 {
 			v.add(p+".timeout", "timeout %s is not positive (want more than 0s)", formatDuration(st.Timeout))
@@ -246,7 +303,7 @@ func (v *validator) profile(p string, prof Profile) {
 	}
 }
 
-func (v *validator) request(p string, r Request, routes map[string]string) {
+func (v *validator) request(p string, r Request, routes map[string]string, decl Declaration) {
 	if r.Name != "" {
 		if first, dup := routes[r.Name]; dup {
 			v.add(p+".name", "duplicate route name %q within the stream (also %s; give each request a distinct name)", r.Name, first)
@@ -262,34 +319,39 @@ func (v *validator) request(p string, r Request, routes map[string]string) {
 	}
 	if r.URL == "" {
 		v.add(p+".url", "required")
-	} else if out, err := checkTemplate("url", r.URL); err != nil {
+	} else if out, err := checkTemplate("url", r.URL, decl); err != nil {
 		v.add(p+".url", "%v", err)
 	} else if u, err := url.Parse(out); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		v.add(p+".url", "%q is not an absolute http URL once expanded (%q); start it with {{.Base}}", r.URL, out)
 	}
-	if _, err := checkTemplate("body", r.Body); err != nil {
+	if _, err := checkTemplate("body", r.Body, decl); err != nil {
 		v.add(p+".body", "%v", err)
 	}
 	for _, k := range sortedKeys(r.Header) {
-		if _, err := checkTemplate("header", r.Header[k]); err != nil {
+		if _, err := checkTemplate("header", r.Header[k], decl); err != nil {
 			v.add(p+".header."+k, "%v", err)
 		}
 	}
 }
 
-// sampleData is the RequestData templates are tried with.
-var sampleData = RequestData{Base: "http://127.0.0.1:8080", Seq: 0, ID: "0-0", Token: "token"}
-
 // checkTemplate parses text as a text/template over RequestData and executes
-// it once with sample data, which catches unknown field names.
-func checkTemplate(name, text string) (string, error) {
-	t, err := template.New(name).Option("missingkey=error").Parse(text)
+// it once with sample data and the URLs decl declares, which catches unknown
+// field and URL names, and env and file calls without a quoted name.
+func checkTemplate(name, text string, decl Declaration) (string, error) {
+	t, err := template.New(name).Option("missingkey=error").Funcs(placeholderFuncs).Parse(text)
 	if err != nil {
 		return "", fmt.Errorf("invalid template %q: %w", text, err)
 	}
+	if _, err := templateReferences(text); err != nil {
+		return "", fmt.Errorf("invalid template %q: %w", text, err)
+	}
+	sample := RequestData{Base: "http://127.0.0.1:8080", Seq: 0, ID: "0-0", Token: "token", urls: map[string]string{}}
+	for _, u := range decl.URLs {
+		sample.urls[u] = "http://127.0.0.1:8081"
+	}
 	var b strings.Builder
-	if err := t.Execute(&limitedWriter{w: &b, n: 1 << 16}, sampleData); err != nil {
-		return "", fmt.Errorf("invalid template %q: %w (fields: .Base, .Seq, .ID, .Token)", text, err)
+	if err := t.Execute(&limitedWriter{w: &b, n: 1 << 16}, sample); err != nil {
+		return "", fmt.Errorf("invalid template %q: %w (fields: .Base, .Seq, .ID, .Token, .URL \"name\")", text, err)
 	}
 	return b.String(), nil
 }
@@ -317,7 +379,7 @@ func sortedKeys(m map[string]string) []string {
 	return keys
 }
 
-func (v *validator) faults(local LocalTarget) {
+func (v *validator) faults(decl Declaration) {
 	end := v.s.End()
 	seen := map[string]string{}
 	for i, f := range v.s.Faults {
@@ -338,17 +400,21 @@ func (v *validator) faults(local LocalTarget) {
 			v.add(p, "exactly one of network, process is required, got both")
 		}
 		if f.Network != nil {
-			v.network(p+".network", *f.Network, local)
+			v.network(p+".network", *f.Network, decl)
 		}
 		if f.Process != nil {
-			v.process(p+".process", f, local)
+			v.process(p+".process", f, decl)
 		}
 	}
 }
 
-func (v *validator) network(p string, n NetworkFault, local LocalTarget) {
-	if links := local.Links(); !slices.Contains(links, n.Link) {
-		v.add(p+".link", "unknown link %q (want one of %s)", n.Link, strings.Join(links, ", "))
+func (v *validator) network(p string, n NetworkFault, decl Declaration) {
+	switch {
+	case v.noTarget:
+	case len(decl.Links) == 0:
+		v.add(p+".link", "unknown link %q: the target has no links", n.Link)
+	case !slices.Contains(decl.Links, n.Link):
+		v.add(p+".link", "unknown link %q (want one of %s)", n.Link, strings.Join(decl.Links, ", "))
 	}
 	oneOf(v, p+".toxic", "toxic", n.Toxic, toxicTypes)
 	// onlyFor reports a setting that the toxic ignores.
@@ -381,24 +447,34 @@ func (v *validator) network(p string, n NetworkFault, local LocalTarget) {
 	}
 }
 
-func (v *validator) process(p string, f Fault, local LocalTarget) {
+func (v *validator) process(p string, f Fault, decl Declaration) {
 	pf := f.Process
-	if len(pf.Selector) == 0 {
-		v.add(p+".selector", "an empty selector is not allowed (want labels among %s)", strings.Join(selectorKeys, ", "))
+	keys := decl.LabelKeys()
+	switch {
+	case v.noTarget:
+	case len(decl.Instances) == 0:
+		v.add(p, "the target has no processes to signal")
+	case len(pf.Selector) == 0:
+		v.add(p+".selector", "an empty selector is not allowed (want labels among %s)", strings.Join(keys, ", "))
 	}
-	known := true
+	known := len(decl.Instances) > 0 && !v.noTarget
 	for _, k := range sortedKeys(pf.Selector) {
-		if !slices.Contains(selectorKeys, k) {
-			v.add(p+".selector."+k, "unknown label %q (want one of %s)", k, strings.Join(selectorKeys, ", "))
+		if known && !slices.Contains(keys, k) {
+			v.add(p+".selector."+k, "unknown label %q (want one of %s)", k, strings.Join(keys, ", "))
 			known = false
 		}
 	}
 	if known && len(pf.Selector) > 0 {
 		matched := false
 		var all []string
-		for _, proc := range local.Processes() {
-			matched = matched || proc.Matches(pf.Selector)
-			all = append(all, fmt.Sprintf("%s (role %s)", proc.Instance, proc.Role))
+		for _, in := range decl.Instances {
+			matched = matched || in.Matches(pf.Selector)
+			labels := maps.Clone(in.Labels)
+			delete(labels, "instance")
+			if len(labels) > 1 {
+				delete(labels, "service") // shown as role on the local target
+			}
+			all = append(all, in.Name+" "+formatSelector(labels))
 		}
 		if !matched {
 			v.add(p+".selector", "selector %s matches no process (processes: %s)", formatSelector(pf.Selector), strings.Join(all, ", "))

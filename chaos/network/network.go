@@ -33,6 +33,7 @@ type Fault struct {
 	name   string
 	client *toxiclient.Client
 	spec   Spec
+	opts   options
 
 	// sem is held by the running Inject or Recover; it guards every field below.
 	sem chan struct{}
@@ -49,19 +50,53 @@ type Fault struct {
 
 var _ chaos.Fault = (*Fault)(nil)
 
+// Option configures New.
+type Option func(*options)
+
+type options struct {
+	runID   string
+	journal chaos.Journal
+	server  string
+}
+
+// WithRunID puts the run's id in the name of the toxic: runs sharing one
+// Toxiproxy server never collide, and Cleanup can tell whose it is.
+func WithRunID(id string) Option { return func(o *options) { o.runID = id } }
+
+// WithJournal records every change the fault makes on the Toxiproxy server
+// at server (its API's base URL) in j before it makes it, and again once it
+// is undone.
+func WithJournal(j chaos.Journal, server string) Option {
+	return func(o *options) { o.journal, o.server = j, server }
+}
+
 // New returns the network fault named name that applies spec through c.
 // Nothing is checked or applied until Inject; Spec.Validate checks spec
 // beforehand.
-func New(name string, c *toxiclient.Client, spec Spec) *Fault {
-	return &Fault{name: name, client: c, spec: spec, sem: make(chan struct{}, 1)}
+func New(name string, c *toxiclient.Client, spec Spec, opts ...Option) *Fault {
+	o := options{journal: chaos.NopJournal{}}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return &Fault{name: name, client: c, spec: spec, opts: o, sem: make(chan struct{}, 1)}
 }
 
 // Name returns the fault's name in the scenario.
 func (f *Fault) Name() string { return f.name }
 
-// ToxicName returns the name of the toxic the fault adds: ToxicPrefix + its
-// name.
-func (f *Fault) ToxicName() string { return ToxicPrefix + f.name }
+// ToxicName returns the name of the toxic the fault adds (for ToxicDown, of
+// the marker toxic that says gameday disabled the proxy): ToxicPrefix, the
+// run id and "-" when set, and the fault's name.
+func (f *Fault) ToxicName() string { return ResourceName(f.opts.runID, f.name) }
+
+// effect is the journal entry of what the fault applies.
+func (f *Fault) effect() chaos.Effect {
+	kind := chaos.EffectToxic
+	if f.spec.Toxic == ToxicDown {
+		kind = chaos.EffectDisabled
+	}
+	return chaos.Effect{Kind: kind, Server: f.opts.server, Proxy: f.spec.Link, Toxic: f.ToxicName()}
+}
 
 // Inject validates the spec and applies it to the link, and returns the one
 // record it opened. It is an error while that record is open. An earlier
@@ -131,6 +166,9 @@ func (f *Fault) addToxic(ctx context.Context) error {
 	p := f.client.NewProxy()
 	p.Name = f.spec.Link
 	name, typ, stream, toxicity, attrs := f.ToxicName(), f.spec.Toxic, f.spec.stream(), f.spec.toxicity(), f.spec.attributes()
+	if err := f.opts.journal.Applying(f.effect()); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
 	f.applied = true
 	return f.call(ctx, func() error {
 		_, err := p.AddToxic(name, typ, stream, toxicity, attrs)
@@ -154,9 +192,24 @@ func (f *Fault) disable(ctx context.Context) (string, error) {
 	if !p.Enabled {
 		return "down (proxy already disabled)", nil
 	}
+	if err := f.opts.journal.Applying(f.effect()); err != nil {
+		return "", fmt.Errorf("journal: %w", err)
+	}
 	f.applied = true
-	if err := f.call(ctx, p.Disable); err != nil {
-		return "", fmt.Errorf("disable proxy: %w", err)
+	// The marker says that gameday disabled the proxy: Cleanup enables
+	// proxies that carry one. Its noop toxic does nothing to the traffic.
+	marker := f.ToxicName()
+	err = f.call(ctx, func() error {
+		if _, err := p.AddToxic(marker, "noop", Downstream, 0, toxiclient.Attributes{}); err != nil {
+			return fmt.Errorf("add marker toxic %q: %w", marker, err)
+		}
+		if err := p.Disable(); err != nil {
+			return fmt.Errorf("disable proxy: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
 	}
 	return f.spec.action(), nil
 }
@@ -176,6 +229,9 @@ func (f *Fault) revert(ctx context.Context) error {
 		return err
 	}
 	f.applied = false
+	if err := f.opts.journal.Undone(f.effect()); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
 	return nil
 }
 
@@ -200,11 +256,13 @@ func (f *Fault) enable() error {
 	if err != nil {
 		return fmt.Errorf("get proxy: %w", err)
 	}
-	if p.Enabled {
-		return nil
+	if !p.Enabled {
+		if err := p.Enable(); err != nil {
+			return fmt.Errorf("enable proxy: %w", err)
+		}
 	}
-	if err := p.Enable(); err != nil {
-		return fmt.Errorf("enable proxy: %w", err)
+	if err := p.RemoveToxic(f.ToxicName()); err != nil && !notFound(err) {
+		return fmt.Errorf("remove marker toxic %q: %w", f.ToxicName(), err)
 	}
 	return nil
 }

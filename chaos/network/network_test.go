@@ -156,13 +156,16 @@ func toxicNames(t *testing.T, c *toxiclient.Client, name string) []string {
 	return names
 }
 
-func TestCleanupRemovesOnlyPrefixed(t *testing.T) {
+func TestCleanupRemovesOnlyGamedays(t *testing.T) {
 	ctx := t.Context()
 	l := newLab(t)
-	p1, p2 := l.newProxy(t), l.newProxy(t)
+	p1, p2, p3 := l.newProxy(t), l.newProxy(t), l.newProxy(t)
+	const dead, live = "20261128T091500Z-aaaaaa", "20261128T091500Z-bbbbbb"
 	faults := []*Fault{
-		New("slow", l.client, Spec{Link: p1.Name, Toxic: ToxicLatency, Latency: time.Second}),
-		New("narrow", l.client, Spec{Link: p2.Name, Toxic: ToxicBandwidth, RateKBps: 10}),
+		New("slow", l.client, Spec{Link: p1.Name, Toxic: ToxicLatency, Latency: time.Second}, WithRunID(dead)),
+		New("narrow", l.client, Spec{Link: p2.Name, Toxic: ToxicBandwidth, RateKBps: 10}), // an older gameday's: no run id
+		New("cut", l.client, Spec{Link: p3.Name, Toxic: ToxicDown}, WithRunID(dead)),
+		New("other-run", l.client, Spec{Link: p2.Name, Toxic: ToxicLatency, Latency: time.Second}, WithRunID(live)),
 	}
 	for _, f := range faults {
 		if _, err := f.Inject(ctx); err != nil {
@@ -172,26 +175,52 @@ func TestCleanupRemovesOnlyPrefixed(t *testing.T) {
 	if _, err := p1.AddToxic("someone-elses", "latency", "downstream", 1, toxiclient.Attributes{"latency": 10}); err != nil {
 		t.Fatalf("AddToxic: %v", err)
 	}
+	created := ResourceName(dead, "edge")
+	if _, err := CreateProxy(ctx, l.client, chaos.NopJournal{}, "", created, "127.0.0.1:0", p1.Upstream); err != nil {
+		t.Fatal(err)
+	}
+	isLive := func(id string) bool { return id == live }
 
-	removed, err := Cleanup(ctx, l.client)
-	want := []string{p1.Name + "/gameday-slow", p2.Name + "/gameday-narrow"}
-	slices.Sort(want)
-	if err != nil || !slices.Equal(removed, want) {
-		t.Fatalf("Cleanup() = %q, %v; want %q, no error", removed, err, want)
+	left, err := Leftovers(ctx, l.client, isLive)
+	if err != nil || len(left) != 4 {
+		t.Fatalf("Leftovers() = %v, %v; want the 4 of the dead runs", left, err)
+	}
+	done, err := Cleanup(ctx, l.client, isLive)
+	if err != nil || len(done) != 4 {
+		t.Fatalf("Cleanup() = %q, %v; want 4 actions, no error", done, err)
 	}
 	if got := toxicNames(t, l.client, p1.Name); !slices.Equal(got, []string{"someone-elses"}) {
 		t.Errorf("toxics on %s after Cleanup = %q; want [someone-elses]", p1.Name, got)
 	}
-	if got := toxicNames(t, l.client, p2.Name); len(got) != 0 {
-		t.Errorf("toxics on %s after Cleanup = %q; want none", p2.Name, got)
+	if got := toxicNames(t, l.client, p2.Name); !slices.Equal(got, []string{ResourceName(live, "other-run")}) {
+		t.Errorf("toxics on %s after Cleanup = %q; want only the live run's", p2.Name, got)
 	}
-	if removed, err := Cleanup(ctx, l.client); err != nil || len(removed) != 0 {
-		t.Errorf("second Cleanup() = %q, %v; want nothing, no error", removed, err)
+	if p, err := l.client.Proxy(p3.Name); err != nil || !p.Enabled || len(p.ActiveToxics) != 0 {
+		t.Errorf("proxy %s after Cleanup = %+v, %v; want enabled again, its marker gone", p3.Name, p, err)
+	}
+	if _, err := l.client.Proxy(created); !notFound(err) {
+		t.Errorf("proxy %s after Cleanup: %v; want it deleted", created, err)
+	}
+	if done, err := Cleanup(ctx, l.client, isLive); err != nil || len(done) != 0 {
+		t.Errorf("second Cleanup() = %q, %v; want nothing, no error", done, err)
 	}
 	// The faults' records close although their toxics are gone.
-	for _, f := range faults {
+	for _, f := range faults[:3] {
 		if recs, err := f.Recover(ctx); err != nil || len(recs) != 1 || !recs[0].Recovered() {
 			t.Errorf("%s Recover() after Cleanup = %+v, %v; want its record closed, no error", f.Name(), recs, err)
+		}
+	}
+}
+
+func TestRunOf(t *testing.T) {
+	for _, tt := range []struct{ name, want string }{
+		{ResourceName("20261128T091500Z-a1b2c3", "client-api"), "20261128T091500Z-a1b2c3"},
+		{ResourceName("", "slow"), ""},
+		{"gameday-20261128T091500Z-a1b2c", ""},
+		{"db", ""},
+	} {
+		if got := RunOf(tt.name); got != tt.want {
+			t.Errorf("RunOf(%q) = %q; want %q", tt.name, got, tt.want)
 		}
 	}
 }

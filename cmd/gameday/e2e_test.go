@@ -18,10 +18,12 @@ import (
 
 	toxiclient "github.com/Shopify/toxiproxy/v2/client"
 
+	"github.com/gameday/gameday/chaos/network"
 	"github.com/gameday/gameday/reports"
 	"github.com/gameday/gameday/run"
-	"github.com/gameday/gameday/run/local"
+	"github.com/gameday/gameday/rundir"
 	"github.com/gameday/gameday/scenarios"
+	"github.com/gameday/gameday/target/processes"
 )
 
 // short is a short game day against the reference backend: latency on one
@@ -58,7 +60,7 @@ func shortScenario(t *testing.T, duration, extraTarget string) string {
 
 func readReport(t *testing.T, dir string) *reports.Report {
 	t.Helper()
-	f, err := os.Open(filepath.Join(dir, run.FileReport))
+	f, err := os.Open(filepath.Join(dir, rundir.FileReport))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +89,7 @@ func TestRunShortScenarioEndToEnd(t *testing.T) {
 		t.Fatalf("gameday run short.yaml = exit %d; want 0\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 	dir := runDir(t, out)
-	for _, name := range []string{run.FileScenario, run.FileEvents, run.FileReport, run.FileMarkdown, "results/mobile.gob", "tsdb", "logs/api-1.log"} {
+	for _, name := range []string{rundir.FileScenario, rundir.FileEvents, rundir.FileReport, rundir.FileMarkdown, "results/mobile.gob", "tsdb", "logs/api-1.log"} {
 		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
 			t.Errorf("run directory lacks %s: %v", name, err)
 		}
@@ -125,9 +127,9 @@ func TestRunShortScenarioEndToEnd(t *testing.T) {
 		t.Errorf("stdout lacks the verdict line:\n%s", stdout)
 	}
 	// gameday report rebuilds the same verdicts from the directory alone.
-	before, _ := os.ReadFile(filepath.Join(dir, run.FileReport))
+	before, _ := os.ReadFile(filepath.Join(dir, rundir.FileReport))
 	code, _, stderr = cli(t, context.Background(), "report", dir)
-	after, _ := os.ReadFile(filepath.Join(dir, run.FileReport))
+	after, _ := os.ReadFile(filepath.Join(dir, rundir.FileReport))
 	if code != 0 || string(before) != string(after) {
 		t.Errorf("gameday report = exit %d (%s); report.json changed: %v", code, stderr, string(before) != string(after))
 	}
@@ -207,7 +209,7 @@ func awaitLine(t *testing.T, lines <-chan string, want string) {
 // pidsOf returns every process gameday started in the run in dir.
 func pidsOf(t *testing.T, dir string) map[int]string {
 	t.Helper()
-	f, err := os.Open(filepath.Join(dir, run.FileEvents))
+	f, err := os.Open(filepath.Join(dir, rundir.FileEvents))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +220,7 @@ func pidsOf(t *testing.T, dir string) map[int]string {
 	}
 	pids := map[int]string{}
 	for _, e := range events {
-		if e.Type == local.EventStarted {
+		if e.Type == processes.EventStarted {
 			pids[e.PID] = e.Instance
 		}
 	}
@@ -254,7 +256,7 @@ func processAlive(pid int) bool {
 }
 
 func TestInterruptRevertsFaultsAndStopsProcesses(t *testing.T) {
-	tp, err := local.StartToxiproxy()
+	tp, err := network.StartToxiproxy()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +278,7 @@ func TestInterruptRevertsFaultsAndStopsProcesses(t *testing.T) {
 		toxics += len(ts)
 	}
 	// Every edge of the local target (2 api, 1 store replica), and the one toxic.
-	wantProxies := len(scenarios.LocalTarget{APIReplicas: 2, StoreReplicas: 1}.Links())
+	wantProxies := len(scenarios.Target{Local: &scenarios.LocalTarget{APIReplicas: 2, StoreReplicas: 1}}.Declaration().Links)
 	if len(proxies) != wantProxies || toxics != 1 {
 		t.Fatalf("during the fault: %d proxies, %d toxics; want %d and 1", len(proxies), toxics, wantProxies)
 	}
@@ -370,7 +372,7 @@ func TestUpServesUntilInterrupted(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("GET %s/v1/feed = %d; want 200", base, resp.StatusCode)
 	}
-	if want := len(scenarios.LocalTarget{APIReplicas: 1, StoreReplicas: 1}.Processes()); len(pids) != want {
+	if want := len(scenarios.Target{Local: &scenarios.LocalTarget{APIReplicas: 1, StoreReplicas: 1}}.Declaration().Instances); len(pids) != want {
 		t.Errorf("gameday up listed %d processes; want %d", len(pids), want)
 	}
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {

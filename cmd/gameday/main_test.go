@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gameday/gameday/run/local/localtest"
+	"github.com/gameday/gameday/target/local/localtest"
 )
 
 // mainEnv makes the test binary act as the gameday command itself, so that

@@ -12,8 +12,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/gameday/gameday/run/local"
 	"github.com/gameday/gameday/scenarios"
+	"github.com/gameday/gameday/target"
+	"github.com/gameday/gameday/target/local"
 )
 
 // upOptions are the options of `gameday up`.
@@ -73,8 +74,7 @@ func (o *upOptions) run(ctx context.Context, st *state) error {
 		Replication:   o.replication,
 		RestartDelay:  o.restartDelay,
 		DataDir:       o.dataDir,
-		ProxyPrefix:   "gameday-up-",
-		OnEvent: func(e local.Event) {
+		OnEvent: func(e target.Event) {
 			fmt.Fprintf(st.stderr, "%s  %-8s %s (pid %d) %s\n", e.Time.Format("15:04:05.000"), e.Instance, e.Type, e.PID, e.Detail)
 		},
 	}

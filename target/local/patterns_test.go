@@ -30,7 +30,7 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/gameday/gameday/load"
-	"github.com/gameday/gameday/run/local/localtest"
+	"github.com/gameday/gameday/target/local/localtest"
 )
 
 var (
@@ -612,7 +612,7 @@ func jwtHS(alg string, key []byte, claims map[string]any) string {
 // 413; malformed JSON is 400.
 func TestPatternAuthAndInputErrors(t *testing.T) {
 	tg := startTopology(t, Refapp{APIReplicas: 1, RestartDelay: time.Second})
-	key, err := os.ReadFile(filepath.Join(tg.dataDir, "jwt.key"))
+	key, err := os.ReadFile(filepath.Join(tg.DataDir, "jwt.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -646,8 +646,10 @@ func TestPatternAuthAndInputErrors(t *testing.T) {
 	}
 	c := newClient(t, tg.Token)
 	big := map[string]string{"text": strings.Repeat("x", 1<<20)}
-	if resp, _, err := c.do("POST", tg.BaseURL+"/v1/posts", big, nil); err != nil || resp.StatusCode != http.StatusRequestEntityTooLarge {
-		t.Errorf("1 MiB body: %v %v; want 413", resp.Status, err)
+	if resp, _, err := c.do("POST", tg.BaseURL+"/v1/posts", big, nil); err != nil {
+		t.Errorf("1 MiB body: %v; want 413", err)
+	} else if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("1 MiB body: %v; want 413", resp.Status)
 	}
 	req, _ := http.NewRequest("POST", tg.BaseURL+"/v1/posts", strings.NewReader(`{"text": "unterminated`))
 	req.Header.Set("Authorization", "Bearer "+tg.Token)

@@ -7,13 +7,14 @@ import (
 	"maps"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/gameday/gameday/run/local/localtest"
 	"github.com/gameday/gameday/scenarios"
+	"github.com/gameday/gameday/target/local/localtest"
 )
 
 func TestStartRefappServesThroughEveryLink(t *testing.T) {
@@ -23,8 +24,7 @@ func TestStartRefappServesThroughEveryLink(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	var ev events
-	target, err := StartRefapp(ctx, Refapp{Binary: bin, APIReplicas: 3, StoreReplicas: 1, RestartDelay: 100 * time.Millisecond, OnEvent: ev.add})
+	target, err := StartRefapp(ctx, Refapp{Binary: bin, APIReplicas: 3, StoreReplicas: 1, RestartDelay: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,15 +32,15 @@ func TestStartRefappServesThroughEveryLink(t *testing.T) {
 
 	// The target is what scenarios validate faults against: the same links
 	// and the same processes with the same labels.
-	spec := scenarios.LocalTarget{APIReplicas: 3, StoreReplicas: 1}
-	if got, want := slices.Sorted(maps.Keys(target.Links)), slices.Sorted(slices.Values(spec.Links())); !slices.Equal(got, want) {
+	decl := scenarios.Target{Local: &scenarios.LocalTarget{APIReplicas: 3, StoreReplicas: 1}}.Declaration()
+	if got, want := slices.Sorted(maps.Keys(target.Links)), slices.Sorted(slices.Values(decl.Links)); !slices.Equal(got, want) {
 		t.Errorf("links = %v; want the scenario's %v", got, want)
 	}
 	var wantProcs, gotProcs []string
-	for _, p := range spec.Processes() {
-		wantProcs = append(wantProcs, fmt.Sprint(p.Labels()))
-		if got := target.Supervisor.Select(p.Labels()); len(got) != 1 {
-			t.Errorf("processes with labels %v: %v; want one", p.Labels(), got)
+	for _, in := range decl.Instances {
+		wantProcs = append(wantProcs, fmt.Sprint(in.Labels))
+		if got := target.Supervisor.Select(in.Labels); len(got) != 1 {
+			t.Errorf("processes with labels %v: %v; want one", in.Labels, got)
 		}
 	}
 	for _, st := range target.Scrape {
@@ -107,4 +107,18 @@ func TestFindBinary(t *testing.T) {
 	if got, err := FindBinary(self); err != nil || got != self {
 		t.Errorf("FindBinary(%q) = %q, %v; want it back", self, got, err)
 	}
+}
+
+// alive reports whether pid is a live process (a zombie is not).
+func alive(pid int) bool {
+	b, err := os.ReadFile(filepath.Join("/proc", fmt.Sprint(pid), "stat"))
+	if err != nil {
+		return false
+	}
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] == ')' && i+2 < len(b) {
+			return b[i+2] != 'Z'
+		}
+	}
+	return true
 }

@@ -2,7 +2,7 @@
 // supervisor that restarts them as a kubelet would, with a Toxiproxy proxy on
 // every edge between them. It starts the reference backend (see Start), and
 // its Supervisor is the machinery for any user's processes too.
-package local
+package processes
 
 import (
 	"context"
@@ -10,15 +10,18 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/gameday/gameday/chaos/process"
+	"github.com/gameday/gameday/target"
 )
 
 // Defaults of the supervisor.
@@ -42,13 +45,7 @@ const (
 )
 
 // Event is something that happened to a supervised process.
-type Event struct {
-	Time     time.Time
-	Type     string
-	Instance string
-	PID      int
-	Detail   string
-}
+type Event = target.Event
 
 // Spec describes one supervised process.
 type Spec struct {
@@ -60,10 +57,16 @@ type Spec struct {
 	Args   []string
 	// Env holds extra environment variables, "KEY=value", added to gameday's.
 	Env []string
-	// Ready is an HTTP URL that answers 200 once the process is ready.
+	// Ready is an HTTP URL that answers 200 once the process is ready, or
+	// "tcp://host:port", an address that accepts connections once it is;
+	// empty: ready once started.
 	Ready string
+	// Dir is the working directory; empty: gameday's.
+	Dir string
 	// Output receives the process's stdout and stderr; nil discards them.
 	Output io.Writer
+	// RestartDelay, when set, overrides the supervisor's restart delay.
+	RestartDelay *time.Duration
 }
 
 // Supervisor starts processes, restarts them after RestartDelay when they
@@ -171,6 +174,7 @@ var errStopping = errors.New("supervisor is stopping")
 func (s *Supervisor) spawn(c *child) (*exec.Cmd, error) {
 	cmd := exec.Command(c.spec.Path, c.spec.Args...)
 	cmd.Stdout, cmd.Stderr = c.spec.Output, c.spec.Output
+	cmd.Dir = c.spec.Dir
 	if len(c.spec.Env) > 0 {
 		cmd.Env = append(os.Environ(), c.spec.Env...)
 	}
@@ -220,10 +224,14 @@ func (s *Supervisor) supervise(c *child, cmd *exec.Cmd) {
 			if stopping {
 				return
 			}
+			delay := s.restartDelay
+			if c.spec.RestartDelay != nil {
+				delay = *c.spec.RestartDelay
+			}
 			select {
 			case <-s.stop:
 				return
-			case <-time.After(s.restartDelay):
+			case <-time.After(delay):
 			}
 			next, err := s.spawn(c)
 			if errors.Is(err, errStopping) {
@@ -259,14 +267,9 @@ func (s *Supervisor) watchReady(c *child, pid int, exited <-chan struct{}) {
 	tick := time.NewTicker(readyPollEvery)
 	defer tick.Stop()
 	for {
-		resp, err := s.client.Get(c.spec.Ready)
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				s.markReady(c, pid)
-				return
-			}
+		if s.probe(c.spec.Ready) {
+			s.markReady(c, pid)
+			return
 		}
 		select {
 		case <-exited:
@@ -276,6 +279,25 @@ func (s *Supervisor) watchReady(c *child, pid int, exited <-chan struct{}) {
 		case <-tick.C:
 		}
 	}
+}
+
+// probe reports whether the readiness check ready passes now.
+func (s *Supervisor) probe(ready string) bool {
+	if addr, ok := strings.CutPrefix(ready, "tcp://"); ok {
+		conn, err := net.DialTimeout("tcp", addr, s.client.Timeout)
+		if err != nil {
+			return false
+		}
+		_ = conn.Close()
+		return true
+	}
+	resp, err := s.client.Get(ready)
+	if err != nil {
+		return false
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }
 
 func (s *Supervisor) markReady(c *child, pid int) {

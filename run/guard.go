@@ -1,0 +1,187 @@
+package run
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gameday/gameday/chaos/network"
+	"github.com/gameday/gameday/rundir"
+)
+
+// The guard is a process that outlives a run killed with SIGKILL and undoes
+// what the run's journal says is still applied on an external system. The
+// run starts it in a session of its own (a Ctrl-C to the run's process
+// group does not reach it, and the kernel does not kill it with the run),
+// holds the write end of its stdin, and tells it "done" once its teardown
+// is over. End of file without "done" means the run died: the guard undoes
+// every pending effect at once, records each in the journal and an event,
+// and exits.
+
+// Guard messages on the guard's stdin and stdout.
+const (
+	guardReady = "ready"
+	guardDone  = "done"
+)
+
+// EventGuardReverted is the event a guard appends for what it undid.
+const EventGuardReverted = "guard.reverted"
+
+// DefaultGuardStartTimeout bounds the wait for the guard to be ready.
+const DefaultGuardStartTimeout = 10 * time.Second
+
+// guard is a started guard process, seen from the run.
+type guard struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+}
+
+// startGuard starts command + [dir, runID] and waits until it says it is
+// ready.
+func startGuard(command []string, dir, runID string) (*guard, error) {
+	logf, err := os.OpenFile(filepath.Join(dir, rundir.DirLogs, "guard.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close() // the child has its own descriptor
+	cmd := exec.Command(command[0], append(command[1:], dir, runID)...)
+	cmd.Stderr = logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	g := &guard{cmd: cmd, stdin: stdin}
+	ready := make(chan error, 1)
+	go func() {
+		line, err := bufio.NewReader(stdout).ReadString('\n')
+		if err == nil && strings.TrimSpace(line) != guardReady {
+			err = fmt.Errorf("guard said %q", line)
+		}
+		ready <- err
+	}()
+	select {
+	case err = <-ready:
+	case <-time.After(DefaultGuardStartTimeout):
+		err = errors.New("no answer")
+	}
+	if err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return nil, fmt.Errorf("guard not ready: %w", err)
+	}
+	return g, nil
+}
+
+// release tells the guard the run is over and waits for it to exit.
+func (g *guard) release() error {
+	_, werr := io.WriteString(g.stdin, guardDone+"\n")
+	cerr := g.stdin.Close()
+	done := make(chan error, 1)
+	go func() { done <- g.cmd.Wait() }()
+	select {
+	case err := <-done:
+		return errors.Join(werr, cerr, err)
+	case <-time.After(5 * time.Second):
+		_ = g.cmd.Process.Kill()
+		return errors.Join(werr, cerr, errors.New("guard did not exit"))
+	}
+}
+
+// Guard is the guard process of the run in dir with run id runID: it holds
+// the run's lease, says it is ready on ready, then waits on in. "done"
+// ends it quietly; end of file (the run died) makes it undo every effect
+// the journal holds as pending and record what it did. log receives its
+// diagnostics.
+func Guard(ctx context.Context, dir, runID string, in io.Reader, ready, log io.Writer) error {
+	lease, err := rundir.TakeLease(runID)
+	if err != nil {
+		return err
+	}
+	defer lease.Release()
+	if _, err := io.WriteString(ready, guardReady+"\n"); err != nil {
+		return err
+	}
+	sc := bufio.NewScanner(in)
+	for sc.Scan() {
+		if strings.TrimSpace(sc.Text()) == guardDone {
+			return nil
+		}
+	}
+	// The run died without saying it was done.
+	start := time.Now()
+	fmt.Fprintf(log, "%s: the run ended without finishing: undoing what it left applied\n", start.Format(time.RFC3339Nano))
+	return UndoPending(context.WithoutCancel(ctx), dir, log)
+}
+
+// UndoPending undoes every effect the journal of the run in dir holds as
+// pending, records each as undone in the journal and as an event, and
+// returns every failure joined. It is what a guard does; `gameday cleanup
+// RUN_DIR` does it too.
+func UndoPending(ctx context.Context, dir string, log io.Writer) error {
+	pending, err := rundir.Pending(dir)
+	if err != nil {
+		return err
+	}
+	if len(pending) == 0 {
+		return nil
+	}
+	j, err := rundir.CreateJournal(dir)
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	var errs, done []string
+	// Undo in reverse: toxics before the proxies they sit on.
+	for i := len(pending) - 1; i >= 0; i-- {
+		e := pending[i]
+		what, err := network.Undo(ctx, network.NewClient(e.Server), e)
+		if err != nil {
+			errs = append(errs, err.Error())
+			fmt.Fprintf(log, "undo %+v: %v\n", e, err)
+			continue
+		}
+		_ = j.Undone(e)
+		done = append(done, what)
+		fmt.Fprintln(log, what)
+	}
+	appendEvent(dir, Event{Type: EventGuardReverted, Message: strings.Join(done, "; ")})
+	if len(errs) > 0 {
+		return fmt.Errorf("undo: %s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// appendEvent appends one event to a run's events.jsonl, from outside the
+// run (which is over).
+func appendEvent(dir string, e Event) {
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	line, err := json.Marshal(e)
+	if err != nil {
+		return
+	}
+	f, err := rundir.OpenAppend(filepath.Join(dir, rundir.FileEvents))
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	_, _ = f.Write(append(line, '\n'))
+}

@@ -1,0 +1,296 @@
+package scenarios
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/template"
+	"text/template/parse"
+)
+
+// Environment is where the values of {{env "NAME"}} and {{file "PATH"}}
+// come from. Such values are secrets: they never reach the run directory,
+// events, logs or reports.
+type Environment struct {
+	// LookupEnv returns an environment variable (os.LookupEnv).
+	LookupEnv func(name string) (string, bool)
+	// ReadFile reads a file (os.ReadFile); relative paths are taken from
+	// the scenario file's folder before it is called.
+	ReadFile func(path string) ([]byte, error)
+}
+
+// OSEnvironment reads the process's environment and files.
+func OSEnvironment() Environment {
+	return Environment{LookupEnv: os.LookupEnv, ReadFile: os.ReadFile}
+}
+
+// MaxSecretFile bounds the size of a file read by {{file}}.
+const MaxSecretFile = 1 << 20
+
+// Values are the env and file values a scenario's templates use, resolved
+// once, before the run starts.
+type Values struct {
+	env   map[string]string
+	files map[string]string // by path as written
+}
+
+// Resolve reads every env variable and file the scenario's templates name,
+// from env. Problems name where each reference was written; a missing
+// variable or an unreadable file is a problem.
+func Resolve(s *Scenario, env Environment) (*Values, error) {
+	v := &validator{s: s}
+	vals := v.resolve(env)
+	if err := errorOf(v.problems); err != nil {
+		return nil, err
+	}
+	return vals, nil
+}
+
+// resolve reads every reference of the scenario's templates, adding a
+// problem for each that cannot be read.
+func (v *validator) resolve(env Environment) *Values {
+	vals := &Values{env: map[string]string{}, files: map[string]string{}}
+	for _, ref := range v.s.references() {
+		switch ref.fn {
+		case "env":
+			if _, done := vals.env[ref.arg]; done {
+				continue
+			}
+			val, ok := env.LookupEnv(ref.arg)
+			if !ok {
+				v.add(ref.path, "environment variable %s is not set", ref.arg)
+				continue
+			}
+			vals.env[ref.arg] = val
+		case "file":
+			if _, done := vals.files[ref.arg]; done {
+				continue
+			}
+			b, err := readSecretFile(env, v.s.ResolvePath(ref.arg))
+			if err != nil {
+				v.add(ref.path, "file %q: %v", ref.arg, err)
+				continue
+			}
+			vals.files[ref.arg] = strings.TrimRight(string(b), "\r\n")
+		}
+	}
+	return vals
+}
+
+func readSecretFile(env Environment, path string) ([]byte, error) {
+	if st, err := os.Stat(path); err == nil && st.Size() > MaxSecretFile {
+		return nil, fmt.Errorf("larger than %d bytes", MaxSecretFile)
+	}
+	b, err := env.ReadFile(path)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return nil, pe.Err
+		}
+		return nil, err
+	}
+	if len(b) > MaxSecretFile {
+		return nil, fmt.Errorf("larger than %d bytes", MaxSecretFile)
+	}
+	return b, nil
+}
+
+// Funcs returns env and file functions that answer from v, for templates
+// executed during the run.
+func (v *Values) Funcs() template.FuncMap {
+	return template.FuncMap{
+		"env": func(name string) (string, error) {
+			if val, ok := v.env[name]; ok {
+				return val, nil
+			}
+			return "", fmt.Errorf("environment variable %s was not resolved", name)
+		},
+		"file": func(path string) (string, error) {
+			if val, ok := v.files[path]; ok {
+				return val, nil
+			}
+			return "", fmt.Errorf("file %q was not resolved", path)
+		},
+	}
+}
+
+// Secrets returns every resolved value, longest first, empty values left
+// out: what a run must redact from everything it writes.
+func (v *Values) Secrets() []string {
+	var out []string
+	for _, m := range []map[string]string{v.env, v.files} {
+		for _, val := range m {
+			if val != "" && !slices.Contains(out, val) {
+				out = append(out, val)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b string) int { return len(b) - len(a) })
+	return out
+}
+
+// ResolvePath returns path relative to the scenario file's folder when it
+// is relative (and the scenario was read from a file).
+func (s *Scenario) ResolvePath(path string) string {
+	if filepath.IsAbs(path) || s.File == "" || strings.HasPrefix(s.File, "bundled:") {
+		return path
+	}
+	return filepath.Join(filepath.Dir(s.File), path)
+}
+
+// reference is one {{env "X"}} or {{file "X"}} of a template.
+type reference struct {
+	path    string // the field path of the template
+	fn, arg string
+}
+
+// templateField is one templated field of a scenario.
+type templateField struct {
+	path, text string
+}
+
+// templateFields lists every field of s that is a template, in document
+// order of their kinds.
+func (s *Scenario) templateFields() []templateField {
+	var out []templateField
+	add := func(path, text string) { out = append(out, templateField{path, text}) }
+	addMap := func(path string, m map[string]string) {
+		for _, k := range sortedKeys(m) {
+			add(path+"."+k, m[k])
+		}
+	}
+	if p := s.Target.Processes; p != nil {
+		for i, svc := range p.Services {
+			sp := fmt.Sprintf("target.processes.services[%d]", i)
+			for j, a := range svc.Args {
+				add(fmt.Sprintf("%s.args[%d]", sp, j), a)
+			}
+			addMap(sp+".env", svc.Env)
+		}
+	}
+	if e := s.Target.External; e != nil {
+		add("target.external.baseURL", e.BaseURL)
+		addMap("target.external.urls", e.URLs)
+		addMap("target.external.header", e.Header)
+		if e.Prometheus != nil {
+			addMap("target.external.prometheus.header", e.Prometheus.Header)
+		}
+	}
+	for i, st := range s.Load {
+		for j, r := range st.Requests {
+			p := fmt.Sprintf("load[%d].requests[%d]", i, j)
+			add(p+".url", r.URL)
+			add(p+".body", r.Body)
+			addMap(p+".header", r.Header)
+		}
+	}
+	return out
+}
+
+// references returns every env and file reference of s's templates, in
+// field order. Templates that do not parse are left to Validate.
+func (s *Scenario) references() []reference {
+	var out []reference
+	for _, f := range s.templateFields() {
+		refs, _ := templateReferences(f.text)
+		for _, r := range refs {
+			r.path = f.path
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// placeholderFuncs are every function a scenario template may call, for
+// parsing; execution binds real ones.
+var placeholderFuncs = template.FuncMap{
+	"env":       func(string) string { return "" },
+	"file":      func(string) string { return "" },
+	"link":      func(string) string { return "" },
+	"links":     func(string) []string { return nil },
+	"addr":      func(string, ...string) string { return "" },
+	"instances": func(string) []string { return nil },
+	"join":      func(string, []string) string { return "" },
+	"urls":      func([]string) []string { return nil },
+}
+
+// templateReferences parses text and returns its env and file calls; an
+// error when one is not called with a quoted constant, which the run could
+// not resolve beforehand.
+func templateReferences(text string) ([]reference, error) {
+	if !strings.Contains(text, "{{") {
+		return nil, nil
+	}
+	trees, err := parse.Parse("t", text, "", "", placeholderFuncs, builtinFuncs())
+	if err != nil {
+		return nil, err
+	}
+	var refs []reference
+	var errs []error
+	var walk func(parse.Node)
+	walk = func(n parse.Node) {
+		switch n := n.(type) {
+		case *parse.ListNode:
+			if n != nil {
+				for _, c := range n.Nodes {
+					walk(c)
+				}
+			}
+		case *parse.ActionNode:
+			walk(n.Pipe)
+		case *parse.PipeNode:
+			if n == nil {
+				return
+			}
+			for i, c := range n.Cmds {
+				if id, ok := c.Args[0].(*parse.IdentifierNode); ok && (id.Ident == "env" || id.Ident == "file") {
+					str, isStr := (parse.Node)(nil), false
+					if len(c.Args) == 2 && i == 0 {
+						_, isStr = c.Args[1].(*parse.StringNode)
+						str = c.Args[1]
+					}
+					if !isStr {
+						errs = append(errs, fmt.Errorf("%s takes one quoted name, such as {{%s \"NAME\"}}", id.Ident, id.Ident))
+						continue
+					}
+					refs = append(refs, reference{fn: id.Ident, arg: str.(*parse.StringNode).Text})
+				}
+				for _, a := range c.Args {
+					walk(a)
+				}
+			}
+		case *parse.IfNode:
+			walk(n.Pipe)
+			walk(n.List)
+			walk(n.ElseList)
+		case *parse.RangeNode:
+			walk(n.Pipe)
+			walk(n.List)
+			walk(n.ElseList)
+		case *parse.WithNode:
+			walk(n.Pipe)
+			walk(n.List)
+			walk(n.ElseList)
+		case *parse.TemplateNode:
+			walk(n.Pipe)
+		}
+	}
+	for _, t := range trees {
+		walk(t.Root)
+	}
+	return refs, errors.Join(errs...)
+}
+
+// builtinFuncs names text/template's built-in functions, so that parse
+// accepts them.
+func builtinFuncs() map[string]any {
+	m := map[string]any{}
+	for _, name := range []string{"and", "call", "html", "index", "slice", "js", "len", "not", "or", "print", "printf", "println", "urlquery", "eq", "ge", "gt", "le", "lt", "ne"} {
+		m[name] = fmt.Sprint
+	}
+	return m
+}

@@ -1,0 +1,66 @@
+// Package target holds what every kind of target gives a run once it is up
+// (Running): where clients reach it, the links network faults act on, the
+// processes process faults signal, and where its metrics are. Each kind
+// lives in a sub-package: local (the reference backend), processes (the
+// user's own programs), external (a running system named by URLs).
+package target
+
+import (
+	"net/http"
+	"time"
+
+	toxiclient "github.com/Shopify/toxiproxy/v2/client"
+
+	"github.com/gameday/gameday/chaos"
+	"github.com/gameday/gameday/chaos/process"
+	"github.com/gameday/gameday/metrics"
+)
+
+// Running is a target that is up and ready for load.
+type Running struct {
+	// Base is {{.Base}}: where clients reach the system, no trailing slash.
+	Base string
+	// URLs are the named URLs {{.URL "name"}} returns.
+	URLs map[string]string
+	// Header holds headers added to every request of the load. Secret:
+	// never written anywhere.
+	Header http.Header
+	// Token is {{.Token}}, a bearer token of a load user; may be empty.
+	Token string
+	// Links are the links network faults act on, by name.
+	Links map[string]Link
+	// Processes selects and watches the target's processes for process
+	// faults; nil when the target has none.
+	Processes process.Supervisor
+	// Scrape lists the metrics endpoints the run's embedded Prometheus
+	// scrapes, besides gameday's own.
+	Scrape []metrics.Target
+	// Prometheus answers the scenario's PromQL checks when the target has
+	// a Prometheus of its own; nil: the run's embedded one does.
+	Prometheus metrics.Querier
+	// Attrs are facts about the target for the run's events (no secrets).
+	Attrs map[string]string
+}
+
+// Link is one edge of a target that runs through a Toxiproxy proxy.
+type Link struct {
+	Name     string // as faults name it: "gateway-api-1"
+	Proxy    string // the proxy's name on the server
+	Listen   string // the proxy's address
+	Upstream string // where it forwards to
+	// Toxiproxy is a client of the server that holds the proxy, Server
+	// that server's API URL, and Journal where changes to it are recorded
+	// (chaos.NopJournal for an embedded server).
+	Toxiproxy *toxiclient.Client
+	Server    string
+	Journal   chaos.Journal
+}
+
+// Event is something that happened to a target's process.
+type Event struct {
+	Time     time.Time
+	Type     string
+	Instance string
+	PID      int
+	Detail   string
+}
