@@ -4,7 +4,7 @@ BIN     ?= bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build test test-race demo lint bench bench-vegeta bench-refapp fuzz clean
+.PHONY: all build test test-race test-servers tools demo lint bench bench-vegeta bench-refapp fuzz clean
 
 all: build
 
@@ -20,6 +20,45 @@ test:
 ## test-race: the test suite under the race detector (slower)
 test-race:
 	$(GO) test -count=1 -race -timeout 20m ./...
+
+# The real servers some tests play against live in TOOLS, outside the
+# repository, so that a clean clone, `git clean` and `make clean` keep them.
+TOOLS             ?= $(HOME)/.cache/gameday/tools
+TOXIPROXY_VERSION := 2.12.0
+TOXIPROXY_SERVER  := $(abspath $(TOOLS))/toxiproxy-server-v$(TOXIPROXY_VERSION)
+PROMETHEUS        := $(abspath $(TOOLS))/prometheus
+
+## tools: install the real Toxiproxy server (built from the module proxy) and Prometheus (Debian package) in TOOLS
+tools: $(TOXIPROXY_SERVER) $(PROMETHEUS)
+
+## test-servers: the tests that need the real servers: every test with `Servers` in its name (TestServers...), run against TOOLS
+test-servers: tools
+	GAMEDAY_TOXIPROXY_SERVER=$(TOXIPROXY_SERVER) GAMEDAY_PROMETHEUS=$(PROMETHEUS) GAMEDAY_REQUIRE_SERVERS=1 \
+	$(GO) test -count=1 -timeout 9m -run 'Servers' ./...
+
+# Toxiproxy's server at an exact version, built in a scratch module (the
+# module proxy refuses to list its versions, so name the version). The
+# version is stamped as the release builds do, so GET /version tells it.
+$(TOXIPROXY_SERVER):
+	@mkdir -p $(@D)
+	d=$$(mktemp -d) && trap 'rm -rf "$$d"' EXIT && cd $$d && $(GO) mod init scratch >/dev/null 2>&1 && \
+	$(GO) get github.com/Shopify/toxiproxy/v2@v$(TOXIPROXY_VERSION) && \
+	$(GO) build -ldflags "-X github.com/Shopify/toxiproxy/v2.Version=$(TOXIPROXY_VERSION)" \
+		-o $@.tmp github.com/Shopify/toxiproxy/v2/cmd/server && mv $@.tmp $@
+
+# Prometheus from the Debian package, installed only when no `prometheus` is on
+# PATH (with sudo when not root and sudo exists); TOOLS holds a link to it.
+# Make follows the link: a link whose binary is gone is made again.
+$(PROMETHEUS):
+	@mkdir -p $(@D)
+	@if ! command -v prometheus >/dev/null 2>&1; then \
+		sudo=; if [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then sudo=sudo; fi; \
+		echo "$$sudo apt-get install prometheus"; \
+		$$sudo apt-get update && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus; \
+	fi
+	ln -sfn "$$(command -v prometheus)" $@
+	$@ --version 2>&1 | head -1
 
 ## demo: build, then run the quickstart game day against the local reference backend
 demo: build
