@@ -30,8 +30,9 @@ func durationBuckets() []float64 {
 // setupBackend is the backend mode: the notes API over a store in memory,
 // or journaled to --data.
 func setupBackend(c config, env env) (http.Handler, func() error, error) {
-	st := newMemoryStore()
+	st, storage := newMemoryStore(), []any{"storage", "memory"}
 	if c.data != "" {
+		storage = []any{"storage", "file", "file", c.data}
 		var dropped int64
 		var err error
 		if st, dropped, err = openStore(c.data); err != nil {
@@ -41,7 +42,7 @@ func setupBackend(c config, env env) (http.Handler, func() error, error) {
 			env.log.Warn("dropped a torn last line of the data file", "file", c.data, "bytes", dropped)
 		}
 	}
-	env.log.Info("notes loaded", "file", c.data, "notes", st.len())
+	env.log.Info("notes loaded", append(storage, "notes", st.len())...)
 	h, err := newBackend(st, env.registry, env.metrics, env.log, time.Now)
 	if err != nil {
 		st.Close()

@@ -232,7 +232,7 @@ func TestEndToEnd(t *testing.T) {
 			!regexp.MustCompile(`^\{"notes":\[\{"id":"a","text":"v2",.*\},\{"id":"b","text":"v1",.*\}\]\}$`).MatchString(strings.TrimSpace(body)) {
 			t.Errorf("after restart GET /v1/notes = %d %s; want a (v2) then b (v1)", code, body)
 		}
-		if !strings.Contains(b.stderr.String(), `"msg":"notes loaded","mode":"backend","file":"`+data+`","notes":2`) {
+		if !strings.Contains(b.stderr.String(), `"msg":"notes loaded","mode":"backend","storage":"file","file":"`+data+`","notes":2`) {
 			t.Errorf("restarted backend logged %s; want notes loaded with 2 notes", b.stderr.String())
 		}
 	})
