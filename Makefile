@@ -8,10 +8,11 @@ LDFLAGS := -X main.version=$(VERSION)
 
 all: build
 
-## build: bin/gameday and bin/refapp (the reference backend gameday starts for local targets)
+## build: bin/gameday, bin/refapp (the reference backend gameday starts for local targets) and bin/notes (examples/notes)
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/gameday ./cmd/gameday
 	$(GO) build -o $(BIN)/refapp ./reference-app/cmd/refapp
+	$(GO) build -o $(BIN)/notes ./examples/notes/cmd/notes
 
 ## test: the whole test suite, end-to-end runs against the reference backend included
 test:

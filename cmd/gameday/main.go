@@ -14,11 +14,13 @@ func main() {
 	ctx, stop := interruptContext()
 	defer stop()
 	os.Exit(execute(&state{
-		ctx:    ctx,
-		stdout: os.Stdout,
-		stderr: os.Stderr,
-		args:   os.Args[1:],
-		getenv: os.Getenv,
+		ctx:       ctx,
+		stdout:    os.Stdout,
+		stderr:    os.Stderr,
+		args:      os.Args[1:],
+		getenv:    os.Getenv,
+		lookupEnv: os.LookupEnv,
+		stdin:     os.Stdin,
 	}))
 }
 

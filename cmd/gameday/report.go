@@ -8,7 +8,8 @@ import (
 )
 
 func newReportCmd(st *state) *cobra.Command {
-	return &cobra.Command{
+	var promQLFrom string
+	cmd := &cobra.Command{
 		Use:   "report RUN_DIR",
 		Short: "Judge a run directory again and rewrite its reports",
 		Long: `Report rebuilds every verdict and report of a run from its run directory alone: the scenario
@@ -16,7 +17,10 @@ as run, events.jsonl, the load results and the stored TSDB. It works on a run th
 judging it up to the moment it died. The exit code is that of the run: 0 passed, 1 failed, 3 aborted.`,
 		Args: exactArgs(1, "one run directory"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rep, err := run.JudgeAndWrite(cmd.Context(), args[0])
+			if promQLFrom != run.PromQLFromTarget && promQLFrom != run.PromQLFromRun {
+				return usagef("--promql-from %q: want %s or %s", promQLFrom, run.PromQLFromTarget, run.PromQLFromRun)
+			}
+			rep, err := run.JudgeAndWrite(cmd.Context(), args[0], run.WithPromQLFrom(promQLFrom))
 			if err != nil {
 				return err
 			}
@@ -36,4 +40,7 @@ judging it up to the moment it died. The exit code is that of the run: 0 passed,
 			return &run.AbortedError{Reason: string(rep.Status) + ": " + rep.Reason}
 		},
 	}
+	cmd.Flags().StringVar(&promQLFrom, "promql-from", run.PromQLFromTarget,
+		"where PromQL checks are answered: target (the target's own Prometheus when it has one) or run (the run's TSDB)")
+	return cmd
 }

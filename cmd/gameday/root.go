@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/gameday/gameday/scenarios"
 )
 
 // state is everything of the process the CLI touches: tests run the whole
@@ -17,6 +20,23 @@ type state struct {
 	stdout, stderr io.Writer
 	args           []string
 	getenv         func(string) string
+	// lookupEnv reads the environment for {{env}} values; nil: getenv,
+	// where an empty value counts as unset.
+	lookupEnv func(string) (string, bool)
+	// stdin is the process's standard input (the guard reads it).
+	stdin io.Reader
+}
+
+// environment is where scenarios' {{env}} and {{file}} values come from.
+func (st *state) environment() scenarios.Environment {
+	lookup := st.lookupEnv
+	if lookup == nil {
+		lookup = func(k string) (string, bool) {
+			v := st.getenv(k)
+			return v, v != ""
+		}
+	}
+	return scenarios.Environment{LookupEnv: lookup, ReadFile: os.ReadFile}
 }
 
 // Exit codes.
@@ -79,7 +99,7 @@ Exit codes: 0 every check passed, 1 a check failed, 2 invalid input or usage,
 	root.SetOut(st.stdout)
 	root.SetErr(st.stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newRunCmd(st), newValidateCmd(st), newReportCmd(st), newUpCmd(st), newVersionCmd(st))
+	root.AddCommand(newRunCmd(st), newValidateCmd(st), newReportCmd(st), newUpCmd(st), newCleanupCmd(st), newGuardCmd(st), newVersionCmd(st))
 	return root
 }
 

@@ -60,7 +60,7 @@ func (o *runOptions) complete(st *state, args []string) error {
 	if err != nil {
 		return err
 	}
-	o.s, err = scenarios.LoadBytes(o.path, o.raw)
+	o.s, err = scenarios.LoadBytes(o.path, o.raw, scenarios.WithEnvironment(st.environment()))
 	return err
 }
 
@@ -84,6 +84,9 @@ func (o *runOptions) run(cmd *cobra.Command, st *state) error {
 	out := cmd.OutOrStdout()
 	fmt.Fprintf(out, "gameday: running %s (%s)\n", o.s.Name, o.path)
 	opts := []run.Option{run.WithOutDir(o.out), run.WithRefappBinary(o.refapp)}
+	if self, err := os.Executable(); err == nil {
+		opts = append(opts, run.WithGuard(self, guardCommand))
+	}
 	if !o.quiet {
 		opts = append(opts, run.WithProgress(progressPrinter(out)))
 	}

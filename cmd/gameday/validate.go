@@ -25,7 +25,7 @@ func newValidateCmd(st *state) *cobra.Command {
 			for _, arg := range args {
 				path, raw, err := readScenario(arg)
 				if err == nil {
-					_, err = scenarios.LoadBytes(path, raw)
+					_, err = scenarios.LoadBytes(path, raw, scenarios.WithEnvironment(st.environment()))
 				}
 				if err != nil {
 					errs = append(errs, err)

@@ -139,7 +139,7 @@ func Start(ctx context.Context, spec *scenarios.ProcessesTarget, cfg Config) (_ 
 		if err := os.MkdirAll(filepath.Join(top.DataDir, in.Name), 0o755); err != nil {
 			return t, fmt.Errorf("start %s: %w", in.Name, err)
 		}
-		dir := cfg.Dir
+		dir := resolvePath(cfg.Dir, ".")
 		if in.Service.Dir != "" {
 			dir = resolvePath(cfg.Dir, in.Service.Dir)
 		}
@@ -207,12 +207,15 @@ func resolveCommands(spec *scenarios.ProcessesTarget, cfg Config) (map[string]st
 	return out, errors.Join(errs...)
 }
 
-// resolvePath takes a relative path from dir.
+// resolvePath takes a relative path from dir, and makes it absolute.
 func resolvePath(dir, path string) string {
-	if filepath.IsAbs(path) || dir == "" {
-		return path
+	if !filepath.IsAbs(path) && dir != "" {
+		path = filepath.Join(dir, path)
 	}
-	return filepath.Join(dir, path)
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return path
 }
 
 // readyCheck is the supervisor's readiness check of an instance.
