@@ -10,10 +10,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
+	"github.com/gameday/gameday/chaos"
 	"github.com/gameday/gameday/chaos/network"
 	"github.com/gameday/gameday/rundir"
 )
@@ -33,8 +36,13 @@ const (
 	guardDone  = "done"
 )
 
-// EventGuardReverted is the event a guard appends for what it undid.
-const EventGuardReverted = "guard.reverted"
+// Events of the guard.
+const (
+	// EventGuardStarted: the run started its guard (PID).
+	EventGuardStarted = "guard.started"
+	// EventGuardReverted: the guard undid what a dead run left applied.
+	EventGuardReverted = "guard.reverted"
+)
 
 // DefaultGuardStartTimeout bounds the wait for the guard to be ready.
 const DefaultGuardStartTimeout = 10 * time.Second
@@ -147,20 +155,49 @@ func UndoPending(ctx context.Context, dir string, log io.Writer) error {
 		return err
 	}
 	defer j.Close()
-	var errs, done []string
-	// Undo in reverse: toxics before the proxies they sit on.
-	for i := len(pending) - 1; i >= 0; i-- {
-		e := pending[i]
-		what, err := network.Undo(ctx, network.NewClient(e.Server), e)
-		if err != nil {
-			errs = append(errs, err.Error())
-			fmt.Fprintf(log, "undo %+v: %v\n", e, err)
-			continue
+	// A proxy gameday created takes its toxics with it when deleted: undo
+	// only the rest, each proxy's effects in parallel with the others', so
+	// that one slow call does not hold everything back.
+	deleted := map[string]bool{}
+	for _, e := range pending {
+		if e.Kind == chaos.EffectProxy {
+			deleted[e.Server+" "+e.Proxy] = true
 		}
-		_ = j.Undone(e)
-		done = append(done, what)
-		fmt.Fprintln(log, what)
 	}
+	var mu sync.Mutex // guards errs, done and j's calls order (j is safe anyway)
+	var errs, done []string
+	var wg sync.WaitGroup
+	byProxy := map[string][]chaos.Effect{}
+	for i := len(pending) - 1; i >= 0; i-- { // newest first: toxics before their proxy
+		e := pending[i]
+		key := e.Server + " " + e.Proxy
+		byProxy[key] = append(byProxy[key], e)
+	}
+	for key, effects := range byProxy {
+		wg.Go(func() {
+			for _, e := range effects {
+				var what string
+				var err error
+				if e.Kind == chaos.EffectToxic && deleted[key] {
+					what = fmt.Sprintf("toxic %s goes with proxy %s", e.Toxic, e.Proxy)
+				} else {
+					what, err = network.Undo(ctx, network.NewClient(e.Server), e)
+				}
+				mu.Lock()
+				if err != nil {
+					errs = append(errs, err.Error())
+					fmt.Fprintf(log, "undo %+v: %v\n", e, err)
+				} else {
+					_ = j.Undone(e)
+					done = append(done, what)
+					fmt.Fprintln(log, what)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	slices.Sort(done)
 	appendEvent(dir, Event{Type: EventGuardReverted, Message: strings.Join(done, "; ")})
 	if len(errs) > 0 {
 		return fmt.Errorf("undo: %s", strings.Join(errs, "; "))

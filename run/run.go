@@ -249,6 +249,7 @@ func (r *runner) startTarget(ctx context.Context) error {
 		if r.guard, err = startGuard(r.opts.guard, r.dir, r.runID); err != nil {
 			return fmt.Errorf("start the guard: %w", err)
 		}
+		r.events.Emit(Event{Type: EventGuardStarted, PID: r.guard.cmd.Process.Pid})
 	}
 	t, err := newTarget(r.s, targetEnv{
 		runID:   r.runID,

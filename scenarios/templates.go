@@ -118,6 +118,20 @@ func (v *Values) Funcs() template.FuncMap {
 	}
 }
 
+// has reports whether every reference was resolved.
+func (v *Values) has(refs []reference) bool {
+	for _, r := range refs {
+		m := v.env
+		if r.fn == "file" {
+			m = v.files
+		}
+		if _, ok := m[r.arg]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
 // Secrets returns every resolved value, longest first, empty values left
 // out: what a run must redact from everything it writes.
 func (v *Values) Secrets() []string {

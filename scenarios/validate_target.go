@@ -166,8 +166,12 @@ func (v *validator) serviceTemplates(p string, t *ProcessesTarget) {
 				return
 			}
 			tm, err := template.New(path).Option("missingkey=error").Funcs(fm).Parse(text)
+			var refs []reference
 			if err == nil {
-				_, err = templateReferences(text)
+				refs, err = templateReferences(text)
+			}
+			if err == nil && v.vals != nil && !v.vals.has(refs) {
+				return // a value that is not there: reported by resolve
 			}
 			if err == nil {
 				err = tm.Execute(&limitedWriter{w: &strings.Builder{}, n: 1 << 16}, data)
@@ -269,6 +273,9 @@ func (v *validator) externalURL(path, text string) {
 // failed (reported) or needs values that were not resolved.
 func (v *validator) expand(path, text string) (string, bool) {
 	refs, err := templateReferences(text)
+	if err == nil && v.vals != nil && !v.vals.has(refs) {
+		return "", false // a value that is not there: reported by resolve
+	}
 	if err == nil && len(refs) > 0 && v.vals == nil {
 		_, err = template.New(path).Funcs(placeholderFuncs).Parse(text)
 		if err != nil {

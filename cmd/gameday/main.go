@@ -13,7 +13,9 @@ import (
 func main() {
 	ctx, stop := interruptContext()
 	defer stop()
+	self, _ := os.Executable() // no guard when unknown
 	os.Exit(execute(&state{
+		self:      self,
 		ctx:       ctx,
 		stdout:    os.Stdout,
 		stderr:    os.Stderr,

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,8 +17,9 @@ import (
 // tests can run it as a real process and signal it.
 const mainEnv = "GAMEDAY_TEST_MAIN"
 
-// refapp is the reference backend built once for this test binary.
-var refapp string
+// refapp is the reference backend built once for this test binary, and
+// notes the example service of examples/notes.
+var refapp, notes string
 
 func TestMain(m *testing.M) {
 	if os.Getenv(mainEnv) != "" {
@@ -36,6 +38,11 @@ func runTests(m *testing.M) int {
 	defer os.RemoveAll(dir)
 	if refapp, err = localtest.BuildRefapp(dir); err != nil {
 		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	notes = filepath.Join(dir, "notes")
+	if out, err := exec.Command("go", "build", "-o", notes, "github.com/gameday/gameday/examples/notes/cmd/notes").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build notes: %v\n%s", err, out)
 		return 1
 	}
 	return m.Run()

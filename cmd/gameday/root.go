@@ -25,6 +25,9 @@ type state struct {
 	lookupEnv func(string) (string, bool)
 	// stdin is the process's standard input (the guard reads it).
 	stdin io.Reader
+	// self is gameday's own executable, which a run starts again as its
+	// guard; empty: runs have no guard.
+	self string
 }
 
 // environment is where scenarios' {{env}} and {{file}} values come from.

@@ -84,8 +84,8 @@ func (o *runOptions) run(cmd *cobra.Command, st *state) error {
 	out := cmd.OutOrStdout()
 	fmt.Fprintf(out, "gameday: running %s (%s)\n", o.s.Name, o.path)
 	opts := []run.Option{run.WithOutDir(o.out), run.WithRefappBinary(o.refapp)}
-	if self, err := os.Executable(); err == nil {
-		opts = append(opts, run.WithGuard(self, guardCommand))
+	if st.self != "" {
+		opts = append(opts, run.WithGuard(st.self, guardCommand))
 	}
 	if !o.quiet {
 		opts = append(opts, run.WithProgress(progressPrinter(out)))

@@ -97,9 +97,9 @@ func New(spec *scenarios.ExternalTarget, cfg Config) *Target {
 	return &Target{spec: spec, cfg: cfg}
 }
 
-// Start checks that the base URL, the Toxiproxy and the Prometheus answer,
-// refuses a Toxiproxy that holds leftovers of an earlier run, finds the
-// existing proxies and creates the declared ones. On error, what it created
+// Start checks that the Toxiproxy answers, refuses one that holds
+// leftovers of an earlier run, finds the existing proxies and creates the
+// declared ones; then checks that the base URL and the Prometheus answer. On error, what it created
 // has been removed again.
 func (t *Target) Start(ctx context.Context) (_ *target.Running, err error) {
 	r := &target.Running{URLs: map[string]string{}, Links: map[string]target.Link{}, Header: http.Header{}, Attrs: map[string]string{}}
@@ -122,6 +122,18 @@ func (t *Target) Start(ctx context.Context) (_ *target.Running, err error) {
 	for _, sc := range t.spec.Scrape {
 		r.Scrape = append(r.Scrape, metrics.Target{URL: sc.URL, Labels: maps.Clone(sc.Labels)})
 	}
+	// The Toxiproxy first: the base URL may be a proxy the scenario declares.
+	if tp := t.spec.Toxiproxy; tp != nil {
+		defer func() {
+			if err != nil {
+				err = errors.Join(err, t.Stop(context.WithoutCancel(ctx)))
+			}
+		}()
+		if err := t.links(ctx, tp, r); err != nil {
+			return nil, err
+		}
+		r.Attrs["toxiproxy"] = redactURL(tp.URL)
+	}
 	if err := t.reachHTTP(ctx, "baseURL", r.Base, r.Header); err != nil {
 		return nil, err
 	}
@@ -133,17 +145,6 @@ func (t *Target) Start(ctx context.Context) (_ *target.Running, err error) {
 		}
 		r.Prometheus = q
 		r.Attrs["prometheus"] = redactURL(pr.URL)
-	}
-	if tp := t.spec.Toxiproxy; tp != nil {
-		defer func() {
-			if err != nil {
-				err = errors.Join(err, t.Stop(context.WithoutCancel(ctx)))
-			}
-		}()
-		if err := t.links(ctx, tp, r); err != nil {
-			return nil, err
-		}
-		r.Attrs["toxiproxy"] = redactURL(tp.URL)
 	}
 	return r, nil
 }

@@ -1,0 +1,488 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	toxiclient "github.com/Shopify/toxiproxy/v2/client"
+
+	"github.com/gameday/gameday/chaos/network"
+	"github.com/gameday/gameday/run"
+	"github.com/gameday/gameday/rundir"
+)
+
+// externalLab is a system of the user's own as an external target sees it:
+// an HTTP service, and a Toxiproxy server that outlives gameday (it runs in
+// the test process) holding a proxy of the user's own.
+type externalLab struct {
+	toxiproxy string // API URL
+	client    *toxiclient.Client
+	service   *httptest.Server
+	existing  string // the user's own proxy, in front of service
+	listen    string // a free address for the proxy the scenario declares
+}
+
+func newExternalLab(t *testing.T) *externalLab {
+	t.Helper()
+	tp, err := network.StartToxiproxy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tp.Close() })
+	l := &externalLab{toxiproxy: tp.URL, client: network.NewClient(tp.URL)}
+	l.service = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "ok")
+	}))
+	t.Cleanup(l.service.Close)
+	p, err := l.client.CreateProxy("users-own", "127.0.0.1:0", l.service.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.existing = p.Name
+	l.listen = freeAddr(t)
+	return l
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// scenario writes an external scenario against the lab: load through the
+// proxy it declares, a latency toxic on that one and the user's own proxy
+// cut, at the given offsets.
+func (l *externalLab) scenario(t *testing.T, duration string, slowAt, cutAt time.Duration) string {
+	t.Helper()
+	return writeFile(t, "external.yaml", fmt.Sprintf(`apiVersion: gameday/v1
+kind: Scenario
+name: external
+target:
+  external:
+    baseURL: "http://%[1]s"
+    toxiproxy:
+      url: %[2]s
+      links:
+        - {name: edge, listen: "%[1]s", upstream: "%[3]s"}
+        - {name: existing, proxy: %[4]s}
+metrics: {scrapeInterval: 250ms}
+load:
+  - name: l
+    duration: %[5]s
+    profile: {constant: {rate: 20/s}}
+    timeout: 1s
+    requests: [{url: "{{.Base}}/"}]
+faults:
+  - {name: slow, at: %[6]s, network: {link: edge, toxic: latency, latency: 50ms}}
+  - {name: cut, at: %[7]s, network: {link: existing, toxic: down}}
+checks:
+  slos: [{name: anything, client: {sli: success_ratio}, objective: ">= 0"}]
+`, l.listen, l.toxiproxy, l.service.Listener.Addr(), l.existing, duration, slowAt, cutAt))
+}
+
+// dirty says what of gameday's the lab's Toxiproxy still holds, "" when
+// nothing: no gameday toxic or proxy, and the user's proxy enabled.
+func (l *externalLab) dirty(t *testing.T) string {
+	t.Helper()
+	proxies, err := l.client.Proxies()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for name, p := range proxies {
+		if strings.HasPrefix(name, network.ToxicPrefix) {
+			left = append(left, "proxy "+name)
+		}
+		for _, tx := range p.ActiveToxics {
+			left = append(left, "toxic "+tx.Name+" on "+name)
+		}
+		if !p.Enabled {
+			left = append(left, "disabled "+name)
+		}
+	}
+	if _, ok := proxies[l.existing]; !ok {
+		left = append(left, "the user's proxy is gone")
+	}
+	return strings.Join(left, ", ")
+}
+
+// awaitClean waits up to within for the lab to hold nothing of gameday's
+// and returns how long it took.
+func (l *externalLab) awaitClean(t *testing.T, within time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	last := ""
+	for {
+		d := l.dirty(t)
+		if d == "" {
+			return time.Since(start)
+		}
+		if d != last {
+			t.Logf("%s after the kill: %s", time.Since(start), d)
+			last = d
+		}
+		if time.Since(start) > within {
+			t.Fatalf("after %s the toxiproxy still holds %s", within, d)
+		}
+		time.Sleep(5 * time.Millisecond) // polling the server for a condition, bounded above
+	}
+}
+
+// startedGuard returns the PID of the run's guard from its events, 0 when
+// it was not started.
+func startedGuard(t *testing.T, dir string) int {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, rundir.FileEvents))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	events, _ := run.ReadEvents(f)
+	for _, e := range events {
+		if e.Type == run.EventGuardStarted {
+			return e.PID
+		}
+	}
+	return 0
+}
+
+// guardPID returns the PID of the run's guard from its events.
+func guardPID(t *testing.T, dir string) int {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		f, err := os.Open(filepath.Join(dir, rundir.FileEvents))
+		if err == nil {
+			events, _ := run.ReadEvents(f)
+			f.Close()
+			for _, e := range events {
+				if e.Type == run.EventGuardStarted {
+					return e.PID
+				}
+			}
+		}
+		time.Sleep(10 * time.Millisecond) // polling a file for a condition, bounded above
+	}
+	t.Fatalf("no %s event in %s", run.EventGuardStarted, dir)
+	return 0
+}
+
+// A run against an external Toxiproxy killed with SIGKILL at a random
+// moment: its guard removes the toxics, the proxies it created and enables
+// the proxy it disabled within 2 s (acceptance 4 of the targets issue).
+func TestGuardUndoesAKilledRun(t *testing.T) {
+	l := newExternalLab(t)
+	const kills = 10
+	var worst time.Duration
+	for i := range kills {
+		slowAt := time.Duration(rand.IntN(1500)) * time.Millisecond
+		cutAt := time.Duration(rand.IntN(1500)) * time.Millisecond
+		killAfter := time.Duration(300+rand.IntN(2500)) * time.Millisecond
+		out := t.TempDir()
+		cmd, lines := startGameday(t, "run", l.scenario(t, "30s", slowAt, cutAt), "--out", out)
+		awaitLine(t, lines, "gameday: running")
+		time.Sleep(killAfter) // a random moment of the run: the point of the test
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		_ = cmd.Wait()
+		took := l.awaitClean(t, 2*time.Second)
+		worst = max(worst, took)
+		dir := runDir(t, out)
+		// The guard records what it undid once it is done: wait for it.
+		for g := startedGuard(t, dir); g != 0 && processAlive(g); {
+			time.Sleep(5 * time.Millisecond) // polling the kernel, bounded by the guard's own timeouts
+		}
+		if pending, err := rundir.Pending(dir); err != nil || len(pending) > 0 {
+			t.Errorf("kill %d: journal still holds %v (%v)", i, pending, err)
+		}
+		t.Logf("kill %d at %s (slow at %s, cut at %s): clean after %s", i, killAfter, slowAt, cutAt, took)
+	}
+	t.Logf("worst time from SIGKILL to a clean toxiproxy over %d kills: %s", kills, worst)
+}
+
+// With the guard killed too, what the run left stays; the next run refuses
+// to start and names the command; gameday cleanup removes it all and
+// enables the user's proxy again.
+func TestLeftoversRefuseTheNextRunAndCleanupRemovesThem(t *testing.T) {
+	l := newExternalLab(t)
+	out := t.TempDir()
+	cmd, lines := startGameday(t, "run", l.scenario(t, "30s", 0, 300*time.Millisecond), "--out", out)
+	awaitLine(t, lines, "fault slow injected")
+	awaitLine(t, lines, "fault cut injected")
+	dir := runDir(t, out)
+	guard := guardPID(t, dir)
+	if err := syscall.Kill(guard, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	for processAlive(guard) {
+		time.Sleep(5 * time.Millisecond) // the kernel reaps it at once
+	}
+	if l.dirty(t) == "" {
+		t.Fatal("nothing left behind although the run and its guard were killed")
+	}
+
+	code, stdout, stderr := cli(t, context.Background(), "run", l.scenario(t, "2s", 0, 0), "--out", t.TempDir())
+	if code != exitAborted || !strings.Contains(stderr, "gameday cleanup --toxiproxy "+l.toxiproxy) || !strings.Contains(stderr, "left behind") {
+		t.Fatalf("the next run = exit %d\nstdout:\n%s\nstderr:\n%s\nwant exit 3 naming the leftovers and the cleanup command", code, stdout, stderr)
+	}
+	t.Logf("the next run says:\n%s", stderr)
+
+	code, stdout, stderr = cli(t, context.Background(), "cleanup", "--toxiproxy", l.toxiproxy)
+	if code != exitOK {
+		t.Fatalf("gameday cleanup = exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	t.Logf("gameday cleanup says:\n%s", stdout)
+	if d := l.dirty(t); d != "" {
+		t.Errorf("after gameday cleanup the toxiproxy holds %s", d)
+	}
+	if code, _, stderr := cli(t, context.Background(), "run", l.scenario(t, "1s", 0, 0), "--out", t.TempDir()); code != exitOK {
+		t.Errorf("a run after cleanup = exit %d; want 0\n%s", code, stderr)
+	}
+	if d := l.dirty(t); d != "" {
+		t.Errorf("after a clean run the toxiproxy holds %s", d)
+	}
+}
+
+// Two runs of the same scenario started in the same second on one
+// Toxiproxy do not collide: run ids differ, and each sees the other's
+// resources as live, not as leftovers.
+func TestConcurrentRunsShareAToxiproxy(t *testing.T) {
+	l := newExternalLab(t)
+	second := freeAddr(t)
+	paths := []string{l.scenario(t, "2s", 500*time.Millisecond, time.Hour)}
+	l2 := *l
+	l2.listen = second
+	paths = append(paths, l2.scenario(t, "2s", 500*time.Millisecond, time.Hour))
+	for i := range paths { // the cut comes after the load: drop it
+		raw, _ := os.ReadFile(paths[i])
+		text := strings.Replace(string(raw), "  - {name: cut, at: 1h0m0s, network: {link: existing, toxic: down}}\n", "", 1)
+		paths[i] = writeFile(t, fmt.Sprintf("concurrent-%d.yaml", i), text)
+	}
+	var wg sync.WaitGroup
+	codes := make([]int, 2)
+	errs := make([]string, 2)
+	for i := range 2 {
+		wg.Go(func() {
+			codes[i], _, errs[i] = cli(t, context.Background(), "run", paths[i], "--out", t.TempDir())
+		})
+	}
+	wg.Wait()
+	for i := range 2 {
+		if codes[i] != exitOK {
+			t.Errorf("run %d = exit %d; want 0\n%s", i, codes[i], errs[i])
+		}
+	}
+	if d := l.dirty(t); d != "" {
+		t.Errorf("after both runs the toxiproxy holds %s", d)
+	}
+}
+
+// A header whose value comes from the environment, and a body from a file,
+// reach the service but no file of the run directory and no output
+// (acceptance 5 of the targets issue).
+func TestSecretsNeverWritten(t *testing.T) {
+	secret := fmt.Sprintf("env-secret-%x", rand.Uint64())
+	fileSecret := fmt.Sprintf("file-secret-%x", rand.Uint64())
+	var mu sync.Mutex
+	seen := map[string]int{}
+	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		if r.Header.Get("Authorization") == "Bearer "+secret {
+			seen["header"]++
+		}
+		if string(body) == fileSecret {
+			seen["body"]++
+		}
+		mu.Unlock()
+		if r.Header.Get("Authorization") != "Bearer "+secret {
+			http.Error(w, "who are you", http.StatusUnauthorized)
+		}
+	}))
+	defer svc.Close()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "token.txt"), []byte(fileSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "secret.yaml")
+	if err := os.WriteFile(path, []byte(fmt.Sprintf(`apiVersion: gameday/v1
+kind: Scenario
+name: secrets
+target:
+  external:
+    baseURL: %s
+    header: {Authorization: 'Bearer {{env "GAMEDAY_TEST_SECRET"}}'}
+metrics: {scrapeInterval: 250ms}
+load:
+  - name: l
+    duration: 1s
+    profile: {constant: {rate: 20/s}}
+    requests:
+      - {method: POST, url: "{{.Base}}/x", body: '{{file "token.txt"}}'}
+      - {method: GET, url: "{{.Base}}/nowhere?token={{env \"GAMEDAY_TEST_SECRET\"}}"}
+checks:
+  slos: [{name: all-authorized, client: {sli: success_ratio}, objective: ">= 0.99"}]
+`, svc.URL)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "runs")
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self, "run", path, "--out", out)
+	cmd.Env = append(os.Environ(), mainEnv+"=1", "GAMEDAY_TEST_SECRET="+secret)
+	var output bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &output, &output
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("gameday run: %v\n%s", err, output.String())
+	}
+	mu.Lock()
+	if seen["header"] == 0 || seen["body"] == 0 {
+		t.Errorf("the service saw the header %d times and the body %d times; want both used", seen["header"], seen["body"])
+	}
+	mu.Unlock()
+	for _, s := range []string{secret, fileSecret} {
+		if strings.Contains(output.String(), s) {
+			t.Errorf("gameday's output shows a secret:\n%s", output.String())
+		}
+	}
+	files := 0
+	err = filepath.WalkDir(out, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		files++
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for _, s := range []string{secret, fileSecret} {
+			if bytes.Contains(b, []byte(s)) {
+				t.Errorf("%s holds a secret", p)
+			}
+		}
+		return nil
+	})
+	if err != nil || files < 4 {
+		t.Fatalf("scanned %d files of the run directory: %v", files, err)
+	}
+}
+
+// An unreachable base URL, Toxiproxy or Prometheus stops the run before any
+// load or fault, with exit 3 and a message naming which one.
+func TestUnreachableExternalStopsBeforeLoad(t *testing.T) {
+	l := newExternalLab(t)
+	closed := "http://" + freeAddr(t)
+	for _, tt := range []struct {
+		what, target string
+	}{
+		{"baseURL", fmt.Sprintf("{baseURL: %s}", closed)},
+		{"toxiproxy", fmt.Sprintf("{baseURL: %s, toxiproxy: {url: %s, links: [{name: e, proxy: %s}]}}", l.service.URL, closed, l.existing)},
+		{"prometheus", fmt.Sprintf("{baseURL: %s, prometheus: {url: %s}}", l.service.URL, closed)},
+	} {
+		t.Run(tt.what, func(t *testing.T) {
+			path := writeFile(t, "unreachable.yaml", fmt.Sprintf(`apiVersion: gameday/v1
+kind: Scenario
+name: unreachable
+target: {external: %s}
+load: [{name: l, duration: 1s, profile: {constant: {rate: 5/s}}, requests: [{url: "{{.Base}}/"}]}]
+checks: {slos: [{name: ok, client: {sli: success_ratio}, objective: ">= 0"}]}
+`, tt.target))
+			out := t.TempDir()
+			code, stdout, stderr := cli(t, context.Background(), "run", path, "--out", out)
+			if code != exitAborted || !strings.Contains(stderr, tt.what+" "+strings.TrimPrefix(closed, "")) || !strings.Contains(stderr, "unreachable") {
+				t.Fatalf("run = exit %d\nstdout:\n%s\nstderr:\n%s\nwant exit 3 naming %s %s as unreachable", code, stdout, stderr, tt.what, closed)
+			}
+			events, err := os.ReadFile(filepath.Join(runDir(t, out), rundir.FileEvents))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.Contains(events, []byte(run.EventLoadStarted)) {
+				t.Errorf("the load started although the %s is unreachable", tt.what)
+			}
+		})
+	}
+}
+
+// Names the target does not declare, and env or file values that are not
+// there, are validation errors with file:line:col, exit 2.
+func TestExternalAndProcessesBadInputExit2(t *testing.T) {
+	for _, tt := range []struct {
+		name, target, extra string
+		want                []string
+	}{
+		{"unknown link", `{external: {baseURL: "http://127.0.0.1:1", toxiproxy: {url: "http://127.0.0.1:2", links: [{name: db, proxy: db}]}}}`,
+			`faults: [{name: f, at: 0s, network: {link: cache, toxic: down}}]`,
+			[]string{`:9:44: faults[0].network.link: unknown link "cache" (want one of db)`}},
+		{"process fault on external", `{external: {baseURL: "http://127.0.0.1:1"}}`,
+			`faults: [{name: f, at: 0s, process: {selector: {role: api}}}]`,
+			[]string{`:9:28: faults[0].process: the target has no processes to signal`}},
+		{"unknown URL name", `{external: {baseURL: "http://127.0.0.1:1", urls: {admin: "http://127.0.0.1:3"}}}`,
+			`# {{.URL "nope"}} below`,
+			nil},
+		{"missing env", `{external: {baseURL: 'http://{{env "GAMEDAY_NOT_SET"}}'}}`, "",
+			[]string{`:4:30: target.external.baseURL: environment variable GAMEDAY_NOT_SET is not set`}},
+		{"missing file", `{external: {baseURL: "http://127.0.0.1:1", header: {X-Key: '{{file "no-such.txt"}}'}}}`, "",
+			[]string{`:4:68: target.external.header.X-Key: file "no-such.txt": no such file or directory`}},
+		{"unknown selector label", `{processes: {services: [{name: api, command: "true"}], edges: [{name: c, to: api}]}}`,
+			`faults: [{name: f, at: 0s, process: {selector: {role: api}}}]`,
+			[]string{`:9:55: faults[0].process.selector.role: unknown label "role" (want one of instance, service)`}},
+		{"unknown link in args", `{processes: {services: [{name: api, command: "true", args: ['--db={{link "db"}}']}], edges: [{name: c, to: api}]}}`, "",
+			[]string{`:4:69: target.processes.services[0].args[0]: invalid template "--db={{link \"db\"}}"`, `unknown link "db" (want one of c)`}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			url := `"{{.Base}}/"`
+			if tt.name == "unknown URL name" {
+				url = `'{{.URL "nope"}}/'`
+				tt.want = []string{`load[0].requests[0].url: invalid template "{{.URL \"nope\"}}/"`, `unknown URL "nope" (want one of admin)`}
+			}
+			path := writeFile(t, "bad.yaml", fmt.Sprintf(`apiVersion: gameday/v1
+kind: Scenario
+name: bad
+target: %s
+load:
+  - {name: l, duration: 1s, profile: {constant: {rate: 5/s}}, requests: [{url: %s}]}
+checks:
+  slos: [{name: ok, client: {sli: success_ratio}, objective: ">= 0"}]
+%s
+`, tt.target, url, tt.extra))
+			code, stdout, stderr := cli(t, context.Background(), "validate", path)
+			if code != exitUsage {
+				t.Fatalf("validate = exit %d; want 2\n%s%s", code, stdout, stderr)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("validate says:\n%s\nwant it to contain %s", stderr, w)
+				}
+			}
+			if !strings.Contains(stderr, path+":") {
+				t.Errorf("validate says:\n%s\nwant file:line:col", stderr)
+			}
+		})
+	}
+}
