@@ -59,7 +59,7 @@ func (v *validator) processes(p string, t *ProcessesTarget) Declaration {
 			}
 			portOf(sp+".metrics.port", m.Port)
 		}
-		v.labels(sp+".labels", s.Labels)
+		v.labels(sp+".labels", s.Labels, reservedLabels...)
 		if d := s.RestartDelay; d != nil && *d < 0 {
 			v.add(sp+".restartDelay", "restartDelay %s is negative (want 0 or more)", formatDuration(*d))
 		}
@@ -77,13 +77,13 @@ func (v *validator) processes(p string, t *ProcessesTarget) Declaration {
 	return t.Declaration()
 }
 
-// labels checks user labels of instances.
-func (v *validator) labels(p string, labels map[string]string) {
+// labels checks user labels; reserved are label names gameday sets itself.
+func (v *validator) labels(p string, labels map[string]string, reserved ...string) {
 	for _, k := range sortedKeys(labels) {
 		switch {
 		case !promLabel.MatchString(k) || strings.HasPrefix(k, "__"):
 			v.add(p+"."+k, "invalid label name %q (want letters, digits and '_', not starting with a digit or '__')", k)
-		case slices.Contains(reservedLabels, k):
+		case slices.Contains(reserved, k):
 			v.add(p+"."+k, "label %q is set by gameday", k)
 		}
 	}
