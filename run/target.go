@@ -58,6 +58,7 @@ func targetKinds() map[string]func(s *scenarios.Scenario, env targetEnv) Target 
 				Toxiproxy:     lt.Toxiproxy,
 				RunID:         env.runID,
 				Journal:       env.journal,
+				Live:          env.live,
 				Logs:          env.logs,
 				OnEvent:       env.onEvent,
 			}}
@@ -65,13 +66,14 @@ func targetKinds() map[string]func(s *scenarios.Scenario, env targetEnv) Target 
 		scenarios.TargetProcesses: func(s *scenarios.Scenario, env targetEnv) Target {
 			dir := ""
 			if s.File != "" {
-				dir = filepath.Dir(s.ResolvePath("x"))
+				dir = s.ResolvePath(".")
 			}
 			return &processesTarget{spec: s.Target.Processes, cfg: processes.Config{
 				Dir:     dir,
 				DataDir: filepath.Join(env.dir, rundir.DirData),
 				RunID:   env.runID,
 				Journal: env.journal,
+				Live:    env.live,
 				Funcs:   env.funcs,
 				Logs:    env.logs,
 				OnEvent: env.onEvent,

@@ -68,6 +68,23 @@ func (l Leftover) String() string {
 	return "toxic " + l.Toxic + " on proxy " + l.Proxy
 }
 
+// LeftoversError is a Toxiproxy server that holds what an earlier gameday
+// run left behind; it names each thing and the command that removes them.
+type LeftoversError struct {
+	Server    string
+	Leftovers []Leftover
+}
+
+func (e *LeftoversError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "toxiproxy %s holds what an earlier gameday run left behind:", e.Server)
+	for _, l := range e.Leftovers {
+		b.WriteString("\n  " + l.String())
+	}
+	fmt.Fprintf(&b, "\nrefusing to start on a system that is not in its normal state; remove them with:\n  gameday cleanup --toxiproxy %s", e.Server)
+	return b.String()
+}
+
 // Leftovers lists what gameday runs created on the server c talks to, in
 // proxy order, leaving out what belongs to a run for which live returns
 // true (nil: none is live).

@@ -60,23 +60,6 @@ func (e *UnreachableError) Error() string {
 
 func (e *UnreachableError) Unwrap() error { return e.Err }
 
-// LeftoversError is a Toxiproxy server that holds what an earlier gameday
-// run left behind.
-type LeftoversError struct {
-	Server    string
-	Leftovers []network.Leftover
-}
-
-func (e *LeftoversError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "toxiproxy %s holds what an earlier gameday run left behind:", e.Server)
-	for _, l := range e.Leftovers {
-		b.WriteString("\n  " + l.String())
-	}
-	fmt.Fprintf(&b, "\nrefusing to start on a system that is not in its normal state; remove them with:\n  gameday cleanup --toxiproxy %s", e.Server)
-	return b.String()
-}
-
 // Target is an external target.
 type Target struct {
 	spec *scenarios.ExternalTarget
@@ -241,7 +224,7 @@ func (t *Target) links(ctx context.Context, tp *scenarios.ExternalToxiproxy, r *
 		return &UnreachableError{What: "toxiproxy", URL: redactURL(tp.URL), Err: err}
 	}
 	if len(left) > 0 {
-		return &LeftoversError{Server: tp.URL, Leftovers: left}
+		return &network.LeftoversError{Server: tp.URL, Leftovers: left}
 	}
 	for _, l := range tp.Links {
 		link := target.Link{Name: l.Name, Toxiproxy: t.client, Server: tp.URL, Journal: t.cfg.Journal}

@@ -67,6 +67,9 @@ type Refapp struct {
 	RunID string
 	// Journal records the proxies created on an external Toxiproxy.
 	Journal chaos.Journal
+	// Live tells the runs still going from leftovers on an external
+	// Toxiproxy; see processes.Config.Live.
+	Live func(runID string) bool
 	// Logs, when set, returns the writer for a process's output.
 	Logs func(instance string) io.Writer
 	// OnEvent receives process events.
@@ -176,6 +179,7 @@ func StartRefapp(ctx context.Context, cfg Refapp) (_ *Target, err error) {
 		DataDir:   dataDir,
 		RunID:     cfg.RunID,
 		Journal:   cfg.Journal,
+		Live:      cfg.Live,
 		Funcs:     template.FuncMap{},
 		Logs:      cfg.Logs,
 		OnEvent:   cfg.OnEvent,

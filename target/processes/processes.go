@@ -46,6 +46,10 @@ type Config struct {
 	// Journal records the proxies created on an external Toxiproxy server
 	// (not on the embedded one, which dies with gameday). Default: none.
 	Journal chaos.Journal
+	// Live reports whether the run of a run id found on an external
+	// Toxiproxy is still running; nil: none is. Start refuses a server that
+	// holds leftovers of runs that are not.
+	Live func(runID string) bool
 	// Funcs adds env and file to the service templates.
 	Funcs template.FuncMap
 	// Logs, when set, returns the writer of an instance's output.
@@ -122,7 +126,7 @@ func Start(ctx context.Context, spec *scenarios.ProcessesTarget, cfg Config) (_ 
 		}
 		t.tempDir = cfg.DataDir
 	}
-	if err := t.startToxiproxy(spec, cfg); err != nil {
+	if err := t.startToxiproxy(ctx, spec, cfg); err != nil {
 		return t, err
 	}
 	top, err := t.plan(ctx, spec, cfg)
@@ -232,8 +236,8 @@ func readyCheck(in scenarios.ServiceInstance, top scenarios.Topology) string {
 }
 
 // startToxiproxy starts an embedded Toxiproxy, or connects to the external
-// one the spec names.
-func (t *Target) startToxiproxy(spec *scenarios.ProcessesTarget, cfg Config) error {
+// one the spec names and refuses it if it holds leftovers of earlier runs.
+func (t *Target) startToxiproxy(ctx context.Context, spec *scenarios.ProcessesTarget, cfg Config) error {
 	t.ToxiproxyURL = spec.Toxiproxy
 	t.journal = cfg.Journal
 	if t.ToxiproxyURL == "" {
@@ -243,8 +247,19 @@ func (t *Target) startToxiproxy(spec *scenarios.ProcessesTarget, cfg Config) err
 		}
 		t.ToxiproxyURL = t.embedded.URL
 		t.journal = chaos.NopJournal{}
+		t.client = network.NewClient(t.ToxiproxyURL)
+		return nil
 	}
 	t.client = network.NewClient(t.ToxiproxyURL)
+	lctx, cancel := context.WithTimeout(ctx, network.DefaultCallTimeout)
+	defer cancel()
+	left, err := network.Leftovers(lctx, t.client, cfg.Live)
+	if err != nil {
+		return fmt.Errorf("toxiproxy %s is unreachable: %w", t.ToxiproxyURL, err)
+	}
+	if len(left) > 0 {
+		return &network.LeftoversError{Server: t.ToxiproxyURL, Leftovers: left}
+	}
 	return nil
 }
 
