@@ -1,7 +1,7 @@
 // Package chaos defines the fault abstraction of gameday: a Fault is an
 // Inject/Recover pair over per-target Records. Each kind of fault lives in a
-// sub-package (chaos/network, chaos/process); chaos/chaostest holds the
-// conformance suite every kind runs.
+// sub-package (chaos/network, chaos/process, chaos/action); chaos/chaostest
+// holds the conformance suite every kind runs.
 //
 // A fault's life, as the orchestrator drives it:
 //
@@ -22,16 +22,21 @@ import (
 const (
 	KindNetwork = "network" // a Toxiproxy toxic or a disabled link
 	KindProcess = "process" // a signal sent to a process
+	KindAction  = "action"  // an HTTP request sent or a command run (chaos/action)
 )
 
 // Record is what one fault did to one target.
 type Record struct {
 	Fault       string    `json:"fault"`  // the fault's name in the scenario
-	Kind        string    `json:"kind"`   // "network", "process"
-	Target      string    `json:"target"` // link name, or process instance
+	Kind        string    `json:"kind"`   // "network", "process", "action"
+	Target      string    `json:"target"` // link name, process instance, or an action's request or command
 	Action      string    `json:"action"` // human text: "latency 200ms±20ms downstream", "SIGKILL pid 4242"
 	InjectedAt  time.Time `json:"injectedAt"`
 	RecoveredAt time.Time `json:"recoveredAt,omitzero"`
+	// Output is what an action fault's action printed or answered (a
+	// command's stdout and stderr, a response body), bounded by the fault
+	// kind; empty for other kinds.
+	Output string `json:"output,omitempty"`
 }
 
 // Recovered reports whether the record is closed: the fault's effect on its

@@ -18,6 +18,9 @@ func TestRecordJSON(t *testing.T) {
 		// A closed one has.
 		{Record{Fault: "slow", Kind: KindNetwork, Target: "db", Action: "latency 1s downstream", InjectedAt: at, RecoveredAt: at.Add(1500 * time.Millisecond)},
 			`{"fault":"slow","kind":"network","target":"db","action":"latency 1s downstream","injectedAt":"2026-03-01T12:00:00Z","recoveredAt":"2026-03-01T12:00:01.5Z"}`},
+		// An action's output travels with its record.
+		{Record{Fault: "restore", Kind: KindAction, Target: "restore.sh", Action: "exec restore.sh → exit 0 in 1.2s", InjectedAt: at, Output: "restored 3 tables\n"},
+			`{"fault":"restore","kind":"action","target":"restore.sh","action":"exec restore.sh → exit 0 in 1.2s","injectedAt":"2026-03-01T12:00:00Z","output":"restored 3 tables\n"}`},
 	}
 	for _, tt := range tests {
 		b, err := json.Marshal(tt.rec)
