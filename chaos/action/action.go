@@ -5,11 +5,13 @@
 // record:
 //
 //	Inject ──▶ inject action ──ok──▶ [record open] ──▶ Recover ──▶ recover action ──ok──▶ [record closed]
-//	                │                                                     │           (none: closed at once)
-//	             failed                                                failed
-//	                ▼                                                     ▼
-//	   *Error: result and output,                            *Error, the record stays open:
-//	   no record, nothing to recover                         a later Recover runs it again
+//	                 │                                                    │
+//	              failed                                               failed
+//	                 ▼                                                    ▼
+//	    *Error: result and output,                           *Error, and the record stays open:
+//	    no record: nothing to recover                        a later Recover runs it again
+//
+// Without a recover action, Recover closes the record at once.
 //
 // A failed inject action opens no record: gameday does not guess what a
 // request that got a 500, or a script that exited 1, changed, and does not

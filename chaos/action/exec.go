@@ -56,8 +56,9 @@ type ExecSpec struct {
 // /dev/null and stdout and stderr captured together. When the command exits,
 // whatever it left running in its group is killed: a process meant to
 // outlive the action must detach into a group of its own, and gameday does
-// not track it. On timeout or when ctx ends, the whole group is killed (and
-// it dies with gameday, too).
+// not track it. On timeout or when ctx ends, the whole group is killed. If
+// gameday itself dies, the command gets SIGKILL, but what it started does
+// not.
 //
 // The record's Target is the base name of the inject command's Argv[0]
 // ("restore.sh"); its Action adds the result and the duration ("exec
@@ -172,6 +173,8 @@ func (c Command) run(ctx context.Context) (result, error) {
 
 	werr := cmd.Wait()
 	took := time.Since(start)
+	// What the command left in its group dies with it. The group's id
+	// cannot go to another process while a member of the group lives.
 	_ = killGroup(cmd.Process.Pid)
 	grace := time.NewTimer(OutputGrace)
 	select {
