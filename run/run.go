@@ -24,8 +24,6 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/gameday/gameday/chaos"
-	"github.com/gameday/gameday/chaos/network"
-	"github.com/gameday/gameday/chaos/process"
 	"github.com/gameday/gameday/load"
 	"github.com/gameday/gameday/metrics"
 	"github.com/gameday/gameday/reports"
@@ -359,35 +357,14 @@ func awaitScrapes(ctx context.Context, q metrics.Querier, n int, every time.Dura
 
 // buildFaults turns the scenario's faults into chaos faults, one per entry.
 func (r *runner) buildFaults() ([]chaos.Fault, error) {
+	env := faultEnv{runID: r.runID, running: r.running, s: r.s, vals: r.vals}
 	out := make([]chaos.Fault, len(r.s.Faults))
 	for i, f := range r.s.Faults {
-		switch {
-		case f.Network != nil:
-			n := f.Network
-			link, ok := r.running.Links[n.Link]
-			if !ok {
-				return nil, fmt.Errorf("fault %q: the target has no link %q", f.Name, n.Link)
-			}
-			toxicity := 1.0
-			if n.Toxicity != nil {
-				toxicity = *n.Toxicity
-			}
-			out[i] = network.New(f.Name, link.Toxiproxy, network.Spec{
-				Link: link.Proxy, Toxic: string(n.Toxic), Latency: n.Latency, Jitter: n.Jitter,
-				Timeout: n.Timeout, RateKBps: n.RateKBps, Direction: string(n.Direction), Toxicity: toxicity,
-			}, network.WithRunID(r.runID), network.WithJournal(link.Journal, link.Server))
-		case f.Process != nil:
-			if r.running.Processes == nil {
-				return nil, fmt.Errorf("fault %q: the target has no processes", f.Name)
-			}
-			sig, err := process.ParseSignal(string(f.Process.Signal))
-			if err != nil {
-				return nil, fmt.Errorf("fault %q: %w", f.Name, err)
-			}
-			out[i] = process.New(f.Name, r.running.Processes, process.Spec{Selector: f.Process.Selector, Signal: sig, Count: f.Process.Count})
-		default:
-			return nil, fmt.Errorf("fault %q has no kind", f.Name)
+		cf, err := newFault(f, env)
+		if err != nil {
+			return nil, err
 		}
+		out[i] = cf
 	}
 	return out, nil
 }
@@ -496,43 +473,55 @@ func (r *runner) stream(ctx context.Context, t0 time.Time, st scenarios.Stream, 
 	return nil
 }
 
-// fault runs one fault's schedule: inject at At, recover after For (a
-// network fault without For stays until the load ends; a kill is over once
-// its victims were restarted). Whatever it leaves applied, teardown reverts.
+// fault runs one fault's schedule: inject at At (and again every
+// Repeat.Every, Repeat.Count times); each time recover after For, or at once
+// when the fault ends by itself (Recover then waits for that end: a kill
+// until its victims are back); a fault with neither stays until the load
+// ends. Whatever it leaves applied, teardown reverts.
 func (r *runner) fault(ctx context.Context, t0 time.Time, spec scenarios.Fault, f chaos.Fault) error {
-	if !sleepUntil(ctx, t0.Add(spec.At)) {
-		return nil
+	n, every := 1, time.Duration(0)
+	if spec.Repeat != nil {
+		n, every = spec.Repeat.Count, spec.Repeat.Every
 	}
 	r.mu.Lock()
 	r.faults = append(r.faults, f)
 	r.mu.Unlock()
-	recs, err := f.Inject(ctx)
-	r.events.Emit(Event{Type: EventFaultInjected, Fault: spec.Name, Records: recs})
-	if err != nil {
-		r.events.Emit(Event{Type: EventFaultError, Fault: spec.Name, Message: err.Error()})
-		if ctx.Err() != nil {
+	for i := range n {
+		at := spec.At + time.Duration(i)*every
+		if !sleepUntil(ctx, t0.Add(at)) {
 			return nil
 		}
-		return fmt.Errorf("inject fault %q: %w", spec.Name, err)
-	}
-	switch {
-	case spec.For > 0:
-		if !sleepUntil(ctx, t0.Add(spec.At+spec.For)) {
+		recs, err := f.Inject(ctx)
+		r.events.Emit(Event{Type: EventFaultInjected, Fault: spec.Name, Records: recs})
+		if err != nil {
+			r.events.Emit(Event{Type: EventFaultError, Fault: spec.Name, Message: err.Error()})
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("inject fault %q: %w", spec.Name, err)
+		}
+		switch {
+		case spec.For > 0:
+			if !sleepUntil(ctx, t0.Add(at+spec.For)) {
+				return nil
+			}
+		case endsByItself(f):
+			// Recover waits for the end.
+		default:
+			<-ctx.Done()
 			return nil
 		}
-	case spec.Process != nil && spec.Process.Signal != scenarios.SignalStop:
-		// A kill lasts until its victims are back: Recover waits for them.
-	default:
-		<-ctx.Done()
-		return nil
-	}
-	recs, err = f.Recover(ctx)
-	if len(recs) > 0 {
-		r.events.Emit(Event{Type: EventFaultRecover, Fault: spec.Name, Records: recs})
-	}
-	if err != nil && ctx.Err() == nil {
-		r.events.Emit(Event{Type: EventFaultError, Fault: spec.Name, Message: err.Error()})
-		return fmt.Errorf("recover fault %q: %w", spec.Name, err)
+		recs, err = f.Recover(ctx)
+		if len(recs) > 0 {
+			r.events.Emit(Event{Type: EventFaultRecover, Fault: spec.Name, Records: recs})
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			r.events.Emit(Event{Type: EventFaultError, Fault: spec.Name, Message: err.Error()})
+			return fmt.Errorf("recover fault %q: %w", spec.Name, err)
+		}
 	}
 	return nil
 }
@@ -546,16 +535,23 @@ func (r *runner) teardown(ctx context.Context) error {
 	faults := r.faults
 	r.faults = nil
 	r.mu.Unlock()
-	for _, f := range faults {
-		recs, err := f.Recover(ctx)
-		if len(recs) > 0 {
-			r.events.Emit(Event{Type: EventFaultRecover, Fault: f.Name(), Records: recs, Message: "reverted at teardown"})
-		}
-		if err != nil {
-			r.events.Emit(Event{Type: EventFaultError, Fault: f.Name(), Message: "revert: " + err.Error()})
-			errs = append(errs, fmt.Errorf("revert fault %q: %w", f.Name(), err))
-		}
+	// Independent recoveries run in parallel, each bounded by ctx.
+	ferrs := make([]error, len(faults))
+	var wg sync.WaitGroup
+	for i, f := range faults {
+		wg.Go(func() {
+			recs, err := f.Recover(ctx)
+			if len(recs) > 0 {
+				r.events.Emit(Event{Type: EventFaultRecover, Fault: f.Name(), Records: recs, Message: "reverted at teardown"})
+			}
+			if err != nil {
+				r.events.Emit(Event{Type: EventFaultError, Fault: f.Name(), Message: "revert: " + err.Error()})
+				ferrs[i] = fmt.Errorf("revert fault %q: %w", f.Name(), err)
+			}
+		})
 	}
+	wg.Wait()
+	errs = append(errs, ferrs...)
 	if r.prom != nil {
 		r.prom.Stop()
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -20,7 +21,17 @@ import (
 
 var refapp string
 
+// childEnv makes the test binary a child process of a test's processes
+// target: an HTTP server on the address in the variable, until killed.
+const childEnv = "GAMEDAY_RUN_TEST_CHILD"
+
 func TestMain(m *testing.M) {
+	if addr := os.Getenv(childEnv); addr != "" {
+		fmt.Fprintln(os.Stderr, http.ListenAndServe(addr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = w.Write([]byte("ok"))
+		})))
+		os.Exit(1)
+	}
 	dir, err := os.MkdirTemp("", "gameday-run-test")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

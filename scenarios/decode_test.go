@@ -56,7 +56,7 @@ func TestDecodeErrors(t *testing.T) {
 			`f.yaml:6:14: checks.scrapeInterval: unknown field "scrapeInterval" (known: slos)`}},
 		{"every problem at once", base + "faults:\n  - {name: a, at: 5, network: {latncy: 1s}}\n  - {name: b, at: 1s, process: [x]}\n", []string{
 			`f.yaml:7:19: faults[0].at: invalid duration "5": a bare number needs a unit, such as "5s" or "5ms"`,
-			`f.yaml:7:32: faults[0].network.latncy: unknown field "latncy" (known: link, toxic, latency, jitter, timeout, rateKBps, direction, toxicity)`,
+			`f.yaml:7:32: faults[0].network.latncy: unknown field "latncy" (known: link, toxic, mobile, latency, jitter, timeout, rateKBps, delay, averageSize, sizeVariation, bytes, direction, toxicity)`,
 			`f.yaml:8:32: faults[1].process: expected a map, got a list`,
 		}},
 	}

@@ -15,7 +15,7 @@ const (
 	DefaultWeight         = 1               // Request.Weight
 	DefaultMethod         = "GET"           // Request.Method
 	DefaultSignal         = SignalKill      // ProcessFault.Signal
-	DefaultCount          = 1               // ProcessFault.Count
+	DefaultActionMethod   = "POST"          // HTTPFault.Method
 	DefaultToxicity       = 1.0             // NetworkFault.Toxicity
 	DefaultPhase          = PhaseAll        // SLO.During is [DefaultPhase]
 	DefaultMode           = ModeOverall     // SLO.Mode
@@ -84,14 +84,9 @@ func SetDefaults(s *Scenario) {
 	}
 	for i := range s.Faults {
 		f := &s.Faults[i]
-		if n := f.Network; n != nil {
+		if n := f.Network; n != nil && n.Toxic != "" && n.Toxic != ToxicDown {
 			if n.Direction == "" {
-				switch n.Toxic {
-				case ToxicLatency, ToxicBandwidth:
-					n.Direction = Downstream
-				case ToxicTimeout, ToxicResetPeer:
-					n.Direction = Upstream
-				}
+				n.Direction = DefaultDirection(n.Toxic)
 			}
 			if n.Toxicity == nil {
 				t := DefaultToxicity
@@ -102,8 +97,39 @@ func SetDefaults(s *Scenario) {
 			if p.Signal == "" {
 				p.Signal = DefaultSignal
 			}
-			if p.Count == 0 {
-				p.Count = DefaultCount
+			if p.Mode == "" {
+				switch {
+				case p.Count != 0:
+					p.Mode = ModeFixed
+				case p.Percent != 0:
+					p.Mode = ModePercent
+				default:
+					p.Mode = ModeOne
+				}
+			}
+		}
+		if h := f.HTTP; h != nil {
+			if h.Method == "" {
+				h.Method = DefaultActionMethod
+			}
+			if h.Timeout == 0 {
+				h.Timeout = DefaultActionTimeout
+			}
+			if r := h.Recover; r != nil {
+				if r.Method == "" {
+					r.Method = DefaultActionMethod
+				}
+				if r.Timeout == 0 {
+					r.Timeout = DefaultActionTimeout
+				}
+			}
+		}
+		if e := f.Exec; e != nil {
+			if e.Timeout == 0 {
+				e.Timeout = DefaultActionTimeout
+			}
+			if r := e.Recover; r != nil && r.Timeout == 0 {
+				r.Timeout = DefaultActionTimeout
 			}
 		}
 	}

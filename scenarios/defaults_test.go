@@ -55,7 +55,7 @@ checks:
 	}
 	check("lat toxicity", *s.Faults[0].Network.Toxicity, 1.0)
 	check("rp toxicity", *s.Faults[3].Network.Toxicity, 0.0) // set: kept
-	check("k process", *s.Faults[5].Process, ProcessFault{Selector: map[string]string{"role": "api"}, Signal: SignalKill, Count: 1})
+	check("k process", *s.Faults[5].Process, ProcessFault{Selector: map[string]string{"role": "api"}, Signal: SignalKill, Mode: ModeOne})
 	slos := s.Checks.SLOs
 	check("slos[0].during", slos[0].During, []Phase{PhaseAll})
 	check("slos[0].mode", slos[0].Mode, ModeOverall)

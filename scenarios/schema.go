@@ -55,6 +55,8 @@ func enumValues() map[reflect.Type][]string {
 		reflect.TypeFor[ToxicType]():     stringsOf(toxicTypes),
 		reflect.TypeFor[Direction]():     stringsOf(directions),
 		reflect.TypeFor[Signal]():        stringsOf(signals),
+		reflect.TypeFor[MobilePreset]():  stringsOf(presets),
+		reflect.TypeFor[VictimMode]():    stringsOf(victims),
 		reflect.TypeFor[ClientSLIKind](): stringsOf(sliKinds),
 		reflect.TypeFor[Phase]():         stringsOf(phases),
 		reflect.TypeFor[Mode]():          stringsOf(modes),
@@ -78,7 +80,12 @@ func requiredFields() map[reflect.Type][]string {
 		reflect.TypeFor[ConstantProfile](): {"rate"},
 		reflect.TypeFor[Request]():         {"url"},
 		reflect.TypeFor[Fault]():           {"name", "at"},
-		reflect.TypeFor[NetworkFault]():    {"link", "toxic"},
+		reflect.TypeFor[NetworkFault]():    {"link"},
+		reflect.TypeFor[Repeat]():          {"every", "count"},
+		reflect.TypeFor[HTTPFault]():       {"url"},
+		reflect.TypeFor[HTTPRequest]():     {"url"},
+		reflect.TypeFor[ExecFault]():       {"command"},
+		reflect.TypeFor[ExecCommand]():     {"command"},
 		reflect.TypeFor[ProcessFault]():    {"selector"},
 		reflect.TypeFor[SLO]():             {"name", "objective"},
 		reflect.TypeFor[ClientSLI]():       {"sli"},
@@ -151,7 +158,8 @@ func (g *schemaGen) object(t reflect.Type) map[string]any {
 	case reflect.TypeFor[Profile]():
 		def["minProperties"], def["maxProperties"] = 1, 1
 	case reflect.TypeFor[Fault]():
-		def["oneOf"] = []any{map[string]any{"required": []string{"network"}}, map[string]any{"required": []string{"process"}}}
+		def["oneOf"] = []any{map[string]any{"required": []string{"network"}}, map[string]any{"required": []string{"process"}},
+			map[string]any{"required": []string{"http"}}, map[string]any{"required": []string{"exec"}}}
 	case reflect.TypeFor[SLO]():
 		def["oneOf"] = []any{map[string]any{"required": []string{"promql"}}, map[string]any{"required": []string{"client"}}}
 	case reflect.TypeFor[Scenario]():

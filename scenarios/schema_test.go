@@ -71,7 +71,7 @@ func TestJSONSchemaCoversEveryKey(t *testing.T) {
 		t.Errorf("walked %d yaml keys; want every key of the scenario types (more than 50)", keys)
 	}
 	enum := defs["NetworkFault"].(map[string]any)["properties"].(map[string]any)["toxic"].(map[string]any)["enum"]
-	if fmt.Sprint(enum) != "[latency timeout reset_peer bandwidth down]" {
+	if fmt.Sprint(enum) != "[latency bandwidth slow_close timeout reset_peer slicer limit_data down]" {
 		t.Errorf("NetworkFault.toxic enum = %v; want the toxic types", enum)
 	}
 }

@@ -194,6 +194,25 @@ func (s *Scenario) templateFields() []templateField {
 			addMap("target.external.prometheus.header", e.Prometheus.Header)
 		}
 	}
+	for i, f := range s.Faults {
+		p := fmt.Sprintf("faults[%d]", i)
+		if h := f.HTTP; h != nil {
+			add(p+".http.url", h.URL)
+			add(p+".http.body", h.Body)
+			addMap(p+".http.header", h.Header)
+			if r := h.Recover; r != nil {
+				add(p+".http.recover.url", r.URL)
+				add(p+".http.recover.body", r.Body)
+				addMap(p+".http.recover.header", r.Header)
+			}
+		}
+		if e := f.Exec; e != nil {
+			addMap(p+".exec.env", e.Env)
+			if r := e.Recover; r != nil {
+				addMap(p+".exec.recover.env", r.Env)
+			}
+		}
+	}
 	for i, st := range s.Load {
 		for j, r := range st.Requests {
 			p := fmt.Sprintf("load[%d].requests[%d]", i, j)

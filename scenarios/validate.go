@@ -3,7 +3,6 @@ package scenarios
 import (
 	"fmt"
 	"io"
-	"maps"
 	"net"
 	"net/url"
 	"reflect"
@@ -19,9 +18,11 @@ const MinScrapeInterval = 100 * time.Millisecond
 
 // The allowed values of the enum-like fields, in the order messages list them.
 var (
-	toxicTypes = []ToxicType{ToxicLatency, ToxicTimeout, ToxicResetPeer, ToxicBandwidth, ToxicDown}
-	directions = []Direction{Upstream, Downstream}
+	toxicTypes = []ToxicType{ToxicLatency, ToxicBandwidth, ToxicSlowClose, ToxicTimeout, ToxicResetPeer, ToxicSlicer, ToxicLimitData, ToxicDown}
+	directions = []Direction{Upstream, Downstream, Both}
+	presets    = []MobilePreset{Mobile3G, MobileEdge, MobileLossy}
 	signals    = []Signal{SignalKill, SignalTerm, SignalInt, SignalStop}
+	victims    = []VictimMode{ModeOne, ModeAll, ModeFixed, ModePercent}
 	sliKinds   = []ClientSLIKind{SLISuccessRatio, SLILatency, SLIThroughput}
 	phases     = []Phase{PhaseWarmup, PhaseFault, PhaseRecovery, PhaseAll}
 	modes      = []Mode{ModeOverall, ModeAlways}
@@ -377,116 +378,6 @@ func sortedKeys(m map[string]string) []string {
 	}
 	slices.Sort(keys)
 	return keys
-}
-
-func (v *validator) faults(decl Declaration) {
-	end := v.s.End()
-	seen := map[string]string{}
-	for i, f := range v.s.Faults {
-		p := fmt.Sprintf("faults[%d]", i)
-		v.name(p+".name", f.Name, labelName, "letters, digits, '_', '.' and '-', starting with a letter or digit", seen)
-		if f.At < 0 {
-			v.add(p+".at", "at %s is negative (want 0 or more)", formatDuration(f.At))
-		} else if f.At >= end {
-			v.add(p+".at", "at %s is not before the end of the load (%s)", formatDuration(f.At), formatDuration(end))
-		}
-		if f.For < 0 {
-			v.add(p+".for", "for %s is negative (want 0 or more)", formatDuration(f.For))
-		}
-		switch {
-		case f.Network == nil && f.Process == nil:
-			v.add(p, "exactly one of network, process is required, got none")
-		case f.Network != nil && f.Process != nil:
-			v.add(p, "exactly one of network, process is required, got both")
-		}
-		if f.Network != nil {
-			v.network(p+".network", *f.Network, decl)
-		}
-		if f.Process != nil {
-			v.process(p+".process", f, decl)
-		}
-	}
-}
-
-func (v *validator) network(p string, n NetworkFault, decl Declaration) {
-	switch {
-	case v.noTarget:
-	case len(decl.Links) == 0:
-		v.add(p+".link", "unknown link %q: the target has no links", n.Link)
-	case !slices.Contains(decl.Links, n.Link):
-		v.add(p+".link", "unknown link %q (want one of %s)", n.Link, strings.Join(decl.Links, ", "))
-	}
-	oneOf(v, p+".toxic", "toxic", n.Toxic, toxicTypes)
-	// onlyFor reports a setting that the toxic ignores.
-	onlyFor := func(key string, set bool, toxic ToxicType) {
-		if set && n.Toxic != toxic && slices.Contains(toxicTypes, n.Toxic) {
-			v.add(p+"."+key, "%s applies only to toxic %s, not %s", key, toxic, n.Toxic)
-		}
-	}
-	if n.Toxic == ToxicLatency && n.Latency <= 0 {
-		v.add(p+".latency", "latency %s is not positive (want more than 0s for toxic latency)", formatDuration(n.Latency))
-	}
-	onlyFor("latency", n.Latency != 0, ToxicLatency)
-	if n.Jitter < 0 {
-		v.add(p+".jitter", "jitter %s is negative (want 0 or more)", formatDuration(n.Jitter))
-	}
-	onlyFor("jitter", n.Jitter != 0, ToxicLatency)
-	if n.Timeout < 0 {
-		v.add(p+".timeout", "timeout %s is negative (want 0 or more)", formatDuration(n.Timeout))
-	}
-	onlyFor("timeout", n.Timeout != 0, ToxicTimeout)
-	if n.Toxic == ToxicBandwidth && n.RateKBps <= 0 {
-		v.add(p+".rateKBps", "rateKBps %d is not positive (want more than 0 for toxic bandwidth)", n.RateKBps)
-	}
-	onlyFor("rateKBps", n.RateKBps != 0, ToxicBandwidth)
-	if n.Direction != "" || (n.Toxic != ToxicDown && slices.Contains(toxicTypes, n.Toxic)) {
-		oneOf(v, p+".direction", "direction", n.Direction, directions)
-	}
-	if t := n.Toxicity; t != nil && !(*t >= 0 && *t <= 1) {
-		v.add(p+".toxicity", "toxicity %g is out of range (want 0 to 1)", *t)
-	}
-}
-
-func (v *validator) process(p string, f Fault, decl Declaration) {
-	pf := f.Process
-	keys := decl.LabelKeys()
-	switch {
-	case v.noTarget:
-	case len(decl.Instances) == 0:
-		v.add(p, "the target has no processes to signal")
-	case len(pf.Selector) == 0:
-		v.add(p+".selector", "an empty selector is not allowed (want labels among %s)", strings.Join(keys, ", "))
-	}
-	known := len(decl.Instances) > 0 && !v.noTarget
-	for _, k := range sortedKeys(pf.Selector) {
-		if known && !slices.Contains(keys, k) {
-			v.add(p+".selector."+k, "unknown label %q (want one of %s)", k, strings.Join(keys, ", "))
-			known = false
-		}
-	}
-	if known && len(pf.Selector) > 0 {
-		matched := false
-		var all []string
-		for _, in := range decl.Instances {
-			matched = matched || in.Matches(pf.Selector)
-			labels := maps.Clone(in.Labels)
-			delete(labels, "instance")
-			if len(labels) > 1 {
-				delete(labels, "service") // shown as role on the local target
-			}
-			all = append(all, in.Name+" "+formatSelector(labels))
-		}
-		if !matched {
-			v.add(p+".selector", "selector %s matches no process (processes: %s)", formatSelector(pf.Selector), strings.Join(all, ", "))
-		}
-	}
-	oneOf(v, p+".signal", "signal", pf.Signal, signals)
-	if pf.Count < 1 {
-		v.add(p+".count", "count %d is less than 1", pf.Count)
-	}
-	if pf.Signal == SignalStop && f.For <= 0 {
-		v.add(p+".signal", "signal STOP requires the fault's for: a stopped process stays paused until the fault ends")
-	}
 }
 
 // formatSelector writes a selector as "{instance: api-9, role: api}".

@@ -89,13 +89,24 @@ func (f *Fault) Name() string { return f.name }
 // run id and "-" when set, and the fault's name.
 func (f *Fault) ToxicName() string { return ResourceName(f.opts.runID, f.name) }
 
-// effect is the journal entry of what the fault applies.
-func (f *Fault) effect() chaos.Effect {
-	kind := chaos.EffectToxic
-	if f.spec.Toxic == ToxicDown {
-		kind = chaos.EffectDisabled
+// toxicName is the name of toxic t of the fault.
+func (f *Fault) toxicName(t Toxic) string {
+	if t.Part == "" {
+		return f.ToxicName()
 	}
-	return chaos.Effect{Kind: kind, Server: f.opts.server, Proxy: f.spec.Link, Toxic: f.ToxicName()}
+	return f.ToxicName() + "-" + t.Part
+}
+
+// effects are the journal entries of what the fault applies.
+func (f *Fault) effects() []chaos.Effect {
+	if f.spec.Down {
+		return []chaos.Effect{{Kind: chaos.EffectDisabled, Server: f.opts.server, Proxy: f.spec.Link, Toxic: f.ToxicName()}}
+	}
+	var out []chaos.Effect
+	for _, t := range f.spec.Toxics {
+		out = append(out, chaos.Effect{Kind: chaos.EffectToxic, Server: f.opts.server, Proxy: f.spec.Link, Toxic: f.toxicName(t)})
+	}
+	return out
 }
 
 // Inject validates the spec and applies it to the link, and returns the one
@@ -118,12 +129,12 @@ func (f *Fault) Inject(ctx context.Context) ([]chaos.Record, error) {
 		}
 	}
 	at := time.Now()
-	action := f.spec.action()
+	action := f.spec.Action
 	var err error
-	if f.spec.Toxic == ToxicDown {
+	if f.spec.Down {
 		action, err = f.disable(ctx)
 	} else {
-		err = f.addToxic(ctx)
+		err = f.addToxics(ctx)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("inject %q on link %q: %w", f.name, f.spec.Link, err)
@@ -161,19 +172,27 @@ func (f *Fault) Recover(ctx context.Context) ([]chaos.Record, error) {
 	return []chaos.Record{closed}, nil
 }
 
-// addToxic adds the fault's toxic to the link.
-func (f *Fault) addToxic(ctx context.Context) error {
+// addToxics adds the fault's toxics to the link, each journalled first.
+func (f *Fault) addToxics(ctx context.Context) error {
 	p := f.client.NewProxy()
 	p.Name = f.spec.Link
-	name, typ, stream, toxicity, attrs := f.ToxicName(), f.spec.Toxic, f.spec.stream(), f.spec.toxicity(), f.spec.attributes()
-	if err := f.opts.journal.Applying(f.effect()); err != nil {
-		return fmt.Errorf("journal: %w", err)
+	for _, e := range f.effects() {
+		if err := f.opts.journal.Applying(e); err != nil {
+			return fmt.Errorf("journal: %w", err)
+		}
 	}
 	f.applied = true
-	return f.call(ctx, func() error {
-		_, err := p.AddToxic(name, typ, stream, toxicity, attrs)
-		return err
-	})
+	for _, t := range f.spec.Toxics {
+		name, typ, stream, toxicity, attrs := f.toxicName(t), t.Type, t.Stream, float32(t.Toxicity), t.attributes()
+		err := f.call(ctx, func() error {
+			_, err := p.AddToxic(name, typ, stream, toxicity, attrs)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("add toxic %q: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // disable disables the link's proxy if it is enabled, and returns the
@@ -192,7 +211,7 @@ func (f *Fault) disable(ctx context.Context) (string, error) {
 	if !p.Enabled {
 		return "down (proxy already disabled)", nil
 	}
-	if err := f.opts.journal.Applying(f.effect()); err != nil {
+	if err := f.opts.journal.Applying(f.effects()[0]); err != nil {
 		return "", fmt.Errorf("journal: %w", err)
 	}
 	f.applied = true
@@ -211,39 +230,44 @@ func (f *Fault) disable(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return f.spec.action(), nil
+	return f.spec.Action, nil
 }
 
 // revert undoes what is applied: removes the toxic, or enables the proxy
 // again if Inject disabled it. What is gone already counts as reverted.
 func (f *Fault) revert(ctx context.Context) error {
 	var err error
-	if f.spec.Toxic == ToxicDown {
+	if f.spec.Down {
 		if f.wasEnabled {
 			err = f.call(ctx, f.enable)
 		}
 	} else {
-		err = f.call(ctx, f.removeToxic)
+		err = f.call(ctx, f.removeToxics)
 	}
 	if err != nil {
 		return err
 	}
 	f.applied = false
-	if err := f.opts.journal.Undone(f.effect()); err != nil {
-		return fmt.Errorf("journal: %w", err)
+	for _, e := range f.effects() {
+		if err := f.opts.journal.Undone(e); err != nil {
+			return fmt.Errorf("journal: %w", err)
+		}
 	}
 	return nil
 }
 
-// removeToxic removes the fault's toxic; a missing toxic or proxy is not an
-// error. It runs inside call: it reads only fields no method writes.
-func (f *Fault) removeToxic() error {
+// removeToxics removes the fault's toxics; a missing toxic or proxy is not
+// an error. It runs inside call: it reads only fields no method writes.
+func (f *Fault) removeToxics() error {
 	p := f.client.NewProxy()
 	p.Name = f.spec.Link
-	if err := p.RemoveToxic(f.ToxicName()); err != nil && !notFound(err) {
-		return fmt.Errorf("remove toxic %q: %w", f.ToxicName(), err)
+	var errs []error
+	for _, t := range f.spec.Toxics {
+		if err := p.RemoveToxic(f.toxicName(t)); err != nil && !notFound(err) {
+			errs = append(errs, fmt.Errorf("remove toxic %q: %w", f.toxicName(t), err))
+		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // enable enables the link's proxy; a missing proxy is not an error. It runs

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -41,6 +42,10 @@ func newLab(t *testing.T, wrap ...func(http.Handler) http.Handler) *lab {
 	}
 	api := httptest.NewServer(routes)
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/big" {
+			_, _ = w.Write(make([]byte, 64<<10))
+			return
+		}
 		io.WriteString(w, "ok")
 	}))
 	t.Cleanup(func() {
@@ -94,33 +99,98 @@ func failing(cur **toxiclient.Proxy, want error) func(t *testing.T) bool {
 	}
 }
 
+// toxic is a one-toxic spec for tests.
+func toxic(link, typ, stream string, attrs map[string]int64) Spec {
+	return Spec{Link: link, Toxics: []Toxic{{Type: typ, Stream: stream, Toxicity: 1, Attributes: attrs}}, Action: typ}
+}
+
+func latencySpec(link string, d time.Duration) Spec {
+	return toxic(link, "latency", Downstream, map[string]int64{"latency": d.Milliseconds()})
+}
+
+func downSpec(link string) Spec { return Spec{Link: link, Down: true, Action: "down"} }
+
+// slowerThan returns an observer that sees the fault when fetching path
+// through the current proxy takes at least d.
+func slowerThan(cur **toxiclient.Proxy, path string, d time.Duration) func(*testing.T) bool {
+	return func(t *testing.T) bool {
+		c := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+		start := time.Now()
+		resp, err := c.Get("http://" + (*cur).Listen + path)
+		if err != nil {
+			t.Errorf("GET %s through %s = %v; want no error", path, (*cur).Name, err)
+			return false
+		}
+		defer resp.Body.Close()
+		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+			t.Errorf("read %s through %s: %v", path, (*cur).Name, err)
+		}
+		return time.Since(start) >= d
+	}
+}
+
+// closesLate returns an observer that sees the fault when the upstream's
+// close of an HTTP/1.0 connection reaches the client at least d late.
+func closesLate(cur **toxiclient.Proxy, d time.Duration) func(*testing.T) bool {
+	return func(t *testing.T) bool {
+		conn, err := net.DialTimeout("tcp", (*cur).Listen, 2*time.Second)
+		if err != nil {
+			t.Errorf("dial %s: %v", (*cur).Name, err)
+			return false
+		}
+		defer conn.Close()
+		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+		start := time.Now()
+		if _, err := io.WriteString(conn, "GET / HTTP/1.0\r\n\r\n"); err != nil {
+			return false
+		}
+		_, _ = io.Copy(io.Discard, conn) // until the close
+		return time.Since(start) >= d
+	}
+}
+
+// TestConformance runs the conformance suite for every toxic Toxiproxy
+// offers, and down, each observed by a real client through a real proxy.
 func TestConformance(t *testing.T) {
 	const latency = 300 * time.Millisecond
 	tests := []struct {
 		name     string
-		spec     Spec                                               // Link is filled in
+		spec     func(link string) Spec
 		observed func(cur **toxiclient.Proxy) func(*testing.T) bool // seen while the fault is on
 	}{
 		// latency: a request takes at least the latency.
-		{"latency", Spec{Toxic: ToxicLatency, Latency: latency}, func(cur **toxiclient.Proxy) func(*testing.T) bool {
-			return func(t *testing.T) bool {
-				took, err := get(*cur, 5*time.Second)
-				if err != nil {
-					t.Errorf("GET through %s = %v; want no error", (*cur).Name, err)
-				}
-				return took >= latency
-			}
+		{"latency", func(l string) Spec { return latencySpec(l, latency) }, func(cur **toxiclient.Proxy) func(*testing.T) bool {
+			return slowerThan(cur, "/", latency)
+		}},
+		// bandwidth: 64 KiB at 32 KB/s takes about 2s (1ms without).
+		{"bandwidth", func(l string) Spec { return toxic(l, "bandwidth", Downstream, map[string]int64{"rate": 32}) }, func(cur **toxiclient.Proxy) func(*testing.T) bool {
+			return slowerThan(cur, "/big", time.Second)
+		}},
+		// slow_close: the upstream's close arrives 300ms late.
+		{"slow_close", func(l string) Spec { return toxic(l, "slow_close", Downstream, map[string]int64{"delay": 300}) }, func(cur **toxiclient.Proxy) func(*testing.T) bool {
+			return closesLate(cur, 300*time.Millisecond)
 		}},
 		// timeout: data stops and the connection is closed after 100ms.
-		{"timeout", Spec{Toxic: ToxicTimeout, Timeout: 100 * time.Millisecond}, func(cur **toxiclient.Proxy) func(*testing.T) bool {
+		{"timeout", func(l string) Spec { return toxic(l, "timeout", Upstream, map[string]int64{"timeout": 100}) }, func(cur **toxiclient.Proxy) func(*testing.T) bool {
 			return failing(cur, nil)
 		}},
 		// reset_peer: the connection is reset.
-		{"reset_peer", Spec{Toxic: ToxicResetPeer}, func(cur **toxiclient.Proxy) func(*testing.T) bool {
+		{"reset_peer", func(l string) Spec { return toxic(l, "reset_peer", Upstream, map[string]int64{"timeout": 0}) }, func(cur **toxiclient.Proxy) func(*testing.T) bool {
 			return failing(cur, syscall.ECONNRESET)
 		}},
+		// slicer: one byte at a time, 5ms apart: a response of a hundred
+		// bytes or so takes half a second.
+		{"slicer", func(l string) Spec {
+			return toxic(l, "slicer", Downstream, map[string]int64{"average_size": 1, "size_variation": 0, "delay": 5000})
+		}, func(cur **toxiclient.Proxy) func(*testing.T) bool {
+			return slowerThan(cur, "/", 300*time.Millisecond)
+		}},
+		// limit_data: the connection closes after 10 bytes: the response is cut.
+		{"limit_data", func(l string) Spec { return toxic(l, "limit_data", Downstream, map[string]int64{"bytes": 10}) }, func(cur **toxiclient.Proxy) func(*testing.T) bool {
+			return failing(cur, nil)
+		}},
 		// down: connections are refused.
-		{"down", Spec{Toxic: ToxicDown}, func(cur **toxiclient.Proxy) func(*testing.T) bool {
+		{"down", downSpec, func(cur **toxiclient.Proxy) func(*testing.T) bool {
 			return failing(cur, syscall.ECONNREFUSED)
 		}},
 	}
@@ -131,9 +201,7 @@ func TestConformance(t *testing.T) {
 			chaostest.Run(t, chaostest.Harness{
 				New: func(t *testing.T) chaos.Fault {
 					cur = l.newProxy(t)
-					spec := tt.spec
-					spec.Link = cur.Name
-					return New("net-"+tt.name, l.client, spec)
+					return New("net-"+tt.name, l.client, tt.spec(cur.Name))
 				},
 				Observed: tt.observed(&cur),
 			})
@@ -162,10 +230,10 @@ func TestCleanupRemovesOnlyGamedays(t *testing.T) {
 	p1, p2, p3 := l.newProxy(t), l.newProxy(t), l.newProxy(t)
 	const dead, live = "20261128T091500Z-aaaaaa", "20261128T091500Z-bbbbbb"
 	faults := []*Fault{
-		New("slow", l.client, Spec{Link: p1.Name, Toxic: ToxicLatency, Latency: time.Second}, WithRunID(dead)),
-		New("narrow", l.client, Spec{Link: p2.Name, Toxic: ToxicBandwidth, RateKBps: 10}), // an older gameday's: no run id
-		New("cut", l.client, Spec{Link: p3.Name, Toxic: ToxicDown}, WithRunID(dead)),
-		New("other-run", l.client, Spec{Link: p2.Name, Toxic: ToxicLatency, Latency: time.Second}, WithRunID(live)),
+		New("slow", l.client, latencySpec(p1.Name, time.Second), WithRunID(dead)),
+		New("narrow", l.client, toxic(p2.Name, "bandwidth", Downstream, map[string]int64{"rate": 10})), // an older gameday's: no run id
+		New("cut", l.client, downSpec(p3.Name), WithRunID(dead)),
+		New("other-run", l.client, latencySpec(p2.Name, time.Second), WithRunID(live)),
 	}
 	for _, f := range faults {
 		if _, err := f.Inject(ctx); err != nil {
@@ -229,7 +297,7 @@ func TestRecoverAfterToxicRemovedByHand(t *testing.T) {
 	ctx := t.Context()
 	l := newLab(t)
 	p := l.newProxy(t)
-	f := New("slow", l.client, Spec{Link: p.Name, Toxic: ToxicLatency, Latency: time.Second})
+	f := New("slow", l.client, latencySpec(p.Name, time.Second))
 	if _, err := f.Inject(ctx); err != nil {
 		t.Fatalf("Inject() = _, %v; want no error", err)
 	}
@@ -252,7 +320,7 @@ func TestDownLeavesDisabledProxyDisabled(t *testing.T) {
 	if err := p.Disable(); err != nil {
 		t.Fatalf("Disable: %v", err)
 	}
-	f := New("cut", l.client, Spec{Link: p.Name, Toxic: ToxicDown})
+	f := New("cut", l.client, downSpec(p.Name))
 	recs, err := f.Inject(ctx)
 	if err != nil || len(recs) != 1 || recs[0].Action != "down (proxy already disabled)" {
 		t.Fatalf("Inject() = %+v, %v; want one record with action \"down (proxy already disabled)\"", recs, err)
@@ -281,15 +349,15 @@ func TestInjectFails(t *testing.T) {
 		want error // nil: any error
 	}{
 		// A link Toxiproxy does not know.
-		{"no such proxy", t.Context(), Spec{Link: "nope", Toxic: ToxicLatency, Latency: time.Second}, nil},
+		{"no such proxy", t.Context(), latencySpec("nope", time.Second), nil},
 		// A link Toxiproxy does not know, for down.
-		{"down no such proxy", t.Context(), Spec{Link: "nope", Toxic: ToxicDown}, nil},
+		{"down no such proxy", t.Context(), downSpec("nope"), nil},
 		// An invalid spec is refused before any call.
-		{"invalid spec", t.Context(), Spec{Link: p.Name, Toxic: "smoke"}, nil},
+		{"invalid spec", t.Context(), toxic(p.Name, "smoke", Downstream, nil), nil},
 		// A context that has ended.
-		{"canceled", canceled, Spec{Link: p.Name, Toxic: ToxicLatency, Latency: time.Second}, context.Canceled},
+		{"canceled", canceled, latencySpec(p.Name, time.Second), context.Canceled},
 		// A context that has ended, for down.
-		{"down canceled", canceled, Spec{Link: p.Name, Toxic: ToxicDown}, context.Canceled},
+		{"down canceled", canceled, downSpec(p.Name), context.Canceled},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -315,7 +383,7 @@ func TestInjectTwiceFails(t *testing.T) {
 	ctx := t.Context()
 	l := newLab(t)
 	p := l.newProxy(t)
-	f := New("slow", l.client, Spec{Link: p.Name, Toxic: ToxicLatency, Latency: time.Second})
+	f := New("slow", l.client, latencySpec(p.Name, time.Second))
 	first, err := f.Inject(ctx)
 	if err != nil {
 		t.Fatalf("Inject() = _, %v; want no error", err)
@@ -352,7 +420,7 @@ func TestCallAbandonedOnContextEndIsAwaited(t *testing.T) {
 	releaseOnce := sync.OnceFunc(func() { close(release) })
 	t.Cleanup(releaseOnce) // before the lab stops, even when the test fails
 	p := l.newProxy(t)
-	f := New("slow", l.client, Spec{Link: p.Name, Toxic: ToxicLatency, Latency: time.Second})
+	f := New("slow", l.client, latencySpec(p.Name, time.Second))
 
 	// Inject gives up while Toxiproxy still holds its call.
 	ctx, cancel := context.WithCancel(t.Context())

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,9 +42,13 @@ type Spec struct {
 	Selector map[string]string
 	// Signal is SIGKILL, SIGTERM, SIGINT or SIGSTOP (see ParseSignal).
 	Signal syscall.Signal
-	// Count caps the number of victims, taken in the supervisor's instance
-	// order; below 1 it is taken as 1.
-	Count int
+	// Victims says how many of n matching processes are hit (it is capped
+	// at n); nil: one.
+	Victims func(n int) int
+	// Seed seeds the random choice of victims among the matching
+	// processes: the same seed, processes and Victims pick the same
+	// victims, injection after injection.
+	Seed int64
 }
 
 // Validate returns every problem of s, joined; nil if s can be injected.
@@ -66,6 +71,8 @@ type Fault struct {
 	sem chan struct{}
 	// victims are the processes of the latest Inject whose records are open.
 	victims []victim
+	// rng chooses victims; seeded from Spec.Seed.
+	rng *rand.Rand
 }
 
 // victim is one process a fault signalled, and its open record.
@@ -80,8 +87,14 @@ var _ chaos.Fault = (*Fault)(nil)
 // New returns the process fault named name that applies spec to processes of
 // sup. Nothing is checked or signalled until Inject.
 func New(name string, sup Supervisor, spec Spec) *Fault {
-	return &Fault{name: name, sup: sup, spec: spec, sem: make(chan struct{}, 1)}
+	seed := uint64(spec.Seed)
+	return &Fault{name: name, sup: sup, spec: spec, sem: make(chan struct{}, 1), rng: rand.New(rand.NewPCG(seed, seed))}
 }
+
+// EndsByItself reports whether the fault's effect ends by itself: a
+// terminated process is replaced by its supervisor (Recover waits for
+// that); a stopped one stays stopped until Recover.
+func (f *Fault) EndsByItself() bool { return terminates(f.spec.Signal) }
 
 // Name returns the fault's name in the scenario.
 func (f *Fault) Name() string { return f.name }
@@ -107,7 +120,14 @@ func (f *Fault) Inject(ctx context.Context) ([]chaos.Record, error) {
 	if len(procs) == 0 {
 		return nil, fmt.Errorf("inject %q: no running process matches selector %s", f.name, formatSelector(f.spec.Selector))
 	}
-	procs = procs[:min(len(procs), max(f.spec.Count, 1))]
+	k := 1
+	if f.spec.Victims != nil {
+		k = min(max(f.spec.Victims(len(procs)), 0), len(procs))
+	}
+	matching := len(procs)
+	f.rng.Shuffle(len(procs), func(i, j int) { procs[i], procs[j] = procs[j], procs[i] })
+	procs = procs[:k]
+	slices.SortFunc(procs, func(a, b Proc) int { return strings.Compare(a.Labels["instance"], b.Labels["instance"]) })
 
 	var recs []chaos.Record
 	var errs []error
@@ -131,7 +151,7 @@ func (f *Fault) Inject(ctx context.Context) ([]chaos.Record, error) {
 			Fault:      f.name,
 			Kind:       chaos.KindProcess,
 			Target:     target,
-			Action:     fmt.Sprintf("%s pid %d", sig, p.PID),
+			Action:     fmt.Sprintf("%s pid %d (%d of %d matching, seed %d)", sig, p.PID, k, matching, f.spec.Seed),
 			InjectedAt: at,
 		}}
 		f.victims = append(f.victims, v)

@@ -3,10 +3,13 @@ package process
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/gameday/gameday/chaos"
 	"github.com/gameday/gameday/chaos/chaostest"
@@ -45,7 +48,7 @@ func TestConformance(t *testing.T) {
 					openGate = sync.OnceFunc(func() { close(gate) })
 					sup = newTestSupervisor(t, gate, fleet()...)
 					orig = sup.pid("api-1")
-					return New("hit-api", sup, Spec{Selector: map[string]string{"role": "api"}, Signal: tt.signal, Count: 1})
+					return New("hit-api", sup, Spec{Selector: map[string]string{"instance": "api-1"}, Signal: tt.signal})
 				},
 				Observed: func(t *testing.T) bool {
 					if tt.stops {
@@ -64,29 +67,52 @@ func TestConformance(t *testing.T) {
 	}
 }
 
-func TestInjectCapsAtCountInInstanceOrder(t *testing.T) {
+// Victims are chosen at random among the matching processes, the same for
+// the same seed; the others are untouched.
+func TestInjectPicksVictimsFromTheSeed(t *testing.T) {
 	gate := make(chan struct{})
 	close(gate)
 	sup := newTestSupervisor(t, gate, fleet()...)
-	untouched := sup.pid("store-1")
-	f := New("stop-all", sup, Spec{Signal: syscall.SIGSTOP, Count: 2})
-	recs, err := f.Inject(t.Context())
-	if err != nil {
-		t.Fatalf("Inject() = _, %v; want no error", err)
+	two := func(int) int { return 2 }
+	stop := func(seed int64) []string {
+		t.Helper()
+		f := New("stop-two", sup, Spec{Signal: syscall.SIGSTOP, Victims: two, Seed: seed})
+		recs, err := f.Inject(t.Context())
+		if err != nil || len(recs) != 2 {
+			t.Fatalf("Inject() = %+v, %v; want 2 records", recs, err)
+		}
+		var targets []string
+		for _, r := range recs {
+			targets = append(targets, r.Target)
+			if !strings.Contains(r.Action, fmt.Sprintf("seed %d", seed)) {
+				t.Errorf("record action %q does not name the seed %d", r.Action, seed)
+			}
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for _, name := range []string{"api-1", "api-2", "store-1"} {
+			victim := slices.Contains(targets, name)
+			for victim && procState(t, sup.pid(name)) != 'T' && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond) // the kernel delivers SIGSTOP asynchronously
+			}
+			if stopped := procState(t, sup.pid(name)) == 'T'; stopped != victim {
+				t.Errorf("%s stopped = %t; want %t (victims %v)", name, stopped, victim, targets)
+			}
+		}
+		if closed, err := f.Recover(t.Context()); err != nil || len(closed) != 2 {
+			t.Fatalf("Recover() = %+v, %v; want 2 closed records", closed, err)
+		}
+		return targets
 	}
-	var targets []string
-	for _, r := range recs {
-		targets = append(targets, r.Target)
+	first := stop(7)
+	if again := stop(7); !slices.Equal(first, again) {
+		t.Errorf("seed 7 chose %v, then %v; want the same victims", first, again)
 	}
-	if strings.Join(targets, ",") != "api-1,api-2" {
-		t.Errorf("Inject() targets = %q; want [api-1 api-2]", targets)
+	differs := false
+	for seed := int64(1); seed <= 20 && !differs; seed++ {
+		differs = !slices.Equal(stop(seed), first)
 	}
-	if s := procState(t, untouched); s == 'T' {
-		t.Errorf("store-1 state = %c; want not stopped (beyond Count)", s)
-	}
-	closed, err := f.Recover(t.Context())
-	if err != nil || len(closed) != 2 {
-		t.Fatalf("Recover() = %+v, %v; want 2 closed records", closed, err)
+	if !differs {
+		t.Errorf("20 seeds all chose %v; want the choice to depend on the seed", first)
 	}
 }
 
@@ -128,7 +154,7 @@ func TestInjectFails(t *testing.T) {
 func TestRecoverResumesAfterContextEnds(t *testing.T) {
 	gate := make(chan struct{})
 	sup := newTestSupervisor(t, gate, fleet()...)
-	f := New("kill-store", sup, Spec{Selector: map[string]string{"role": "store"}, Signal: syscall.SIGKILL, Count: 1})
+	f := New("kill-store", sup, Spec{Selector: map[string]string{"role": "store"}, Signal: syscall.SIGKILL})
 	injected, err := f.Inject(t.Context())
 	if err != nil || len(injected) != 1 {
 		t.Fatalf("Inject() = %+v, %v; want one record", injected, err)
