@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/api"
@@ -24,7 +25,27 @@ type Remote struct {
 type RemoteOption func(*remoteOptions)
 
 type remoteOptions struct {
+	rt     http.RoundTripper
+	header http.Header
+}
+
+// WithHeader sends h with every request (authentication).
+func WithHeader(h http.Header) RemoteOption {
+	return func(o *remoteOptions) { o.header = h }
+}
+
+// headerTransport adds headers to every request.
+type headerTransport struct {
+	h  http.Header
 	rt http.RoundTripper
+}
+
+func (t headerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	for k, v := range t.h {
+		req.Header[k] = v
+	}
+	return t.rt.RoundTrip(req)
 }
 
 // WithRoundTripper sets the HTTP transport (default: client_golang's
@@ -40,6 +61,14 @@ func NewRemote(address string, opts ...RemoteOption) (*Remote, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
+	if len(o.header) > 0 {
+		rt := o.rt
+		if rt == nil {
+			rt = api.DefaultRoundTripper
+		}
+		o.rt = headerTransport{h: o.header, rt: rt}
+	}
+	address = strings.TrimRight(address, "/")
 	c, err := api.NewClient(api.Config{Address: address, RoundTripper: o.rt})
 	if err != nil {
 		return nil, fmt.Errorf("remote prometheus %q: %w", address, err)

@@ -135,14 +135,20 @@ func Guard(ctx context.Context, dir, runID string, in io.Reader, ready, log io.W
 	// The run died without saying it was done.
 	start := time.Now()
 	fmt.Fprintf(log, "%s: the run ended without finishing: undoing what it left applied\n", start.Format(time.RFC3339Nano))
-	return UndoPending(context.WithoutCancel(ctx), dir, log)
+	return UndoPending(context.WithoutCancel(ctx), dir, runID, log)
 }
 
-// UndoPending undoes every effect the journal of the run in dir holds as
-// pending, records each as undone in the journal and as an event, and
+// sweepAfter is how long UndoPending waits before it sweeps the servers for
+// what a call the dead run had already sent may have applied after the undo.
+const sweepAfter = 300 * time.Millisecond
+
+// UndoPending undoes every effect the journal of run runID in dir holds as
+// pending, records each as undone in the journal and as an event; then,
+// since a call the dead run had sent may land after that, it sweeps every
+// server the journal names for resources of runID and removes them too. It
 // returns every failure joined. It is what a guard does; `gameday cleanup
 // RUN_DIR` does it too.
-func UndoPending(ctx context.Context, dir string, log io.Writer) error {
+func UndoPending(ctx context.Context, dir, runID string, log io.Writer) error {
 	pending, err := rundir.Pending(dir)
 	if err != nil {
 		return err
@@ -150,6 +156,7 @@ func UndoPending(ctx context.Context, dir string, log io.Writer) error {
 	if len(pending) == 0 {
 		return nil
 	}
+	defer sweep(ctx, dir, runID, log)
 	j, err := rundir.CreateJournal(dir)
 	if err != nil {
 		return err
@@ -221,4 +228,48 @@ func appendEvent(dir string, e Event) {
 	}
 	defer f.Close()
 	_, _ = f.Write(append(line, '\n'))
+}
+
+// sweep removes, from every server the journal of dir names, what carries
+// run id runID.
+func sweep(ctx context.Context, dir, runID string, log io.Writer) {
+	if runID == "" {
+		return
+	}
+	servers, err := rundir.Servers(dir)
+	if err != nil {
+		fmt.Fprintf(log, "sweep: %v\n", err)
+		return
+	}
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(sweepAfter):
+	}
+	for _, srv := range servers {
+		done, err := network.Cleanup(ctx, network.NewClient(srv), func(id string) bool { return id == runID })
+		for _, d := range done {
+			fmt.Fprintf(log, "sweep: %s\n", d)
+		}
+		if err != nil {
+			fmt.Fprintf(log, "sweep %s: %v\n", srv, err)
+		}
+	}
+}
+
+// RunID returns the run id of the run in dir, from its events; "" when
+// they name none.
+func RunID(dir string) string {
+	f, err := os.Open(filepath.Join(dir, rundir.FileEvents))
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	events, _ := ReadEvents(io.LimitReader(f, 64<<20))
+	for _, e := range events {
+		if e.Type == EventRunStarted {
+			return e.Attrs["runID"]
+		}
+	}
+	return ""
 }

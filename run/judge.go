@@ -112,8 +112,8 @@ func Judge(ctx context.Context, dir string, opts ...JudgeOption) (*reports.Repor
 		defer stored.Close()
 		in.Query = stored.QueryRange
 	}
-	if pr := targetPrometheus(s); pr != nil && o.promQLFrom == PromQLFromTarget {
-		remote, err := remoteQuerier(s, pr, o.values)
+	if pr := s.Target.Prometheus(); pr != nil && o.promQLFrom == PromQLFromTarget {
+		remote, err := remoteQuerier(s, pr, o.values, o.env)
 		if err != nil {
 			return nil, fmt.Errorf("judge %s: %w", dir, err)
 		}
@@ -326,7 +326,15 @@ type JudgeOption func(*judgeOptions)
 
 type judgeOptions struct {
 	values     *scenarios.Values
+	env        scenarios.Environment
 	promQLFrom string
+}
+
+// WithJudgeEnvironment is where the env and file values of the scenario's
+// templates are read when WithValues gives none (the headers of the
+// target's Prometheus); without either, such values are missing.
+func WithJudgeEnvironment(env scenarios.Environment) JudgeOption {
+	return func(o *judgeOptions) { o.env = env }
 }
 
 // Where PromQL checks are answered from; see WithPromQLFrom.
@@ -349,20 +357,12 @@ func WithPromQLFrom(source string) JudgeOption {
 	return func(o *judgeOptions) { o.promQLFrom = source }
 }
 
-// targetPrometheus returns the target's own Prometheus, nil when none.
-func targetPrometheus(s *scenarios.Scenario) *scenarios.PrometheusServer {
-	if e := s.Target.External; e != nil {
-		return e.Prometheus
-	}
-	return nil
-}
-
 // remoteQuerier returns a client of the target's Prometheus, with its
 // headers.
-func remoteQuerier(s *scenarios.Scenario, pr *scenarios.PrometheusServer, vals *scenarios.Values) (*metrics.Remote, error) {
+func remoteQuerier(s *scenarios.Scenario, pr *scenarios.PrometheusServer, vals *scenarios.Values, env scenarios.Environment) (*metrics.Remote, error) {
 	if len(pr.Header) > 0 && vals == nil {
 		var err error
-		if vals, err = scenarios.Resolve(s, scenarios.OSEnvironment()); err != nil {
+		if vals, err = scenarios.Resolve(s, env); err != nil {
 			return nil, err
 		}
 	}
@@ -378,18 +378,5 @@ func remoteQuerier(s *scenarios.Scenario, pr *scenarios.PrometheusServer, vals *
 		}
 		h.Set(k, b.String())
 	}
-	return metrics.NewRemote(pr.URL, metrics.WithRoundTripper(headerRoundTripper{h}))
-}
-
-// headerRoundTripper adds headers to every request.
-type headerRoundTripper struct{ h http.Header }
-
-func (t headerRoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
-	if len(t.h) > 0 {
-		req = req.Clone(req.Context())
-		for k, v := range t.h {
-			req.Header[k] = v
-		}
-	}
-	return http.DefaultTransport.RoundTrip(req)
+	return metrics.NewRemote(pr.URL, metrics.WithHeader(h))
 }

@@ -1,8 +1,16 @@
 package run
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"io"
+	"net/url"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
+	"text/template"
 )
 
 // Redacted replaces a secret wherever a run writes or prints.
@@ -14,15 +22,86 @@ type redactor struct {
 	r *strings.Replacer // nil: no secrets
 }
 
+// newRedactor redacts each secret as written and in the forms templates
+// and error messages give it: URL query and path escaped, Go-quoted (as
+// errors quote URLs), JSON- and JS-escaped, HTML-escaped.
 func newRedactor(secrets []string) *redactor {
-	if len(secrets) == 0 {
+	var forms []string
+	for _, s := range secrets {
+		js, _ := json.Marshal(s)
+		for _, f := range []string{
+			s,
+			url.QueryEscape(s),
+			url.PathEscape(s),
+			strings.Trim(strconv.Quote(s), `"`),
+			strings.Trim(string(js), `"`),
+			template.JSEscapeString(s),
+			template.HTMLEscapeString(s),
+		} {
+			if f != "" && !slices.Contains(forms, f) {
+				forms = append(forms, f)
+			}
+		}
+	}
+	if len(forms) == 0 {
 		return &redactor{}
 	}
-	pairs := make([]string, 0, 2*len(secrets))
-	for _, s := range secrets { // longest first, as Values.Secrets sorts them
-		pairs = append(pairs, s, Redacted)
+	// Longest first, so that a form containing another is replaced whole.
+	slices.SortStableFunc(forms, func(a, b string) int { return len(b) - len(a) })
+	pairs := make([]string, 0, 2*len(forms))
+	for _, f := range forms {
+		pairs = append(pairs, f, Redacted)
 	}
 	return &redactor{r: strings.NewReplacer(pairs...)}
+}
+
+// writer returns w with every secret redacted, line by line: a secret is
+// never split between two writes of a line. Close writes what is left of
+// an unfinished line. It is safe for concurrent use.
+func (r *redactor) writer(w io.WriteCloser) io.WriteCloser {
+	if r == nil || r.r == nil {
+		return w
+	}
+	return &lineRedactor{r: r.r, w: w}
+}
+
+// maxLine bounds what a lineRedactor holds of an unfinished line.
+const maxLine = 64 << 10
+
+type lineRedactor struct {
+	r   *strings.Replacer
+	mu  sync.Mutex // guards w and buf
+	w   io.WriteCloser
+	buf []byte
+}
+
+func (l *lineRedactor) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf = append(l.buf, p...)
+	i := bytes.LastIndexByte(l.buf, '\n')
+	if i < 0 && len(l.buf) < maxLine {
+		return len(p), nil
+	}
+	if i < 0 {
+		i = len(l.buf) - 1
+	}
+	if _, err := io.WriteString(l.w, l.r.Replace(string(l.buf[:i+1]))); err != nil {
+		return 0, err
+	}
+	l.buf = append(l.buf[:0], l.buf[i+1:]...)
+	return len(p), nil
+}
+
+func (l *lineRedactor) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var err error
+	if len(l.buf) > 0 {
+		_, err = io.WriteString(l.w, l.r.Replace(string(l.buf)))
+		l.buf = nil
+	}
+	return errors.Join(err, l.w.Close())
 }
 
 // string redacts s.

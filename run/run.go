@@ -53,7 +53,13 @@ type options struct {
 	teardown time.Duration
 	refapp   string
 	guard    []string
+	env      scenarios.Environment
 }
+
+// WithEnvironment is where the env and file values of the scenario's
+// templates are read, when the scenario was loaded without them (see
+// scenarios.WithEnvironment); without either, such values are missing.
+func WithEnvironment(env scenarios.Environment) Option { return func(o *options) { o.env = env } }
 
 // WithOutDir sets the folder in which the run directory is created.
 func WithOutDir(dir string) Option { return func(o *options) { o.outDir = dir } }
@@ -98,7 +104,7 @@ func Run(ctx context.Context, s *scenarios.Scenario, raw []byte, opts ...Option)
 	vals := s.Values()
 	if vals == nil {
 		var err error
-		if vals, err = scenarios.Resolve(s, scenarios.OSEnvironment()); err != nil {
+		if vals, err = scenarios.Resolve(s, o.env); err != nil {
 			return nil, err
 		}
 	}
@@ -200,7 +206,7 @@ type runner struct {
 
 	mu       sync.Mutex // guards faults and logFiles
 	faults   []chaos.Fault
-	logFiles []*os.File // the target's process logs, closed at teardown
+	logFiles []io.WriteCloser // the target's process logs, closed at teardown
 }
 
 // execute runs the live part: target, metrics, timeline. Whatever ends it —
@@ -260,10 +266,11 @@ func (r *runner) startTarget(ctx context.Context) error {
 			if err != nil {
 				return io.Discard
 			}
+			w := r.redact.writer(f) // a process may print what its env holds
 			r.mu.Lock()
-			r.logFiles = append(r.logFiles, f)
+			r.logFiles = append(r.logFiles, w)
 			r.mu.Unlock()
-			return f
+			return w
 		},
 		onEvent: func(e target.Event) {
 			r.events.Emit(Event{Time: e.Time, Type: e.Type, Instance: e.Instance, PID: e.PID, Message: e.Detail})
@@ -285,19 +292,14 @@ func (r *runner) startTarget(ctx context.Context) error {
 
 // needsGuard reports whether the target has a Toxiproxy server that
 // outlives gameday, whose changes a guard must undo after a SIGKILL.
-func (r *runner) needsGuard() bool {
-	t := r.s.Target
-	return (t.Local != nil && t.Local.Toxiproxy != "") ||
-		(t.Processes != nil && t.Processes.Toxiproxy != "") ||
-		(t.External != nil && t.External.Toxiproxy != nil)
-}
+func (r *runner) needsGuard() bool { return r.s.Target.OutlivingToxiproxy() }
 
 // remoteSettle is how long the run waits after the load for the target's
 // Prometheus to scrape its last samples.
 func (r *runner) remoteSettle() time.Duration {
 	every := r.s.Metrics.ScrapeInterval
-	if e := r.s.Target.External; e != nil && e.Prometheus != nil && e.Prometheus.ScrapeInterval > 0 {
-		every = e.Prometheus.ScrapeInterval
+	if p := r.s.Target.Prometheus(); p != nil && p.ScrapeInterval > 0 {
+		every = p.ScrapeInterval
 	}
 	return every + every/2
 }

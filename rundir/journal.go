@@ -135,3 +135,26 @@ func readPending(r io.Reader) ([]chaos.Effect, error) {
 	}
 	return pending, nil
 }
+
+// Servers returns the Toxiproxy servers the journal of run directory dir
+// names, in the order first seen.
+func Servers(dir string) ([]string, error) {
+	f, err := os.Open(dir + string(os.PathSeparator) + FileJournal)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read journal: %w", err)
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(io.LimitReader(f, MaxJournal))
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		var e JournalEntry
+		if json.Unmarshal(sc.Bytes(), &e) == nil && e.Effect.Server != "" && !slices.Contains(out, e.Effect.Server) {
+			out = append(out, e.Effect.Server)
+		}
+	}
+	return out, sc.Err()
+}

@@ -26,7 +26,12 @@ func TakeLease(id string) (*Lease, error) {
 	if err := os.MkdirAll(LeaseDir(), 0o1777); err != nil {
 		return nil, fmt.Errorf("take lease: %w", err)
 	}
-	f, err := os.OpenFile(filepath.Join(LeaseDir(), id+".lock"), os.O_CREATE|os.O_RDWR, 0o666)
+	// Every user's runs share the folder: it is world-writable and sticky,
+	// whatever the umask (the owner makes it so; others cannot, and need not).
+	if st, err := os.Stat(LeaseDir()); err == nil && st.Mode().Perm() != 0o777 {
+		_ = os.Chmod(LeaseDir(), 0o1777)
+	}
+	f, err := os.OpenFile(filepath.Join(LeaseDir(), id+".lock"), os.O_CREATE|os.O_RDONLY, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("take lease: %w", err)
 	}
@@ -53,7 +58,7 @@ func (l *Lease) Release() error {
 
 // Live reports whether a process on this machine holds run id's lease.
 func Live(id string) bool {
-	f, err := os.OpenFile(filepath.Join(LeaseDir(), id+".lock"), os.O_RDWR, 0)
+	f, err := os.Open(filepath.Join(LeaseDir(), id+".lock"))
 	if err != nil {
 		return false
 	}
@@ -66,4 +71,22 @@ func Live(id string) bool {
 		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 	}
 	return false
+}
+
+// Dead reports whether run id is known to have died on this machine: its
+// lease file is there (it is removed when a run ends normally) and nobody
+// holds it. A run this machine has no record of is not known dead: it may
+// run on another machine.
+func Dead(id string) bool {
+	if _, err := os.Stat(filepath.Join(LeaseDir(), id+".lock")); err != nil {
+		return false
+	}
+	return !Live(id)
+}
+
+// Forget removes the lease file of a dead run, once what it left is gone.
+func Forget(id string) {
+	if Dead(id) {
+		_ = os.Remove(filepath.Join(LeaseDir(), id+".lock"))
+	}
 }

@@ -404,3 +404,21 @@ func (t *ProcessesTarget) BaseEdge() (Edge, bool) {
 	}
 	return Edge{}, false
 }
+
+// OutlivingToxiproxy reports whether the target's links are on a Toxiproxy
+// server that outlives gameday (an external one), whose changes a run must
+// journal and a guard must be ready to undo.
+func (t Target) OutlivingToxiproxy() bool {
+	return (t.Local != nil && t.Local.Toxiproxy != "") ||
+		(t.Processes != nil && t.Processes.Toxiproxy != "") ||
+		(t.External != nil && t.External.Toxiproxy != nil)
+}
+
+// Prometheus returns the target's own Prometheus, which PromQL checks
+// query; nil when the target has none (the run's embedded one answers).
+func (t Target) Prometheus() *PrometheusServer {
+	if t.External != nil {
+		return t.External.Prometheus
+	}
+	return nil
+}

@@ -3,6 +3,7 @@ package scenarios
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -23,9 +24,17 @@ type Environment struct {
 	ReadFile func(path string) ([]byte, error)
 }
 
-// OSEnvironment reads the process's environment and files.
+// OSEnvironment reads the process's environment and files (at most
+// MaxSecretFile+1 bytes of a file).
 func OSEnvironment() Environment {
-	return Environment{LookupEnv: os.LookupEnv, ReadFile: os.ReadFile}
+	return Environment{LookupEnv: os.LookupEnv, ReadFile: func(path string) ([]byte, error) {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		return io.ReadAll(io.LimitReader(f, MaxSecretFile+1))
+	}}
 }
 
 // MaxSecretFile bounds the size of a file read by {{file}}.
@@ -60,7 +69,10 @@ func (v *validator) resolve(env Environment) *Values {
 			if _, done := vals.env[ref.arg]; done {
 				continue
 			}
-			val, ok := env.LookupEnv(ref.arg)
+			val, ok := "", false
+			if env.LookupEnv != nil {
+				val, ok = env.LookupEnv(ref.arg)
+			}
 			if !ok {
 				v.add(ref.path, "environment variable %s is not set", ref.arg)
 				continue
@@ -82,8 +94,8 @@ func (v *validator) resolve(env Environment) *Values {
 }
 
 func readSecretFile(env Environment, path string) ([]byte, error) {
-	if st, err := os.Stat(path); err == nil && st.Size() > MaxSecretFile {
-		return nil, fmt.Errorf("larger than %d bytes", MaxSecretFile)
+	if env.ReadFile == nil {
+		return nil, errors.New("files cannot be read here")
 	}
 	b, err := env.ReadFile(path)
 	if err != nil {
@@ -155,6 +167,10 @@ func (s *Scenario) ResolvePath(path string) string {
 	}
 	return filepath.Join(filepath.Dir(s.File), path)
 }
+
+// maxRange bounds {{range N}} over an integer: a template is run for
+// every request, and one that loops a billion times hangs the run.
+const maxRange = 1000
 
 // reference is one {{env "X"}} or {{file "X"}} of a template.
 type reference struct {
@@ -301,6 +317,11 @@ func templateReferences(text string) ([]reference, error) {
 			walk(n.List)
 			walk(n.ElseList)
 		case *parse.RangeNode:
+			if n.Pipe != nil && len(n.Pipe.Cmds) == 1 && len(n.Pipe.Cmds[0].Args) == 1 {
+				if num, ok := n.Pipe.Cmds[0].Args[0].(*parse.NumberNode); ok && num.IsInt && num.Int64 > maxRange {
+					errs = append(errs, fmt.Errorf("range over %d: at most %d", num.Int64, maxRange))
+				}
+			}
 			walk(n.Pipe)
 			walk(n.List)
 			walk(n.ElseList)

@@ -320,31 +320,54 @@ func (v *validator) request(p string, r Request, routes map[string]string, decl 
 	}
 	if r.URL == "" {
 		v.add(p+".url", "required")
-	} else if out, err := checkTemplate("url", r.URL, decl); err != nil {
+	} else if out, sure, err := v.checkTemplate("url", r.URL, decl); err != nil {
 		v.add(p+".url", "%v", err)
-	} else if u, err := url.Parse(out); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	} else if u, err := url.Parse(out); sure && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
 		v.add(p+".url", "%q is not an absolute http URL once expanded (%q); start it with {{.Base}}", r.URL, out)
 	}
-	if _, err := checkTemplate("body", r.Body, decl); err != nil {
+	if _, _, err := v.checkTemplate("body", r.Body, decl); err != nil {
 		v.add(p+".body", "%v", err)
 	}
 	for _, k := range sortedKeys(r.Header) {
-		if _, err := checkTemplate("header", r.Header[k], decl); err != nil {
+		if _, _, err := v.checkTemplate("header", r.Header[k], decl); err != nil {
 			v.add(p+".header."+k, "%v", err)
 		}
 	}
 }
 
 // checkTemplate parses text as a text/template over RequestData and executes
-// it once with sample data and the URLs decl declares, which catches unknown
-// field and URL names, and env and file calls without a quoted name.
-func checkTemplate(name, text string, decl Declaration) (string, error) {
-	t, err := template.New(name).Option("missingkey=error").Funcs(placeholderFuncs).Parse(text)
-	if err != nil {
-		return "", fmt.Errorf("invalid template %q: %w", text, err)
+// it once with sample data, the URLs decl declares and the env and file
+// values when they were resolved, which catches unknown field and URL
+// names, and env and file calls without a quoted name. sure is false when
+// the output stands in for values that were not resolved: its shape says
+// nothing then.
+func (v *validator) checkTemplate(name, text string, decl Declaration) (out string, sure bool, err error) {
+	if _, err := template.New(name).Funcs(placeholderFuncs).Parse(text); err != nil {
+		return "", false, fmt.Errorf("invalid template %q: %w", text, err)
 	}
-	if _, err := templateReferences(text); err != nil {
-		return "", fmt.Errorf("invalid template %q: %w", text, err)
+	refs, err := templateReferences(text)
+	if err != nil {
+		return "", false, fmt.Errorf("invalid template %q: %w", text, err)
+	}
+	funcs := placeholderFuncs
+	switch {
+	case len(refs) == 0:
+	case v.vals == nil:
+		return "", false, nil // checked when the values are known
+	case !v.vals.has(refs):
+		return "", false, nil // a value that is not there: reported by resolve
+	default:
+		funcs = template.FuncMap{}
+		for k, f := range placeholderFuncs {
+			funcs[k] = f
+		}
+		for k, f := range v.vals.Funcs() {
+			funcs[k] = f
+		}
+	}
+	t, err := template.New(name).Option("missingkey=error").Funcs(funcs).Parse(text)
+	if err != nil {
+		return "", false, fmt.Errorf("invalid template %q: %w", text, err)
 	}
 	sample := RequestData{Base: "http://127.0.0.1:8080", Seq: 0, ID: "0-0", Token: "token", urls: map[string]string{}}
 	for _, u := range decl.URLs {
@@ -352,9 +375,9 @@ func checkTemplate(name, text string, decl Declaration) (string, error) {
 	}
 	var b strings.Builder
 	if err := t.Execute(&limitedWriter{w: &b, n: 1 << 16}, sample); err != nil {
-		return "", fmt.Errorf("invalid template %q: %w (fields: .Base, .Seq, .ID, .Token, .URL \"name\")", text, err)
+		return "", false, fmt.Errorf("invalid template %q: %w (fields: .Base, .Seq, .ID, .Token, .URL \"name\")", text, err)
 	}
-	return b.String(), nil
+	return b.String(), true, nil
 }
 
 // limitedWriter stops a template that writes without end.

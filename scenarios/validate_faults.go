@@ -312,19 +312,19 @@ func (v *validator) httpRequest(p string, r *HTTPRequest, decl Declaration) {
 	}
 	if r.URL == "" {
 		v.add(p+".url", "required (such as '{{.URL \"admin\"}}/failover')")
-	} else if out, err := checkTemplate("url", r.URL, decl); err != nil {
+	} else if out, sure, err := v.checkTemplate("url", r.URL, decl); err != nil {
 		v.add(p+".url", "%v", err)
-	} else if why := httpURL(out); why != "" && !strings.Contains(r.URL, "{{") {
-		v.add(p+".url", "%q %s", r.URL, why)
+	} else if why := httpURL(out); sure && why != "" {
+		v.add(p+".url", "%q %s once expanded (%q)", r.URL, why, out)
 	}
-	if _, err := checkTemplate("body", r.Body, decl); err != nil {
+	if _, _, err := v.checkTemplate("body", r.Body, decl); err != nil {
 		v.add(p+".body", "%v", err)
 	}
 	for _, k := range sortedKeys(r.Header) {
 		if !headerName.MatchString(k) {
 			v.add(p+".header."+k, "invalid header name %q", k)
 		}
-		if _, err := checkTemplate("header", r.Header[k], decl); err != nil {
+		if _, _, err := v.checkTemplate("header", r.Header[k], decl); err != nil {
 			v.add(p+".header."+k, "%v", err)
 		}
 	}

@@ -64,6 +64,22 @@ func (v *validator) processes(p string, t *ProcessesTarget) Declaration {
 			v.add(sp+".restartDelay", "restartDelay %s is negative (want 0 or more)", formatDuration(*d))
 		}
 	}
+	instances := map[string]string{}
+	for _, in := range t.Instances() {
+		si := slices.IndexFunc(t.Services, func(s Service) bool { return s.Name == in.Service.Name })
+		sp := fmt.Sprintf("%s.services[%d]", p, si)
+		if first, dup := instances[in.Name]; dup && first != sp {
+			v.add(sp+".name", "instance %q of this service is also an instance of %s: rename one", in.Name, first)
+		}
+		instances[in.Name] = sp
+	}
+	for i, s := range t.Services {
+		for _, k := range sortedKeys(s.Env) {
+			if !envName.MatchString(k) {
+				v.add(fmt.Sprintf("%s.services[%d].env.%s", p, i, k), "invalid environment variable name %q", k)
+			}
+		}
+	}
 	v.edges(p, t)
 	if p == "target.processes" {
 		// The local target's expansion is gameday's own: checked by tests.
@@ -209,14 +225,21 @@ func (v *validator) external(t *ExternalTarget) Declaration {
 		if tp.URL == "" {
 			v.add(p+".toxiproxy.url", "required (such as \"http://toxiproxy:8474\")")
 		} else {
-			v.externalURL(p+".toxiproxy.url", tp.URL)
+			v.plainURL(p+".toxiproxy.url", tp.URL)
 		}
 		if len(tp.Links) == 0 {
 			v.add(p+".toxiproxy.links", "at least one link is required")
 		}
 		seen := map[string]string{}
+		listens := map[string]string{}
 		for i, l := range tp.Links {
 			lp := fmt.Sprintf("%s.toxiproxy.links[%d]", p, i)
+			if l.Listen != "" {
+				if first, dup := listens[l.Listen]; dup && !strings.HasSuffix(l.Listen, ":0") {
+					v.add(lp+".listen", "listen %q is also the address of %s: each proxy needs its own", l.Listen, first)
+				}
+				listens[l.Listen] = lp
+			}
 			v.name(lp+".name", l.Name, labelName, "letters, digits, '_', '.' and '-', starting with a letter or digit", seen)
 			switch {
 			case l.Proxy != "" && (l.Listen != "" || l.Upstream != ""):
@@ -233,7 +256,7 @@ func (v *validator) external(t *ExternalTarget) Declaration {
 		if pr.URL == "" {
 			v.add(p+".prometheus.url", "required (such as \"http://prometheus:9090\")")
 		} else {
-			v.externalURL(p+".prometheus.url", pr.URL)
+			v.plainURL(p+".prometheus.url", pr.URL)
 		}
 		v.headers(p+".prometheus.header", pr.Header)
 		if pr.ScrapeInterval != 0 && pr.ScrapeInterval < MinScrapeInterval {
@@ -250,6 +273,22 @@ func (v *validator) external(t *ExternalTarget) Declaration {
 		v.labels(sp+".labels", sc.Labels)
 	}
 	return t.Declaration()
+}
+
+// plainURL checks a URL that is not a template: an absolute http(s) URL
+// with no path but "/".
+func (v *validator) plainURL(path, raw string) {
+	if strings.Contains(raw, "{{") {
+		v.add(path, "%q: templates are not allowed here (only baseURL, urls and headers take env and file values)", raw)
+		return
+	}
+	if why := httpURL(raw); why != "" {
+		v.add(path, "%q %s", raw, why)
+		return
+	}
+	if u, _ := url.Parse(raw); u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.User != nil {
+		v.add(path, "%q: want the server's base URL, with no path, query or user information", raw)
+	}
 }
 
 // externalURL checks a templated URL of an external target: its template,
@@ -304,7 +343,12 @@ func (v *validator) expand(path, text string) (string, bool) {
 
 // headers checks header names and value templates.
 func (v *validator) headers(p string, h map[string]string) {
+	canon := map[string]string{}
 	for _, k := range sortedKeys(h) {
+		if first, dup := canon[strings.ToLower(k)]; dup {
+			v.add(p+"."+k, "header %q is also written %q: header names ignore case", k, first)
+		}
+		canon[strings.ToLower(k)] = k
 		if !headerName.MatchString(k) {
 			v.add(p+"."+k, "invalid header name %q", k)
 		}

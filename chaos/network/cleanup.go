@@ -23,7 +23,7 @@ const DefaultCallTimeout = 5 * time.Second
 // NewClient returns a Toxiproxy API client of the server at url. Its calls
 // are not bounded: the functions of this package bound them.
 func NewClient(url string) *toxiclient.Client {
-	c := toxiclient.NewClient(url)
+	c := toxiclient.NewClient(strings.TrimRight(url, "/"))
 	c.UserAgent = "gameday"
 	return c
 }
@@ -81,14 +81,15 @@ func (e *LeftoversError) Error() string {
 	for _, l := range e.Leftovers {
 		b.WriteString("\n  " + l.String())
 	}
-	fmt.Fprintf(&b, "\nrefusing to start on a system that is not in its normal state; remove them with:\n  gameday cleanup --toxiproxy %s", e.Server)
+	fmt.Fprintf(&b, "\nrefusing to start on a system that is not in its normal state. If a run on another machine uses this Toxiproxy, wait for it to end; otherwise remove them with:\n  gameday cleanup --toxiproxy %s", e.Server)
 	return b.String()
 }
 
-// Leftovers lists what gameday runs created on the server c talks to, in
-// proxy order, leaving out what belongs to a run for which live returns
-// true (nil: none is live).
-func Leftovers(ctx context.Context, c *toxiclient.Client, live func(runID string) bool) ([]Leftover, error) {
+// Leftovers lists what gameday runs created on the server c talks to —
+// resources whose names carry the gameday prefix and a run id (RunOf) — in
+// proxy order, keeping those of the runs for which include returns true
+// (nil: every run).
+func Leftovers(ctx context.Context, c *toxiclient.Client, include func(runID string) bool) ([]Leftover, error) {
 	var proxies map[string]*toxiclient.Proxy
 	if _, err := await(ctx, func() error {
 		var err error
@@ -97,26 +98,21 @@ func Leftovers(ctx context.Context, c *toxiclient.Client, live func(runID string
 	}); err != nil {
 		return nil, fmt.Errorf("list proxies: %w", err)
 	}
-	if live == nil {
-		live = func(string) bool { return false }
+	if include == nil {
+		include = func(string) bool { return true }
 	}
 	var out []Leftover
 	add := func(l Leftover) {
-		if l.Run == "" || !live(l.Run) {
+		if l.Run != "" && include(l.Run) {
 			out = append(out, l)
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(proxies)) {
 		p := proxies[name]
-		if strings.HasPrefix(name, ToxicPrefix) {
-			add(Leftover{Kind: chaos.EffectProxy, Proxy: name, Run: RunOf(name)})
-		}
+		add(Leftover{Kind: chaos.EffectProxy, Proxy: name, Run: RunOf(name)})
 		toxics := slices.Clone(p.ActiveToxics)
 		slices.SortFunc(toxics, func(a, b toxiclient.Toxic) int { return strings.Compare(a.Name, b.Name) })
 		for _, t := range toxics {
-			if !strings.HasPrefix(t.Name, ToxicPrefix) {
-				continue
-			}
 			kind := chaos.EffectToxic
 			if t.Type == "noop" {
 				kind = chaos.EffectDisabled
@@ -127,14 +123,15 @@ func Leftovers(ctx context.Context, c *toxiclient.Client, live func(runID string
 	return out, nil
 }
 
-// Cleanup removes what gameday runs left on the server c talks to — every
-// toxic whose name starts with ToxicPrefix, and every proxy whose name does
-// — and enables again every proxy a down fault left disabled (it carries
-// gameday's marker toxic). Proxies of runs for which live returns true are
-// left alone. It returns what it did, one line each, and goes on past a
-// failure, returning every failure joined; it stops when ctx ends.
-func Cleanup(ctx context.Context, c *toxiclient.Client, live func(runID string) bool) ([]string, error) {
-	left, err := Leftovers(ctx, c, live)
+// Cleanup removes what gameday runs for which include returns true (nil:
+// every run) left on the server c talks to — their toxics and proxies —
+// and enables again every proxy their down faults left disabled (it
+// carries their marker toxic). Only resources named by ResourceName with a
+// run id are touched: the user's own, whatever their names, never are. It
+// returns what it did, one line each, and goes on past a failure,
+// returning every failure joined; it stops when ctx ends.
+func Cleanup(ctx context.Context, c *toxiclient.Client, include func(runID string) bool) ([]string, error) {
+	left, err := Leftovers(ctx, c, include)
 	if err != nil {
 		return nil, fmt.Errorf("cleanup: %w", err)
 	}
@@ -222,6 +219,12 @@ func CreateProxy(ctx context.Context, c *toxiclient.Client, j chaos.Journal, ser
 		p, err = c.CreateProxy(name, listen, upstream)
 		return err
 	}); err != nil {
+		// Whether or not the server made it, nothing must stay journalled
+		// as applied: remove it if it is there, then say it is undone.
+		e := chaos.Effect{Kind: chaos.EffectProxy, Server: server, Proxy: name}
+		if _, uerr := Undo(context.WithoutCancel(ctx), c, e); uerr == nil {
+			_ = j.Undone(e)
+		}
 		var apiErr *toxiclient.ApiError
 		if errors.As(err, &apiErr) && apiErr.Status == http.StatusConflict {
 			return "", fmt.Errorf("create proxy %q: a proxy of that name or listening on %s exists already: %w", name, listen, err)

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -35,6 +36,10 @@ type externalLab struct {
 	service   *httptest.Server
 	existing  string // the user's own proxy, in front of service
 	listen    string // a free address for the proxy the scenario declares
+	// usersGameday is a proxy of the user's own whose name starts with
+	// gameday-, and usersToxic a toxic of theirs (toxicity 0, on existing)
+	// with such a name: nothing of gameday's removes them.
+	usersGameday, usersToxic string
 }
 
 func newExternalLab(t *testing.T) *externalLab {
@@ -54,6 +59,14 @@ func newExternalLab(t *testing.T) *externalLab {
 		t.Fatal(err)
 	}
 	l.existing = p.Name
+	l.usersToxic = "gameday-mine"
+	if _, err := p.AddToxic(l.usersToxic, "latency", "downstream", 0, toxiclient.Attributes{"latency": 1}); err != nil {
+		t.Fatal(err)
+	}
+	l.usersGameday = "gameday-api"
+	if _, err := l.client.CreateProxy(l.usersGameday, "127.0.0.1:0", l.service.Listener.Addr().String()); err != nil {
+		t.Fatal(err)
+	}
 	l.listen = freeAddr(t)
 	return l
 }
@@ -109,18 +122,27 @@ func (l *externalLab) dirty(t *testing.T) string {
 	}
 	var left []string
 	for name, p := range proxies {
-		if strings.HasPrefix(name, network.ToxicPrefix) {
+		if strings.HasPrefix(name, network.ToxicPrefix) && name != l.usersGameday {
 			left = append(left, "proxy "+name)
 		}
 		for _, tx := range p.ActiveToxics {
-			left = append(left, "toxic "+tx.Name+" on "+name)
+			if tx.Name != l.usersToxic {
+				left = append(left, "toxic "+tx.Name+" on "+name)
+			}
 		}
 		if !p.Enabled {
 			left = append(left, "disabled "+name)
 		}
 	}
-	if _, ok := proxies[l.existing]; !ok {
-		left = append(left, "the user's proxy is gone")
+	for _, own := range []string{l.existing, l.usersGameday} {
+		p, ok := proxies[own]
+		if !ok {
+			left = append(left, "the user's proxy "+own+" is gone")
+			continue
+		}
+		if own == l.existing && !slices.ContainsFunc(p.ActiveToxics, func(tx toxiclient.Toxic) bool { return tx.Name == l.usersToxic }) {
+			left = append(left, "the user's toxic "+l.usersToxic+" is gone")
+		}
 	}
 	return strings.Join(left, ", ")
 }
@@ -196,11 +218,11 @@ func TestGuardUndoesAKilledRun(t *testing.T) {
 	for i := range kills {
 		slowAt := time.Duration(rand.IntN(1500)) * time.Millisecond
 		cutAt := time.Duration(rand.IntN(1500)) * time.Millisecond
-		killAfter := time.Duration(300+rand.IntN(2500)) * time.Millisecond
+		killAfter := time.Duration(rand.IntN(1500)) * time.Millisecond
 		out := t.TempDir()
 		cmd, lines := startGameday(t, "run", l.scenario(t, "30s", slowAt, cutAt), "--out", out)
-		awaitLine(t, lines, "gameday: running")
-		time.Sleep(killAfter) // a random moment of the run: the point of the test
+		awaitLine(t, lines, " injected") // mid-fault: at least one fault is on
+		time.Sleep(killAfter)            // a random moment of the run: the point of the test
 		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
@@ -215,7 +237,7 @@ func TestGuardUndoesAKilledRun(t *testing.T) {
 		if pending, err := rundir.Pending(dir); err != nil || len(pending) > 0 {
 			t.Errorf("kill %d: journal still holds %v (%v)", i, pending, err)
 		}
-		t.Logf("kill %d at %s (slow at %s, cut at %s): clean after %s", i, killAfter, slowAt, cutAt, took)
+		t.Logf("kill %d %s after the first fault (slow at %s, cut at %s): clean after %s", i, killAfter, slowAt, cutAt, took)
 	}
 	t.Logf("worst time from SIGKILL to a clean toxiproxy over %d kills: %s", kills, worst)
 }

@@ -20,7 +20,7 @@ judging it up to the moment it died. The exit code is that of the run: 0 passed,
 			if promQLFrom != run.PromQLFromTarget && promQLFrom != run.PromQLFromRun {
 				return usagef("--promql-from %q: want %s or %s", promQLFrom, run.PromQLFromTarget, run.PromQLFromRun)
 			}
-			rep, err := run.JudgeAndWrite(cmd.Context(), args[0], run.WithPromQLFrom(promQLFrom))
+			rep, err := run.JudgeAndWrite(cmd.Context(), args[0], run.WithPromQLFrom(promQLFrom), run.WithJudgeEnvironment(st.environment()))
 			if err != nil {
 				return err
 			}

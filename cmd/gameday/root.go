@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -39,7 +38,7 @@ func (st *state) environment() scenarios.Environment {
 			return v, v != ""
 		}
 	}
-	return scenarios.Environment{LookupEnv: lookup, ReadFile: os.ReadFile}
+	return scenarios.Environment{LookupEnv: lookup, ReadFile: scenarios.OSEnvironment().ReadFile}
 }
 
 // Exit codes.

@@ -83,7 +83,7 @@ func readScenario(arg string) (string, []byte, error) {
 func (o *runOptions) run(cmd *cobra.Command, st *state) error {
 	out := cmd.OutOrStdout()
 	fmt.Fprintf(out, "gameday: running %s (%s)\n", o.s.Name, o.path)
-	opts := []run.Option{run.WithOutDir(o.out), run.WithRefappBinary(o.refapp)}
+	opts := []run.Option{run.WithOutDir(o.out), run.WithRefappBinary(o.refapp), run.WithEnvironment(st.environment())}
 	if st.self != "" {
 		opts = append(opts, run.WithGuard(st.self, guardCommand))
 	}

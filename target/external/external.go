@@ -174,7 +174,7 @@ func (t *Target) prometheus(ctx context.Context, pr *scenarios.PrometheusServer)
 		}
 		h.Set(k, val)
 	}
-	q, err := metrics.NewRemote(pr.URL, metrics.WithRoundTripper(headerTransport{h: h, rt: http.DefaultTransport}))
+	q, err := metrics.NewRemote(pr.URL, metrics.WithHeader(h))
 	if err != nil {
 		return nil, &UnreachableError{What: "prometheus", URL: redactURL(pr.URL), Err: err}
 	}
@@ -184,23 +184,6 @@ func (t *Target) prometheus(ctx context.Context, pr *scenarios.PrometheusServer)
 		return nil, &UnreachableError{What: "prometheus", URL: redactURL(pr.URL), Err: err}
 	}
 	return q, nil
-}
-
-// headerTransport adds headers to every request.
-type headerTransport struct {
-	h  http.Header
-	rt http.RoundTripper
-}
-
-func (h headerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if len(h.h) == 0 {
-		return h.rt.RoundTrip(req)
-	}
-	req = req.Clone(req.Context())
-	for k, v := range h.h {
-		req.Header[k] = v
-	}
-	return h.rt.RoundTrip(req)
 }
 
 // links checks the Toxiproxy, refuses leftovers, and finds or creates every
@@ -219,7 +202,7 @@ func (t *Target) links(ctx context.Context, tp *scenarios.ExternalToxiproxy, r *
 	r.Attrs["toxiproxy.version"] = strings.TrimSpace(string(version))
 	lctx, cancel := context.WithTimeout(ctx, DefaultReachTimeout)
 	defer cancel()
-	left, err := network.Leftovers(lctx, t.client, t.cfg.Live)
+	left, err := network.Leftovers(lctx, t.client, func(id string) bool { return t.cfg.Live == nil || !t.cfg.Live(id) })
 	if err != nil {
 		return &UnreachableError{What: "toxiproxy", URL: redactURL(tp.URL), Err: err}
 	}

@@ -253,7 +253,7 @@ func (t *Target) startToxiproxy(ctx context.Context, spec *scenarios.ProcessesTa
 	t.client = network.NewClient(t.ToxiproxyURL)
 	lctx, cancel := context.WithTimeout(ctx, network.DefaultCallTimeout)
 	defer cancel()
-	left, err := network.Leftovers(lctx, t.client, cfg.Live)
+	left, err := network.Leftovers(lctx, t.client, notLive(cfg.Live))
 	if err != nil {
 		return fmt.Errorf("toxiproxy %s is unreachable: %w", t.ToxiproxyURL, err)
 	}
@@ -352,4 +352,9 @@ func (t *Target) Stop(ctx context.Context) error {
 		t.tempDir = ""
 	}
 	return errors.Join(errs...)
+}
+
+// notLive is the runs live does not know as running (nil: every run).
+func notLive(live func(string) bool) func(string) bool {
+	return func(id string) bool { return live == nil || !live(id) }
 }
