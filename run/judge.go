@@ -52,12 +52,13 @@ func JudgeAndWrite(ctx context.Context, dir string, opts ...JudgeOption) (*repor
 // the scenario as run, events.jsonl, the load results and the stored TSDB.
 // A run that was killed is judged up to the moment it died.
 //
-// PromQL checks of a target with a Prometheus of its own query that server
-// (it holds the data; the run's TSDB holds gameday's own metrics and what
-// the run scraped itself), unless WithPromQLFrom(PromQLFromRun) says
-// otherwise.
+// PromQL checks of a target with a Prometheus of its own are answered by
+// that server the first time (it holds the data; the run's TSDB holds
+// gameday's own metrics and what the run scraped itself) and its answers
+// recorded in the run directory, which later judgments read; see
+// WithPromQLFrom.
 func Judge(ctx context.Context, dir string, opts ...JudgeOption) (*reports.Report, error) {
-	o := judgeOptions{promQLFrom: PromQLFromTarget}
+	var o judgeOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -112,12 +113,33 @@ func Judge(ctx context.Context, dir string, opts ...JudgeOption) (*reports.Repor
 		defer stored.Close()
 		in.Query = stored.QueryRange
 	}
-	if pr := s.Target.Prometheus(); pr != nil && o.promQLFrom == PromQLFromTarget {
-		remote, err := remoteQuerier(s, pr, o.values, o.env)
-		if err != nil {
-			return nil, fmt.Errorf("judge %s: %w", dir, err)
+	if pr := s.Target.Prometheus(); pr != nil {
+		from := o.promQLFrom
+		if from == "" {
+			from = PromQLFromRecord
+			if _, err := os.Stat(promqlRecordPath(dir)); err != nil {
+				from = PromQLFromTarget
+			}
 		}
-		in.Query = remote.QueryRange
+		switch from {
+		case PromQLFromTarget:
+			remote, err := remoteQuerier(s, pr, o.values, o.env)
+			if err != nil {
+				return nil, fmt.Errorf("judge %s: %w", dir, err)
+			}
+			q, done, err := recording(remote.QueryRange, promqlRecordPath(dir))
+			if err != nil {
+				return nil, fmt.Errorf("judge %s: %w", dir, err)
+			}
+			defer done()
+			in.Query = q
+		case PromQLFromRecord:
+			q, err := recorded(promqlRecordPath(dir))
+			if err != nil {
+				return nil, fmt.Errorf("judge %s: %w", dir, err)
+			}
+			in.Query = q
+		}
 	}
 	for _, spec := range s.Checks.SLOs {
 		rep.Checks = append(rep.Checks, slo.Evaluate(ctx, spec, in))
@@ -337,10 +359,16 @@ func WithJudgeEnvironment(env scenarios.Environment) JudgeOption {
 	return func(o *judgeOptions) { o.env = env }
 }
 
-// Where PromQL checks are answered from; see WithPromQLFrom.
+// Where PromQL checks of a target with a Prometheus of its own are
+// answered from; see WithPromQLFrom. A target without one is always judged
+// from the run's TSDB.
 const (
-	// PromQLFromTarget: the target's own Prometheus when it has one, else
-	// the run's TSDB.
+	// PromQLFromRecord: what the target's Prometheus answered when the run
+	// was first judged, recorded in the run directory (the default when the
+	// record exists).
+	PromQLFromRecord = "record"
+	// PromQLFromTarget: ask the target's Prometheus again, and record its
+	// answers (the default when there is no record).
 	PromQLFromTarget = "target"
 	// PromQLFromRun: the run's TSDB (what its embedded Prometheus scraped).
 	PromQLFromRun = "run"
@@ -351,8 +379,9 @@ const (
 // process's environment when needed.
 func WithValues(v *scenarios.Values) JudgeOption { return func(o *judgeOptions) { o.values = v } }
 
-// WithPromQLFrom says where PromQL checks are answered from: PromQLFromTarget
-// (the default) or PromQLFromRun.
+// WithPromQLFrom says where PromQL checks are answered from:
+// PromQLFromRecord, PromQLFromTarget or PromQLFromRun; by default the
+// record when there is one, else the target.
 func WithPromQLFrom(source string) JudgeOption {
 	return func(o *judgeOptions) { o.promQLFrom = source }
 }

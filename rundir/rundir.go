@@ -19,11 +19,14 @@ const (
 	FileEvents   = "events.jsonl"
 	// FileJournal journals every effect the run applied to a system outside
 	// itself (an external Toxiproxy), and its undoing; see Journal.
-	FileJournal  = "effects.jsonl"
-	DirResults   = "results"
-	DirTSDB      = "tsdb"
-	DirLogs      = "logs"
-	DirData      = "data" // the durable state of the target's processes
+	FileJournal = "effects.jsonl"
+	DirResults  = "results"
+	DirTSDB     = "tsdb"
+	DirLogs     = "logs"
+	DirData     = "data" // the durable state of the target's processes
+	// FilePromQL records what the target's own Prometheus answered the
+	// checks when the run was judged, one JSON object a line.
+	FilePromQL   = "promql.jsonl"
 	FileReport   = "report.json"
 	FileMarkdown = "report.md"
 )

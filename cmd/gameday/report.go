@@ -17,8 +17,10 @@ as run, events.jsonl, the load results and the stored TSDB. It works on a run th
 judging it up to the moment it died. The exit code is that of the run: 0 passed, 1 failed, 3 aborted.`,
 		Args: exactArgs(1, "one run directory"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if promQLFrom != run.PromQLFromTarget && promQLFrom != run.PromQLFromRun {
-				return usagef("--promql-from %q: want %s or %s", promQLFrom, run.PromQLFromTarget, run.PromQLFromRun)
+			switch promQLFrom {
+			case "", run.PromQLFromRecord, run.PromQLFromTarget, run.PromQLFromRun:
+			default:
+				return usagef("--promql-from %q: want %s, %s or %s", promQLFrom, run.PromQLFromRecord, run.PromQLFromTarget, run.PromQLFromRun)
 			}
 			rep, err := run.JudgeAndWrite(cmd.Context(), args[0], run.WithPromQLFrom(promQLFrom), run.WithJudgeEnvironment(st.environment()))
 			if err != nil {
@@ -40,7 +42,7 @@ judging it up to the moment it died. The exit code is that of the run: 0 passed,
 			return &run.AbortedError{Reason: string(rep.Status) + ": " + rep.Reason}
 		},
 	}
-	cmd.Flags().StringVar(&promQLFrom, "promql-from", run.PromQLFromTarget,
-		"where PromQL checks are answered: target (the target's own Prometheus when it has one) or run (the run's TSDB)")
+	cmd.Flags().StringVar(&promQLFrom, "promql-from", "",
+		"for a target with a Prometheus of its own, where PromQL checks are answered: record (what it answered when the run was judged; the default when recorded), target (ask it again) or run (the run's own TSDB)")
 	return cmd
 }

@@ -148,6 +148,18 @@ checks:
 		}
 	}
 
+	// Judged again from the directory alone: the Prometheus's answers were
+	// recorded, so the verdicts hold with the server gone.
+	code, stdout, stderr = cli(t, context.Background(), "report", dir)
+	if code != exitFailed {
+		t.Fatalf("report = exit %d; want 1\n%s\n%s", code, stdout, stderr)
+	}
+	for i, c := range readReport(t, dir).Checks {
+		if r := remote.Checks[i]; c.Passed != r.Passed || c.MeasuredText != r.MeasuredText {
+			t.Errorf("check %s judged again from the record: %s passed=%t; first %s passed=%t", c.Name, c.MeasuredText, c.Passed, r.MeasuredText, r.Passed)
+		}
+	}
+
 	// The same run judged through the run's own TSDB.
 	code, stdout, stderr = cli(t, context.Background(), "report", dir, "--promql-from", "run")
 	if code != exitFailed {
