@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -506,5 +507,85 @@ checks:
 				t.Errorf("validate says:\n%s\nwant file:line:col", stderr)
 			}
 		})
+	}
+}
+
+// A secret reaches no file and no output in the forms a run may give it:
+// printed by a process of the target (its env holds it), URL-escaped by a
+// template, Go-quoted inside an error message.
+func TestSecretsNeverWrittenInAnyForm(t *testing.T) {
+	secret := fmt.Sprintf(`s3c+r/e"t=%x`, rand.Uint64())
+	dir := t.TempDir()
+	closed := freeAddr(t)
+	runs := []string{fmt.Sprintf(`apiVersion: gameday/v1
+kind: Scenario
+name: logs
+target:
+  processes:
+    services:
+      - name: svc
+        command: sh
+        args: ["-c", 'echo "token is $TOKEN, quoted %%q"; exec %[1]s --mode=backend --listen={{.Addr}}']
+        env: {TOKEN: '{{env "GAMEDAY_TEST_SECRET"}}'}
+        health: {path: /healthz}
+    edges: [{name: c, from: client, to: svc}]
+metrics: {scrapeInterval: 250ms}
+load:
+  - name: l
+    duration: 1s
+    profile: {constant: {rate: 10/s}}
+    requests: [{method: GET, url: '{{.Base}}/v1/notes?q={{env "GAMEDAY_TEST_SECRET" | urlquery}}'}]
+checks: {slos: [{name: ok, client: {sli: success_ratio}, objective: ">= 0"}]}
+`, notes), fmt.Sprintf(`apiVersion: gameday/v1
+kind: Scenario
+name: quoted
+target: {external: {baseURL: 'http://%s/?k={{env "GAMEDAY_TEST_SECRET"}}'}}
+load: [{name: l, duration: 1s, profile: {constant: {rate: 5/s}}, requests: [{url: "{{.Base}}"}]}]
+checks: {slos: [{name: ok, client: {sli: success_ratio}, objective: ">= 0"}]}
+`, closed)}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, text := range runs {
+		path := filepath.Join(dir, fmt.Sprintf("s%d.yaml", i))
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(dir, fmt.Sprintf("runs%d", i))
+		cmd := exec.Command(self, "run", path, "--out", out)
+		cmd.Env = append(os.Environ(), mainEnv+"=1", "GAMEDAY_TEST_SECRET="+secret)
+		var output bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &output, &output
+		_ = cmd.Run() // the second run fails: its base URL is unreachable
+		forms := []string{secret, url.QueryEscape(secret), strings.Trim(fmt.Sprintf("%q", secret), `"`)}
+		for _, f := range forms {
+			if strings.Contains(output.String(), f) {
+				t.Errorf("run %d: the output holds the secret as %q:\n%s", i, f, output.String())
+			}
+		}
+		logged := false
+		err := filepath.WalkDir(out, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			logged = logged || bytes.Contains(b, []byte("token is "+run.Redacted))
+			for _, f := range forms {
+				if bytes.Contains(b, []byte(f)) {
+					t.Errorf("run %d: %s holds the secret as %q", i, p, f)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 && !logged {
+			t.Errorf("the process's log does not show the redacted line it printed")
+		}
 	}
 }
