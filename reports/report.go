@@ -70,6 +70,9 @@ type Fault struct {
 	RecoveredAt time.Time `json:"recoveredAt,omitzero"`
 	// Error is set when injecting or recovering the fault failed.
 	Error string `json:"error,omitempty"`
+	// Output is what an action fault's command printed or its request got
+	// back, bounded.
+	Output string `json:"output,omitempty"`
 }
 
 // Process sums up what happened to one process of the target.

@@ -157,8 +157,19 @@ func Judge(ctx context.Context, dir string, opts ...JudgeOption) (*reports.Repor
 // how the run ended from its events, filling rep; started is false when
 // the load never started.
 func timelineOf(events []Event, rep *reports.Report) (tl slo.Timeline, started bool) {
-	type key struct{ fault, target string }
+	// A record is one fault on one target at one injection; a span is one
+	// injection of a fault (a repeated fault has one per injection).
+	type key struct {
+		fault, target string
+		at            time.Time
+	}
+	type spanKey struct {
+		fault string
+		n     int
+	}
 	records := map[key]*reports.Fault{}
+	injection := map[key]spanKey{}
+	injections := map[string]int{}
 	var order []key
 	procs := map[string]*reports.Process{}
 	finished, loadFinished := false, false
@@ -171,13 +182,17 @@ func timelineOf(events []Event, rep *reports.Report) (tl slo.Timeline, started b
 		case EventLoadFinished:
 			tl.End, loadFinished = e.Time, true
 		case EventFaultInjected, EventFaultRecover:
+			if e.Type == EventFaultInjected && len(e.Records) > 0 {
+				injections[e.Fault]++
+			}
 			for _, rec := range e.Records {
-				k := key{rec.Fault, rec.Target}
+				k := key{rec.Fault, rec.Target, rec.InjectedAt}
 				f, ok := records[k]
 				if !ok {
 					f = &reports.Fault{}
 					records[k] = f
 					order = append(order, k)
+					injection[k] = spanKey{rec.Fault, max(injections[rec.Fault], 1)}
 				}
 				mergeRecord(f, rec)
 			}
@@ -209,16 +224,16 @@ func timelineOf(events []Event, rep *reports.Report) (tl slo.Timeline, started b
 		rep.Status, rep.Reason = reports.StatusAborted, "the run died before it finished; judged up to its last event"
 	}
 
-	spans := map[string]*slo.Span{}
-	var names []string
+	spans := map[spanKey]*slo.Span{}
+	var keys []spanKey
 	for _, k := range order {
 		f := records[k]
 		rep.Faults = append(rep.Faults, *f)
-		sp, ok := spans[f.Name]
+		sk := injection[k]
+		sp, ok := spans[sk]
 		if !ok {
-			sp = &slo.Span{Fault: f.Name, Start: f.InjectedAt, End: f.RecoveredAt}
-			spans[f.Name] = sp
-			names = append(names, f.Name)
+			spans[sk] = &slo.Span{Fault: f.Name, Start: f.InjectedAt, End: f.RecoveredAt}
+			keys = append(keys, sk)
 			continue
 		}
 		if f.InjectedAt.Before(sp.Start) {
@@ -230,8 +245,8 @@ func timelineOf(events []Event, rep *reports.Report) (tl slo.Timeline, started b
 			sp.End = f.RecoveredAt
 		}
 	}
-	for _, n := range names {
-		tl.Faults = append(tl.Faults, *spans[n])
+	for _, k := range keys {
+		tl.Faults = append(tl.Faults, *spans[k])
 	}
 	slices.SortStableFunc(rep.Faults, func(a, b reports.Fault) int { return a.InjectedAt.Compare(b.InjectedAt) })
 	for _, name := range slices.Sorted(maps.Keys(procs)) {
@@ -260,6 +275,9 @@ func mergeRecord(f *reports.Fault, rec chaos.Record) {
 	}
 	if !rec.RecoveredAt.IsZero() {
 		f.RecoveredAt = rec.RecoveredAt
+	}
+	if rec.Output != "" {
+		f.Output = rec.Output
 	}
 }
 
