@@ -112,6 +112,14 @@ func (g *guard) release() error {
 	}
 }
 
+// handOver closes the guard's stdin without "done": the guard undoes what
+// is still pending, as after the run's death, while the run goes on to end.
+func (g *guard) handOver() error {
+	err := g.stdin.Close()
+	go func() { _ = g.cmd.Wait() }() // reap it if it ends while gameday lives
+	return err
+}
+
 // Guard is the guard process of the run in dir with run id runID: it holds
 // the run's lease, says it is ready on ready, then waits on in. "done"
 // ends it quietly; end of file (the run died) makes it undo every effect

@@ -71,6 +71,12 @@ func WithProgress(fn func(Event)) Option { return func(o *options) { o.progress 
 // WithLogger sets the logger of gameday's own diagnostics.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
+// WithTeardownTimeout bounds reverting faults and stopping the target after
+// the run, whatever ended it (default DefaultTeardownTimeout): every call to
+// a fault's backend is bounded by it, and what could not be reverted in
+// time is named in the error.
+func WithTeardownTimeout(d time.Duration) Option { return func(o *options) { o.teardown = d } }
+
 // WithRefappBinary sets the reference backend's executable when the scenario
 // names none.
 func WithRefappBinary(path string) Option { return func(o *options) { o.refapp = path } }
@@ -128,6 +134,9 @@ func Run(ctx context.Context, s *scenarios.Scenario, raw []byte, opts ...Option)
 	case ctx.Err() != nil:
 		events.Emit(Event{Type: EventInterrupted, Message: context.Cause(ctx).Error()})
 		runErr = &AbortedError{Reason: "interrupted", Err: context.Cause(ctx)}
+		if r.teardownErr != nil {
+			runErr = errors.Join(runErr, r.teardownErr)
+		}
 	default:
 		events.Emit(Event{Type: EventRunError, Message: runErr.Error()})
 		var ab *AbortedError
@@ -207,6 +216,10 @@ type runner struct {
 	mu       sync.Mutex // guards faults and logFiles
 	faults   []chaos.Fault
 	logFiles []io.WriteCloser // the target's process logs, closed at teardown
+
+	// teardownErr is what teardown could not do, kept whatever else ended
+	// the run.
+	teardownErr error
 }
 
 // execute runs the live part: target, metrics, timeline. Whatever ends it —
@@ -220,7 +233,9 @@ func (r *runner) execute(ctx context.Context) (err error) {
 		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.teardown)
 		defer cancel()
 		if terr := r.teardown(tctx); terr != nil {
-			err = errors.Join(err, &AbortedError{Reason: "teardown", Err: terr})
+			r.teardownErr = &AbortedError{Reason: "teardown", Err: terr}
+			r.events.Emit(Event{Type: EventRunError, Message: r.teardownErr.Error()})
+			err = errors.Join(err, r.teardownErr)
 		}
 	}()
 	if err := r.startTarget(ctx); err != nil {
@@ -568,16 +583,22 @@ func (r *runner) teardown(ctx context.Context) error {
 	}
 	r.logFiles = nil
 	r.mu.Unlock()
+	var pending []chaos.Effect
 	if r.journal != nil {
-		pending, err := rundir.Pending(r.dir)
+		var err error
+		pending, err = rundir.Pending(r.dir)
 		if err == nil && len(pending) > 0 {
 			errs = append(errs, &NotRevertedError{Effects: pending})
 		}
 		errs = append(errs, r.journal.Close())
 	}
 	if r.guard != nil {
-		// Everything is undone (or named above): the guard has nothing left.
-		errs = append(errs, r.guard.release())
+		if len(pending) > 0 {
+			// The guard keeps trying on its own, after the run is gone.
+			errs = append(errs, r.guard.handOver())
+		} else {
+			errs = append(errs, r.guard.release())
+		}
 	}
 	if r.lease != nil {
 		errs = append(errs, r.lease.Release())

@@ -23,6 +23,8 @@ type runOptions struct {
 	refapp string
 	quiet  bool
 
+	teardown time.Duration
+
 	path string
 	raw  []byte
 	s    *scenarios.Scenario
@@ -47,6 +49,7 @@ results, the embedded Prometheus TSDB and the reports, and prints a verdict tabl
 	cmd.Flags().StringVarP(&o.out, "out", "o", run.DefaultOutDir, "folder to create the run directory in")
 	cmd.Flags().StringVar(&o.refapp, "refapp", "", "reference backend executable (default: $GAMEDAY_REFAPP, beside gameday, or on PATH)")
 	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "print only the verdict table")
+	cmd.Flags().DurationVar(&o.teardown, "teardown-timeout", run.DefaultTeardownTimeout, "how long reverting faults and stopping the target may take, whatever ended the run")
 	return cmd
 }
 
@@ -83,7 +86,10 @@ func readScenario(arg string) (string, []byte, error) {
 func (o *runOptions) run(cmd *cobra.Command, st *state) error {
 	out := cmd.OutOrStdout()
 	fmt.Fprintf(out, "gameday: running %s (%s)\n", o.s.Name, o.path)
-	opts := []run.Option{run.WithOutDir(o.out), run.WithRefappBinary(o.refapp), run.WithEnvironment(st.environment())}
+	if o.teardown <= 0 {
+		return usagef("--teardown-timeout %s: want more than 0s", o.teardown)
+	}
+	opts := []run.Option{run.WithOutDir(o.out), run.WithRefappBinary(o.refapp), run.WithEnvironment(st.environment()), run.WithTeardownTimeout(o.teardown)}
 	if st.self != "" {
 		opts = append(opts, run.WithGuard(st.self, guardCommand))
 	}
