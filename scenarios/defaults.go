@@ -84,7 +84,7 @@ func SetDefaults(s *Scenario) {
 	}
 	for i := range s.Faults {
 		f := &s.Faults[i]
-		if n := f.Network; n != nil && n.Toxic != "" && n.Toxic != ToxicDown {
+		if n := f.Network; n != nil && n.Mobile == "" && n.Toxic != "" && n.Toxic != ToxicDown {
 			if n.Direction == "" {
 				n.Direction = DefaultDirection(n.Toxic)
 			}
