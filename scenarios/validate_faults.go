@@ -63,7 +63,7 @@ func (v *validator) faults(decl Declaration) {
 			v.repeat(p, f, end)
 		}
 	}
-	v.overlaps()
+	v.overlaps(decl)
 }
 
 // EndsByItself reports whether a fault without For ends by itself (a kill
@@ -359,8 +359,9 @@ func (v *validator) execCommand(p string, c *ExecCommand) {
 
 // overlaps refuses faults that cannot be active together: two down faults
 // on one link (the first to recover would bring the link back while the
-// other still holds it down).
-func (v *validator) overlaps() {
+// other still holds it down), and two pauses (STOP) that may select the
+// same process (the first to end would resume it).
+func (v *validator) overlaps(decl Declaration) {
 	end := v.s.End()
 	type held struct {
 		path string
@@ -380,6 +381,28 @@ func (v *validator) overlaps() {
 				}
 			}
 			downs[f.Network.Link] = append(downs[f.Network.Link], held{p, w})
+		}
+	}
+	paused := map[string][]held{} // by instance
+	for i, f := range v.s.Faults {
+		if f.Process == nil || f.Process.Signal != SignalStop || f.At < 0 || f.For <= 0 {
+			continue
+		}
+		p := fmt.Sprintf("faults[%d]", i)
+		reported := false
+		for _, in := range decl.Instances {
+			if len(f.Process.Selector) == 0 || !in.Matches(f.Process.Selector) {
+				continue
+			}
+			for _, w := range f.Windows(end) {
+				for _, h := range paused[in.Name] {
+					if !reported && w[0] < h.w[1] && h.w[0] < w[1] {
+						v.add(p, "pauses %s while %s may hold it paused too (from %s to %s): the first to end would resume it", in.Name, h.path, formatDuration(h.w[0]), formatDuration(h.w[1]))
+						reported = true
+					}
+				}
+				paused[in.Name] = append(paused[in.Name], held{p, w})
+			}
 		}
 	}
 }
