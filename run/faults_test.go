@@ -61,7 +61,9 @@ func generatedFaults(actionDir string) []scenarios.Fault {
 			p.Selector, p.Signal = map[string]string{"service": "svc"}, sig
 			f := scenarios.Fault{Process: &p}
 			if sig == scenarios.SignalStop {
-				f.For = time.Second
+				// Pauses that could hold one process at once are refused:
+				// one after the other.
+				f.At, f.For = time.Duration(len(out))*2*time.Second, time.Second
 			}
 			add(f)
 		}
@@ -95,7 +97,7 @@ func TestEveryValidFaultInjectsAndRecovers(t *testing.T) {
 			Edges: []scenarios.Edge{{Name: "client-svc", From: scenarios.FromClient, To: "svc"}},
 			Base:  "",
 		}},
-		Load: []scenarios.Stream{{Name: "l", Duration: time.Minute, Profile: scenarios.Profile{Constant: &scenarios.ConstantProfile{Rate: scenarios.Rate{Freq: 1, Per: time.Second}}},
+		Load: []scenarios.Stream{{Name: "l", Duration: time.Hour, Profile: scenarios.Profile{Constant: &scenarios.ConstantProfile{Rate: scenarios.Rate{Freq: 1, Per: time.Second}}},
 			Requests: []scenarios.Request{{URL: "{{.Base}}/"}}}},
 		Checks: scenarios.Checks{SLOs: []scenarios.SLO{{Name: "ok", Client: &scenarios.ClientSLI{SLI: scenarios.SLISuccessRatio}, Objective: scenarios.Objective{Op: scenarios.OpGE, Value: 0, Text: ">= 0"}}}},
 		Faults: generatedFaults(t.TempDir()),

@@ -231,7 +231,7 @@ func TestCleanupRemovesOnlyGamedays(t *testing.T) {
 	const dead, live = "20261128T091500Z-aaaaaa", "20261128T091500Z-bbbbbb"
 	faults := []*Fault{
 		New("slow", l.client, latencySpec(p1.Name, time.Second), WithRunID(dead)),
-		New("narrow", l.client, toxic(p2.Name, "bandwidth", Downstream, map[string]int64{"rate": 10})), // an older gameday's: no run id
+		New("narrow", l.client, toxic(p2.Name, "bandwidth", Downstream, map[string]int64{"rate": 10}), WithRunID(dead)),
 		New("cut", l.client, downSpec(p3.Name), WithRunID(dead)),
 		New("other-run", l.client, latencySpec(p2.Name, time.Second), WithRunID(live)),
 	}
@@ -247,21 +247,25 @@ func TestCleanupRemovesOnlyGamedays(t *testing.T) {
 	if _, err := CreateProxy(ctx, l.client, chaos.NopJournal{}, "", created, "127.0.0.1:0", p1.Upstream); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := p2.AddToxic("gameday-mine", "latency", "downstream", 0, toxiclient.Attributes{"latency": 1}); err != nil {
+		t.Fatalf("AddToxic: %v", err) // the user's own, named like gameday's but without a run id
+	}
 	isLive := func(id string) bool { return id == live }
+	notLive := func(id string) bool { return !isLive(id) }
 
-	left, err := Leftovers(ctx, l.client, isLive)
+	left, err := Leftovers(ctx, l.client, notLive)
 	if err != nil || len(left) != 4 {
 		t.Fatalf("Leftovers() = %v, %v; want the 4 of the dead runs", left, err)
 	}
-	done, err := Cleanup(ctx, l.client, isLive)
+	done, err := Cleanup(ctx, l.client, notLive)
 	if err != nil || len(done) != 4 {
 		t.Fatalf("Cleanup() = %q, %v; want 4 actions, no error", done, err)
 	}
 	if got := toxicNames(t, l.client, p1.Name); !slices.Equal(got, []string{"someone-elses"}) {
 		t.Errorf("toxics on %s after Cleanup = %q; want [someone-elses]", p1.Name, got)
 	}
-	if got := toxicNames(t, l.client, p2.Name); !slices.Equal(got, []string{ResourceName(live, "other-run")}) {
-		t.Errorf("toxics on %s after Cleanup = %q; want only the live run's", p2.Name, got)
+	if got := toxicNames(t, l.client, p2.Name); !slices.Equal(got, []string{ResourceName(live, "other-run"), "gameday-mine"}) {
+		t.Errorf("toxics on %s after Cleanup = %q; want only the user's and the live run's", p2.Name, got)
 	}
 	if p, err := l.client.Proxy(p3.Name); err != nil || !p.Enabled || len(p.ActiveToxics) != 0 {
 		t.Errorf("proxy %s after Cleanup = %+v, %v; want enabled again, its marker gone", p3.Name, p, err)
@@ -269,7 +273,7 @@ func TestCleanupRemovesOnlyGamedays(t *testing.T) {
 	if _, err := l.client.Proxy(created); !notFound(err) {
 		t.Errorf("proxy %s after Cleanup: %v; want it deleted", created, err)
 	}
-	if done, err := Cleanup(ctx, l.client, isLive); err != nil || len(done) != 0 {
+	if done, err := Cleanup(ctx, l.client, notLive); err != nil || len(done) != 0 {
 		t.Errorf("second Cleanup() = %q, %v; want nothing, no error", done, err)
 	}
 	// The faults' records close although their toxics are gone.
