@@ -209,10 +209,18 @@ func StartRefapp(ctx context.Context, cfg Refapp) (_ *Target, err error) {
 	}
 	password := make([]byte, 12)
 	_, _ = rand.Read(password)
-	if t.Token, err = signIn(readyCtx, t.BaseURL, LoadUser, hex.EncodeToString(password)); err != nil {
-		return t, fmt.Errorf("start refapp: sign in the load user: %w", err)
+	// A just-started backend may answer 5xx for a moment (its store or
+	// cache still connecting): retry within the readiness deadline.
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		if t.Token, err = signIn(readyCtx, t.BaseURL, LoadUser, hex.EncodeToString(password)); err == nil {
+			return t, nil
+		}
+		select {
+		case <-readyCtx.Done():
+			return t, fmt.Errorf("start refapp: sign in the load user: %w", err)
+		case <-time.After(wait):
+		}
 	}
-	return t, nil
 }
 
 // Running returns what a run needs of the started target, with the load
