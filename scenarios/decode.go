@@ -30,11 +30,13 @@ const maxProblems = 100
 // of the wrong kind (a list where a map belongs) and malformed value (a
 // duration without a unit, a bad rate or objective), each as
 // "file:line:col: path.to.field: message". A file must hold exactly one
-// document. Aliases and merge keys ("<<") are expanded; a merge cycle is a
-// problem, and so is a document that expands to more than 100,000 nodes and
-// keys. Enum-like strings (toxic, direction, signal, sli, phases, mode) are
-// not checked here but by Validate. The result remembers where each field was
-// written, for Validate and Scenario.Position. Failures are *Error.
+// document, of at most MaxFileSize bytes of UTF-8 (or UTF-16 with a
+// byte-order mark); "%YAML 1.2" is read as 1.1. Aliases and merge keys ("<<")
+// are expanded; a merge cycle is a problem, and so is a document that expands
+// to more than 100,000 nodes and keys. Enum-like strings (toxic, direction,
+// signal, sli, phases, mode) are not checked here but by Validate. The result
+// remembers where each field was written, for Validate and Scenario.Position.
+// Failures are *Error.
 func Decode(file string, data []byte) (*Scenario, error) {
 	d := &decoder{file: file, pos: map[string]Pos{}}
 	root := d.parse(data)
@@ -65,6 +67,11 @@ type decoder struct {
 // parse reads the single document of data and returns its root node, or nil
 // after recording why there is none.
 func (d *decoder) parse(data []byte) (root *yaml.Node) {
+	data, p := text(d.file, data)
+	if p != nil {
+		d.problems = append(d.problems, *p)
+		return nil
+	}
 	defer func() {
 		// yaml.v3 is third-party code fed by users: a panic in it is a
 		// problem with the input, not a crash of gameday.
