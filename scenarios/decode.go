@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"reflect"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -86,7 +85,7 @@ func (d *decoder) parse(data []byte) (root *yaml.Node) {
 		if errors.Is(err, io.EOF) {
 			d.problems = append(d.problems, Problem{File: d.file, Msg: "the scenario is empty"})
 		} else {
-			d.syntaxError(err)
+			d.problems = append(d.problems, syntaxProblem(d.file, data, err))
 		}
 		return nil
 	}
@@ -105,27 +104,13 @@ func (d *decoder) parse(data []byte) (root *yaml.Node) {
 	switch err := dec.Decode(&next); {
 	case errors.Is(err, io.EOF):
 	case err != nil:
-		d.syntaxError(err)
+		d.problems = append(d.problems, syntaxProblem(d.file, data, err))
 		root = nil
 	default:
 		d.problems = append(d.problems, Problem{File: d.file, Pos: docStart(&next), Msg: "a scenario file holds one document"})
 		root = nil
 	}
 	return root
-}
-
-// yamlLine matches the position yaml.v3 puts in its syntax errors.
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-// syntaxError records a yaml.v3 parse error with its line.
-func (d *decoder) syntaxError(err error) {
-	msg := err.Error()
-	p := Problem{File: d.file, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		p.Pos.Line, _ = strconv.Atoi(m[1])
-		p.Msg = "invalid YAML: " + m[2]
-	}
-	d.problems = append(d.problems, p)
 }
 
 // docStart is where a document begins: its "---" line when it has one.

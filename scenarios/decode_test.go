@@ -31,7 +31,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"list document", "- a\n", []string{"f.yaml:1:1: expected a map, got a list"}},
 		{"second document", base + "---\nname: u\n", []string{"f.yaml:6:1: a scenario file holds one document"}},
 		{"second empty document", base + "---\n", []string{"f.yaml:6:1: a scenario file holds one document"}},
-		{"syntax error in the second document", base + "---\n[\n", []string{"f.yaml:7: invalid YAML: did not find expected node content"}},
+		{"syntax error in the second document", base + "---\n[\n", []string{"f.yaml:8:1: invalid YAML: did not find expected node content before the end of the file"}},
 		{"unknown top-level key", base + "fault: []\n", []string{
 			`f.yaml:6:1: fault: unknown field "fault" (known: apiVersion, kind, name, description, target, metrics, load, faults, checks)`}},
 		{"File is not a key", base + "File: x\n", []string{
