@@ -16,6 +16,7 @@ as run, events.jsonl, the load results and the stored TSDB. It works on a run th
 judging it up to the moment it died. The exit code is that of the run: 0 passed, 1 failed, 3 aborted.`,
 		Args: exactArgs(1, "one run directory"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			stopAtOnce(cmd.Context()) // nothing to revert
 			rep, err := run.JudgeAndWrite(cmd.Context(), args[0])
 			if err != nil {
 				return err

@@ -21,6 +21,7 @@ func newValidateCmd(st *state) *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			stopAtOnce(cmd.Context()) // nothing to revert
 			var errs []error
 			for _, arg := range args {
 				path, raw, err := readScenario(arg)
