@@ -171,28 +171,46 @@ func (rf *ResultsFile) Close() error {
 }
 
 // ReadResults decodes the results file at path and calls fn for each result
-// in file order, with the stream and route split out of its Attack field
-// (route is "" when Attack has no "/"). r is reused between calls: fn must
-// not keep it. A torn last record, as a SIGKILL leaves, ends the file
-// without an error; an error of fn stops the reading and is returned.
+// in file order, as DecodeResults does; an error of fn is returned as it is.
 func ReadResults(path string, fn func(stream, route string, r *vegeta.Result) error) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("read results: %w", err)
 	}
-	defer f.Close()
-	dec := vegeta.NewDecoder(bufio.NewReaderSize(f, DefaultResultsBuffer))
-	var r vegeta.Result
+	defer f.Close() //nolint:errcheck // read-only: Close cannot lose data
+	var fnErr error
+	err = DecodeResults(f, func(stream, route string, r *vegeta.Result) error {
+		fnErr = fn(stream, route, r)
+		return fnErr
+	})
+	switch {
+	case fnErr != nil:
+		return fnErr
+	case err != nil:
+		return fmt.Errorf("read results %s: %w", path, err)
+	}
+	return nil
+}
+
+// DecodeResults decodes results in Vegeta's gob encoding from r and calls fn
+// for each result in order, with the stream and route split out of its
+// Attack field (route is "" when Attack has no "/"). The result is reused
+// between calls: fn must not keep it. A torn last record, as a SIGKILL
+// leaves, ends the stream without an error; an error of fn stops the
+// decoding and is returned as it is.
+func DecodeResults(r io.Reader, fn func(stream, route string, r *vegeta.Result) error) error {
+	dec := vegeta.NewDecoder(bufio.NewReaderSize(r, DefaultResultsBuffer))
+	var res vegeta.Result
 	for n := 0; ; n++ {
-		r = vegeta.Result{} // gob leaves fields absent from a record untouched
-		if err := dec.Decode(&r); err != nil {
+		res = vegeta.Result{} // gob leaves fields absent from a record untouched
+		if err := dec.Decode(&res); err != nil {
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 				return nil
 			}
-			return fmt.Errorf("read results %s: record %d: %w", path, n, err)
+			return fmt.Errorf("record %d: %w", n, err)
 		}
-		stream, route, _ := strings.Cut(r.Attack, "/")
-		if err := fn(stream, route, &r); err != nil {
+		stream, route, _ := strings.Cut(res.Attack, "/")
+		if err := fn(stream, route, &res); err != nil {
 			return err
 		}
 	}
