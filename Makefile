@@ -25,11 +25,23 @@ test-race:
 demo: build
 	$(BIN)/gameday run scenarios/quickstart.yaml
 
-## lint: formatting and go vet
-lint:
+# Tools built from the module proxy, cached outside the repository, one file
+# per version so that a version bump installs anew.
+TOOLS                 ?= $(HOME)/.cache/gameday/tools
+GOLANGCI_LINT_VERSION := v2.15.0
+GOLANGCI_LINT         := $(TOOLS)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+
+## lint: formatting, go vet, and golangci-lint with .golangci.yml (installed into $(TOOLS) when missing)
+lint: $(GOLANGCI_LINT)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt: not formatted:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(GOLANGCI_LINT) run ./...
+
+$(GOLANGCI_LINT):
+	@mkdir -p $(TOOLS)
+	d=$$(mktemp -d) && GOBIN=$$d $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION) && \
+	mv $$d/golangci-lint $@ && rm -rf $$d
 
 ## bench: the Go benchmarks (see docs/benchmarks.md)
 bench:

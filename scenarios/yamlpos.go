@@ -265,7 +265,7 @@ func (l *locator) adjust(off int, bare string) (int, string) {
 		// collection's end or a "- " on its line.
 		if off < len(data) && data[off] == ':' {
 			start := off
-			for start > 0 && strings.IndexByte("\n{}[]", data[start-1]) < 0 && !(start > 1 && data[start-2] == '-' && isBlank(data[start-1]) && onlyBlanksBefore(data, start-2)) {
+			for start > 0 && strings.IndexByte("\n{}[]", data[start-1]) < 0 && !afterEntry(data, start) {
 				start--
 			}
 			for start < off && isBlank(data[start]) {
@@ -278,6 +278,12 @@ func (l *locator) adjust(off int, bare string) (int, string) {
 }
 
 func isBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+
+// afterEntry reports whether off follows the "- " of a sequence entry that
+// only blanks and other entries precede on its line.
+func afterEntry(data []byte, off int) bool {
+	return off > 1 && data[off-2] == '-' && isBlank(data[off-1]) && onlyBlanksBefore(data, off-2)
+}
 
 // onlyBlanksBefore reports whether only spaces and "- " sequence entries
 // come before off on its line.
