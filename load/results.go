@@ -2,6 +2,7 @@ package load
 
 import (
 	"bufio"
+	"encoding/gob"
 	"errors"
 	"fmt"
 	"io"
@@ -38,7 +39,8 @@ func WithFlushInterval(d time.Duration) ResultsFileOption {
 
 // WithBodies keeps response bodies and headers in the file. By default they
 // are dropped: the checks never need them, they dominate the file's size,
-// and response headers may carry secrets (Set-Cookie).
+// and response headers may carry secrets (Set-Cookie). DecodeResults reads
+// the bodies back but not the headers; Vegeta's own decoder reads both.
 func WithBodies(keep bool) ResultsFileOption {
 	return func(c *resultsFileConfig) { c.keepBodies = keep }
 }
@@ -198,20 +200,52 @@ func ReadResults(path string, fn func(stream, route string, r *vegeta.Result) er
 // between calls: fn must not keep it. A torn last record, as a SIGKILL
 // leaves, ends the stream without an error; an error of fn stops the
 // decoding and is returned as it is.
+//
+// Response headers, which a file made WithBodies(true) holds, are skipped:
+// encoding/gob sizes a map by the count its input claims before reading an
+// entry (golang/go#79539, fixed after Go 1.26), so four kilobytes could
+// demand gigabytes; gob skips a field the target lacks entry by entry,
+// within the record's bytes. Nothing gameday judges reads them.
 func DecodeResults(r io.Reader, fn func(stream, route string, r *vegeta.Result) error) error {
-	dec := vegeta.NewDecoder(bufio.NewReaderSize(r, DefaultResultsBuffer))
+	dec := gob.NewDecoder(bufio.NewReaderSize(r, DefaultResultsBuffer))
+	var rec storedResult
 	var res vegeta.Result
 	for n := 0; ; n++ {
-		res = vegeta.Result{} // gob leaves fields absent from a record untouched
-		if err := dec.Decode(&res); err != nil {
+		rec = storedResult{} // gob leaves fields absent from a record untouched
+		if err := dec.Decode(&rec); err != nil {
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 				return nil
 			}
 			return fmt.Errorf("record %d: %w", n, err)
 		}
+		res = rec.result()
 		stream, route, _ := strings.Cut(res.Attack, "/")
 		if err := fn(stream, route, &res); err != nil {
 			return err
 		}
+	}
+}
+
+// storedResult is vegeta.Result without Headers, as DecodeResults reads
+// records: gob matches fields by name, so it reads vegeta.NewEncoder's
+// records and skips their headers.
+type storedResult struct {
+	Attack    string
+	Seq       uint64
+	Code      uint16
+	Timestamp time.Time
+	Latency   time.Duration
+	BytesOut  uint64
+	BytesIn   uint64
+	Error     string
+	Body      []byte
+	Method    string
+	URL       string
+}
+
+func (s *storedResult) result() vegeta.Result {
+	return vegeta.Result{
+		Attack: s.Attack, Seq: s.Seq, Code: s.Code, Timestamp: s.Timestamp, Latency: s.Latency,
+		BytesOut: s.BytesOut, BytesIn: s.BytesIn, Error: s.Error, Body: s.Body, Method: s.Method, URL: s.URL,
 	}
 }
