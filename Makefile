@@ -4,7 +4,7 @@ BIN     ?= bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build test test-race test-servers tools demo lint bench bench-vegeta bench-refapp fuzz clean
+.PHONY: all build test test-race test-servers tools demo lint vulncheck bench bench-vegeta bench-refapp fuzz clean
 
 all: build
 
@@ -65,11 +65,46 @@ $(PROMETHEUS):
 demo: build
 	$(BIN)/gameday run scenarios/quickstart.yaml
 
-## lint: formatting and go vet
-lint:
+# Tools built from the module proxy, cached outside the repository, one file
+# per version so that a version bump installs anew.
+GOLANGCI_LINT_VERSION := v2.15.0
+GOLANGCI_LINT         := $(TOOLS)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+
+## lint: formatting, go vet, and golangci-lint with .golangci.yml (installed into $(TOOLS) when missing)
+lint: $(GOLANGCI_LINT)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt: not formatted:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(GOLANGCI_LINT) run ./...
+
+$(GOLANGCI_LINT):
+	@mkdir -p $(TOOLS)
+	d=$$(mktemp -d) && GOBIN=$$d $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION) && \
+	mv $$d/golangci-lint $@ && rm -rf $$d
+
+# govulncheck's database cannot be downloaded here (vuln.go.dev is not
+# reachable), but golang.org/x/vulndb is served as a module: its data/osv
+# holds every report as OSV JSON, and its cmd/indexdb writes the database
+# govulncheck reads with -db file://. VULNDB_VERSION dates the database.
+GOVULNCHECK_VERSION := v1.9.0
+VULNDB_VERSION      := v0.0.0-20261105234957-e22db6528018
+GOVULNCHECK         := $(TOOLS)/govulncheck-$(GOVULNCHECK_VERSION)
+VULNDB              := $(TOOLS)/vulndb-$(VULNDB_VERSION)
+
+## vulncheck: govulncheck against a database built offline from the golang.org/x/vulndb module
+vulncheck: $(GOVULNCHECK) $(VULNDB)/index/db.json
+	$(GOVULNCHECK) -db file://$(VULNDB) ./...
+
+$(GOVULNCHECK):
+	@mkdir -p $(TOOLS)
+	d=$$(mktemp -d) && GOBIN=$$d $(GO) install golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION) && \
+	mv $$d/govulncheck $@ && rm -rf $$d
+
+$(VULNDB)/index/db.json:
+	@mkdir -p $(TOOLS)
+	d=$$(mktemp -d) && GOBIN=$$d $(GO) install golang.org/x/vulndb/cmd/indexdb@$(VULNDB_VERSION) && \
+	src=$$(cd $$d && $(GO) mod download -json golang.org/x/vulndb@$(VULNDB_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p') && \
+	rm -rf $(VULNDB) && $$d/indexdb -vulns $$src/data/osv -out $(VULNDB) && rm -rf $$d
 
 ## bench: the Go benchmarks (see docs/benchmarks.md)
 bench:
@@ -91,10 +126,13 @@ $(BIN)/vegeta:
 	$(GO) get github.com/tsenart/vegeta/v12@v12.12.0 && \
 	$(GO) build -o $(CURDIR)/$(BIN)/vegeta github.com/tsenart/vegeta/v12 && rm -rf $$d
 
-## fuzz: fuzz the scenario decoder for FUZZTIME (default 60s)
+## fuzz: fuzz the scenario decoder and the results decoder for FUZZTIME each (default 60s); findings go to testdata/fuzz/
 FUZZTIME ?= 60s
+# The default minute of minimising each new input stalls short runs.
+FUZZMINIMIZETIME ?= 5s
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./scenarios
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) ./scenarios
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeResults$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) ./load
 
 clean:
 	rm -rf $(BIN)

@@ -78,6 +78,18 @@ func TestResultsFileRoundTrip(t *testing.T) {
 			if err := f.Close(); err != nil {
 				t.Fatalf("Close() error: %v", err)
 			}
+			// The file holds what was kept, as Vegeta reads it.
+			raw, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dec := vegeta.NewDecoder(bytes.NewReader(raw))
+			for i := range want {
+				var r vegeta.Result
+				if err := dec.Decode(&r); err != nil || !r.Equal(want[i]) {
+					t.Errorf("vegeta decoder: record %d = %+v, %v; want %+v", i, r, err, want[i])
+				}
+			}
 			got, err := readAll(t, path)
 			if err != nil {
 				t.Fatalf("ReadResults() error: %v", err)
@@ -86,8 +98,10 @@ func TestResultsFileRoundTrip(t *testing.T) {
 				t.Fatalf("ReadResults() gave %d results; want %d", len(got), len(want))
 			}
 			for i := range got {
-				if got[i].stream != "mobile" || got[i].route != "GET /v1/feed" || !got[i].r.Equal(want[i]) {
-					t.Errorf("ReadResults() result %d = %s, %s, %+v; want mobile, GET /v1/feed, %+v", i, got[i].stream, got[i].route, got[i].r, want[i])
+				w := want[i]
+				w.Headers = nil // DecodeResults skips headers
+				if got[i].stream != "mobile" || got[i].route != "GET /v1/feed" || !got[i].r.Equal(w) {
+					t.Errorf("ReadResults() result %d = %s, %s, %+v; want mobile, GET /v1/feed, %+v", i, got[i].stream, got[i].route, got[i].r, w)
 				}
 			}
 		})

@@ -225,8 +225,8 @@ func (s *Stream) plan(base, idPrefix string) (*streamPlan, error) {
 			route:      r.Name,
 			attack:     s.Name + "/" + r.Name,
 			rate:       shareOf(s.Rate, r.Weight, sum),
-			workers:    uint64(shareCeil(workers, r.Weight, sum)),
-			maxWorkers: uint64(shareCeil(maxWorkers, r.Weight, sum)),
+			workers:    uint64(shareCeil(workers, r.Weight, sum)),    //nolint:gosec // G115: shareCeil is at least 1
+			maxWorkers: uint64(shareCeil(maxWorkers, r.Weight, sum)), //nolint:gosec // G115: shareCeil is at least 1
 			targeter:   tr,
 		})
 	}

@@ -311,7 +311,7 @@ func targetGroups(targets []Target) ([]*targetgroup.Group, error) {
 			switch {
 			case strings.HasPrefix(k, model.ReservedLabelPrefix):
 				return nil, fmt.Errorf("target %d: label %q: names starting with %q are reserved", i, k, model.ReservedLabelPrefix)
-			case !name.IsValid():
+			case !model.UTF8Validation.IsValidLabelName(k):
 				return nil, fmt.Errorf("target %d: label %q: invalid name", i, k)
 			}
 			tl[name] = model.LabelValue(v)
@@ -337,9 +337,9 @@ func markStale(db *tsdb.DB, start, stop time.Time) error {
 	if err != nil {
 		return fmt.Errorf("write staleness markers: %w", err)
 	}
-	defer q.Close()
+	defer func() { _ = q.Close() }() // a read: the appends below report what matters
 	ctx := context.Background()
-	ss := q.Select(ctx, false, nil, labels.MustNewMatcher(labels.MatchRegexp, labels.MetricName, ".+"))
+	ss := q.Select(ctx, false, nil, labels.MustNewMatcher(labels.MatchRegexp, model.MetricNameLabel, ".+"))
 	app := db.AppenderV2(ctx)
 	staleNaN := math.Float64frombits(value.StaleNaN)
 	var it chunkenc.Iterator

@@ -7,7 +7,7 @@ import (
 	"io"
 	"math"
 	"reflect"
-	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,18 +15,27 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// maxNodes bounds the nodes Decode visits, so that a small file of nested
-// aliases (a "billion laughs") cannot make it work without end.
+// maxNodes bounds the nodes and keys Decode visits, merged and aliased ones
+// included, so that a small file of nested aliases or merge keys (a "billion
+// laughs") cannot make it work without end.
 const maxNodes = 100_000
+
+// maxProblems bounds the problems Decode reports: past it, a file is more
+// likely not a scenario at all than a scenario with that many mistakes.
+const maxProblems = 100
 
 // Decode reads one scenario document strictly. It reports, all at once and in
 // document order, every YAML syntax error, unknown key, duplicate key, value
 // of the wrong kind (a list where a map belongs) and malformed value (a
 // duration without a unit, a bad rate or objective), each as
 // "file:line:col: path.to.field: message". A file must hold exactly one
-// document. Enum-like strings (toxic, direction, signal, sli, phases, mode)
-// are not checked here but by Validate. The result remembers where each field
-// was written, for Validate and Scenario.Position. Failures are *Error.
+// document, of at most MaxFileSize bytes of UTF-8 (or UTF-16 with a
+// byte-order mark); "%YAML 1.2" is read as 1.1. Aliases and merge keys ("<<")
+// are expanded; a merge cycle is a problem, and so is a document that expands
+// to more than 100,000 nodes and keys. Enum-like strings (toxic, direction,
+// signal, sli, phases, mode) are not checked here but by Validate. The result
+// remembers where each field was written, for Validate and Scenario.Position.
+// Failures are *Error.
 func Decode(file string, data []byte) (*Scenario, error) {
 	d := &decoder{file: file, pos: map[string]Pos{}}
 	root := d.parse(data)
@@ -49,17 +58,24 @@ type decoder struct {
 	file     string
 	problems []Problem
 	pos      map[string]Pos
-	nodes    int // nodes visited, against maxNodes
+	nodes    int          // nodes and keys visited, against maxNodes
+	stopped  bool         // a cap was reached: record nothing more
+	merging  []*yaml.Node // the maps whose keys are being listed, innermost last
 }
 
 // parse reads the single document of data and returns its root node, or nil
 // after recording why there is none.
 func (d *decoder) parse(data []byte) (root *yaml.Node) {
+	data, p := text(d.file, data)
+	if p != nil {
+		d.problems = append(d.problems, *p)
+		return nil
+	}
 	defer func() {
 		// yaml.v3 is third-party code fed by users: a panic in it is a
 		// problem with the input, not a crash of gameday.
 		if r := recover(); r != nil {
-			d.problems = append(d.problems, Problem{File: d.file, Msg: fmt.Sprintf("invalid YAML: %v", r)})
+			d.problems = append(d.problems, Problem{File: d.file, Pos: Pos{1, 1}, Msg: fmt.Sprintf("invalid YAML: %v", r)})
 			root = nil
 		}
 	}()
@@ -69,7 +85,7 @@ func (d *decoder) parse(data []byte) (root *yaml.Node) {
 		if errors.Is(err, io.EOF) {
 			d.problems = append(d.problems, Problem{File: d.file, Msg: "the scenario is empty"})
 		} else {
-			d.syntaxError(err)
+			d.problems = append(d.problems, syntaxProblem(d.file, data, err))
 		}
 		return nil
 	}
@@ -88,27 +104,13 @@ func (d *decoder) parse(data []byte) (root *yaml.Node) {
 	switch err := dec.Decode(&next); {
 	case errors.Is(err, io.EOF):
 	case err != nil:
-		d.syntaxError(err)
+		d.problems = append(d.problems, syntaxProblem(d.file, data, err))
 		root = nil
 	default:
 		d.problems = append(d.problems, Problem{File: d.file, Pos: docStart(&next), Msg: "a scenario file holds one document"})
 		root = nil
 	}
 	return root
-}
-
-// yamlLine matches the position yaml.v3 puts in its syntax errors.
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-// syntaxError records a yaml.v3 parse error with its line.
-func (d *decoder) syntaxError(err error) {
-	msg := err.Error()
-	p := Problem{File: d.file, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		p.Pos.Line, _ = strconv.Atoi(m[1])
-		p.Msg = "invalid YAML: " + m[2]
-	}
-	d.problems = append(d.problems, p)
 }
 
 // docStart is where a document begins: its "---" line when it has one.
@@ -124,9 +126,32 @@ func docStart(doc *yaml.Node) Pos {
 
 func posOf(n *yaml.Node) Pos { return Pos{Line: n.Line, Col: n.Column} }
 
-// errf records a problem at n.
+// errf records a problem at n, unless a cap was reached. The problem that
+// reaches maxProblems is followed by one that says the rest is not reported.
 func (d *decoder) errf(n *yaml.Node, path, format string, args ...any) {
+	if d.stopped {
+		return
+	}
 	d.problems = append(d.problems, Problem{File: d.file, Pos: posOf(n), Path: path, Msg: fmt.Sprintf(format, args...)})
+	if len(d.problems) == maxProblems {
+		d.problems = append(d.problems, Problem{File: d.file, Pos: posOf(n), Msg: fmt.Sprintf("too many problems: stopped after the first %d", maxProblems)})
+		d.stopped = true
+	}
+}
+
+// visit counts n against maxNodes and reports false, after recording the
+// problem once, when the cap is passed.
+func (d *decoder) visit(n *yaml.Node, path string) bool {
+	if d.stopped {
+		return false
+	}
+	d.nodes++
+	if d.nodes > maxNodes {
+		d.errf(n, path, "the document is too large once its aliases and merge keys (<<) are expanded: more than %d nodes and keys, the cap", maxNodes)
+		d.stopped = true
+		return false
+	}
+	return true
 }
 
 var (
@@ -139,11 +164,7 @@ var (
 // decode stores n into v, whose field path is path. A null leaves v as it is.
 func (d *decoder) decode(n *yaml.Node, path string, v reflect.Value) {
 	n = resolve(n)
-	d.nodes++
-	if d.nodes == maxNodes+1 {
-		d.errf(n, path, "the document is too large once its aliases are expanded (more than %d nodes)", maxNodes)
-	}
-	if d.nodes > maxNodes || isNull(n) {
+	if !d.visit(n, path) || isNull(n) {
 		return
 	}
 	switch v.Type() {
@@ -350,9 +371,12 @@ func (kv pair) pos() Pos {
 
 // pairs returns the keys and values of a mapping in document order, with
 // merge keys ("<<: *base") expanded (explicit keys win over merged ones, and
-// earlier merged maps over later ones). It reports keys that are not strings
-// and keys written twice.
+// earlier merged maps over later ones). It reports keys that are not strings,
+// keys written twice and merge cycles, and counts every key it lists, merged
+// ones included, against maxNodes.
 func (d *decoder) pairs(n *yaml.Node, path string) []pair {
+	d.merging = append(d.merging, n)
+	defer func() { d.merging = d.merging[:len(d.merging)-1] }()
 	explicit := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		if k := n.Content[i]; k.Kind == yaml.ScalarNode && k.ShortTag() != "!!merge" {
@@ -363,6 +387,9 @@ func (d *decoder) pairs(n *yaml.Node, path string) []pair {
 	seen := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
+		if !d.visit(k, path) {
+			return out
+		}
 		if k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
 			out = append(out, d.merged(val, path, explicit, seen)...)
 			continue
@@ -382,22 +409,22 @@ func (d *decoder) pairs(n *yaml.Node, path string) []pair {
 }
 
 // merged returns the pairs a merge key brings in: from one map or a list of
-// maps, skipping keys already present.
+// maps, skipping keys already present. A map that is itself being listed
+// (an alias back to an enclosing map) is a cycle, reported at the alias.
 func (d *decoder) merged(val *yaml.Node, path string, explicit, seen map[string]*yaml.Node) []pair {
-	val = resolve(val)
-	var maps []*yaml.Node
-	switch val.Kind {
-	case yaml.MappingNode:
-		maps = []*yaml.Node{val}
-	case yaml.SequenceNode:
-		for _, m := range val.Content {
-			maps = append(maps, resolve(m))
-		}
+	written := []*yaml.Node{val} // as written, for positions and names
+	if v := resolve(val); v.Kind == yaml.SequenceNode {
+		written = v.Content
 	}
 	var out []pair
-	for _, m := range maps {
+	for _, w := range written {
+		m := resolve(w)
 		if m.Kind != yaml.MappingNode {
-			d.errf(m, path, "a merge key (<<) takes a map or a list of maps, got %s", describe(m))
+			d.errf(w, path, "a merge key (<<) takes a map or a list of maps, got %s", describe(w))
+			continue
+		}
+		if slices.Contains(d.merging, m) {
+			d.errf(w, path, "merge key (<<) cycle: %s is the map at %d:%d, which already contains this merge", aliasName(w), m.Line, m.Column)
 			continue
 		}
 		for _, kv := range d.pairs(m, path) {
@@ -410,11 +437,22 @@ func (d *decoder) merged(val *yaml.Node, path string, explicit, seen map[string]
 			seen[kv.key.Value] = kv.key
 			out = append(out, kv)
 		}
+		if d.stopped {
+			break
+		}
 	}
-	if len(maps) == 0 {
-		d.errf(val, path, "a merge key (<<) takes a map or a list of maps, got %s", describe(val))
+	if len(written) == 0 {
+		d.errf(val, path, "a merge key (<<) takes a map or a list of maps, got an empty list")
 	}
 	return out
+}
+
+// aliasName names the node a merge key names: "*name" for an alias.
+func aliasName(n *yaml.Node) string {
+	if n.Kind == yaml.AliasNode {
+		return "*" + n.Value
+	}
+	return "the map"
 }
 
 // resolve follows aliases to the node they name.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -30,7 +31,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"list document", "- a\n", []string{"f.yaml:1:1: expected a map, got a list"}},
 		{"second document", base + "---\nname: u\n", []string{"f.yaml:6:1: a scenario file holds one document"}},
 		{"second empty document", base + "---\n", []string{"f.yaml:6:1: a scenario file holds one document"}},
-		{"syntax error in the second document", base + "---\n[\n", []string{"f.yaml:7: invalid YAML: did not find expected node content"}},
+		{"syntax error in the second document", base + "---\n[\n", []string{"f.yaml:8:1: invalid YAML: did not find expected node content before the end of the file"}},
 		{"unknown top-level key", base + "fault: []\n", []string{
 			`f.yaml:6:1: fault: unknown field "fault" (known: apiVersion, kind, name, description, target, metrics, load, faults, checks)`}},
 		{"File is not a key", base + "File: x\n", []string{
@@ -102,8 +103,8 @@ func TestDecodeTooManyAliases(t *testing.T) {
 	}
 	_, err := Decode("f.yaml", []byte(b.String()))
 	var serr *Error
-	if !errors.As(err, &serr) || len(serr.Problems) != 1 || !strings.Contains(serr.Problems[0].Msg, "too large once its aliases are expanded") {
-		t.Errorf("Decode(alias bomb) = %v; want one problem: too large once its aliases are expanded", err)
+	if !errors.As(err, &serr) || len(serr.Problems) != 1 || !strings.Contains(serr.Problems[0].Msg, "too large once its aliases and merge keys (<<) are expanded") {
+		t.Errorf("Decode(alias bomb) = %v; want one problem: too large once its aliases and merge keys (<<) are expanded", err)
 	}
 }
 
@@ -225,5 +226,119 @@ faults:
 	}
 	if got := (&Scenario{}).Position("name"); got != (Pos{}) {
 		t.Errorf("Scenario{}.Position(name) = %v; want zero", got)
+	}
+}
+
+// TestDecodeMergeCycles: a map that merges itself, directly or through
+// other maps, is reported at the alias that closes the cycle, with the map
+// it names; nothing recurses without end.
+func TestDecodeMergeCycles(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want []string
+	}{
+		{"root", "&a {<<: *a}\n", []string{
+			"f.yaml:1:9: merge key (<<) cycle: *a is the map at 1:1, which already contains this merge"}},
+		{"nested", base + "metrics: &m {<<: *m}\n", []string{
+			"f.yaml:6:18: metrics: merge key (<<) cycle: *m is the map at 6:10, which already contains this merge"}},
+		{"through an inline map", base + "metrics: &a {<<: {<<: *a}}\n", []string{
+			"f.yaml:6:23: metrics: merge key (<<) cycle: *a is the map at 6:10, which already contains this merge"}},
+		{"through three anchors", base + "metrics: &a {<<: &b {<<: &c {<<: *a}}}\n", []string{
+			"f.yaml:6:34: metrics: merge key (<<) cycle: *a is the map at 6:10, which already contains this merge"}},
+		{"in a list of maps", base + "metrics: &a\n  <<: [{scrapeInterval: 1s}, *a]\n", []string{
+			"f.yaml:7:30: metrics: merge key (<<) cycle: *a is the map at 6:10, which already contains this merge"}},
+		{"in a list behind an alias", base + "metrics: &a {<<: &l [*a]}\n", []string{
+			"f.yaml:6:22: metrics: merge key (<<) cycle: *a is the map at 6:10, which already contains this merge"}},
+		{"an outer map merged into an inner one is no cycle", base + "faults: [{name: f, at: 1s, process: {selector: &s {role: {<<: *s}}}}]\n", []string{
+			"f.yaml:6:58: faults[0].process.selector.role: expected a string, got a map"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Decode("f.yaml", []byte(tt.in))
+			var serr *Error
+			if !errors.As(err, &serr) {
+				t.Fatalf("Decode(%q) = %v; want *Error", tt.in, err)
+			}
+			var got []string
+			for _, p := range serr.Problems {
+				got = append(got, p.String())
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Decode(%q) problems:\n  %s\nwant:\n  %s", tt.in, strings.Join(got, "\n  "), strings.Join(tt.want, "\n  "))
+			}
+		})
+	}
+}
+
+// TestDecodeMergeKeysShared: a map merged in many places is no cycle.
+func TestDecodeMergeKeysShared(t *testing.T) {
+	s, err := Decode("f.yaml", []byte(base+`faults:
+  - &f {name: a, at: 1s, network: &n {link: client-gateway, toxic: latency, latency: 1s}}
+  - {<<: *f, name: b, network: {<<: *n, latency: 2s}}
+  - {<<: [*f, *f], name: c, network: {<<: [*n, *n]}}
+`))
+	if err != nil {
+		t.Fatalf("Decode = %v", err)
+	}
+	for i, want := range []time.Duration{time.Second, 2 * time.Second, time.Second} {
+		if got := s.Faults[i].Network.Latency; got != want {
+			t.Errorf("Faults[%d].Network.Latency = %v; want %v", i, got, want)
+		}
+	}
+}
+
+// mergeBomb is a scenario of about a kilobyte whose merge keys list 9^levels
+// keys: every level merges the one below nine times.
+func mergeBomb(levels int) string {
+	var b strings.Builder
+	b.WriteString(base + "checks:\n  slos:\n    - &a0 {name: x, promql: up, objective: '> 0'}\n")
+	for i := 1; i <= levels; i++ {
+		fmt.Fprintf(&b, "    - &a%d {<<: [", i)
+		for j := range 9 {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "*a%d", i-1)
+		}
+		b.WriteString("]}\n")
+	}
+	return b.String()
+}
+
+// TestDecodeMergeBomb: merged keys count against the node cap, so a merge
+// bomb stops with one problem naming the cap after bounded work.
+func TestDecodeMergeBomb(t *testing.T) {
+	in := mergeBomb(12)
+	if len(in) > 1024 {
+		t.Fatalf("mergeBomb(12) is %d bytes; want at most 1024", len(in))
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := Decode("f.yaml", []byte(in))
+	runtime.ReadMemStats(&after)
+	var serr *Error
+	if !errors.As(err, &serr) || len(serr.Problems) != 1 || !strings.Contains(serr.Problems[0].Msg, "more than 100000 nodes and keys, the cap") {
+		t.Errorf("Decode(merge bomb) = %v; want one problem naming the cap of 100000 nodes and keys", err)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 100<<20 {
+		t.Errorf("Decode(merge bomb) allocated %d MiB; want at most 100 MiB", alloc>>20)
+	}
+}
+
+// TestDecodeTooManyProblems: past maxProblems, Decode says it stopped.
+func TestDecodeTooManyProblems(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(base + "metrics:\n")
+	for i := range 150 {
+		fmt.Fprintf(&b, "  k%d: 1\n", i)
+	}
+	_, err := Decode("f.yaml", []byte(b.String()))
+	var serr *Error
+	if !errors.As(err, &serr) || len(serr.Problems) != maxProblems+1 {
+		t.Fatalf("Decode(150 unknown keys) = %d problems; want %d", len(serr.Problems), maxProblems+1)
+	}
+	if got, want := serr.Problems[maxProblems].String(), "f.yaml:106:3: too many problems: stopped after the first 100"; got != want {
+		t.Errorf("last problem = %q; want %q", got, want)
 	}
 }

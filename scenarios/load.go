@@ -16,16 +16,14 @@ import (
 //go:embed *.yaml
 var Bundled embed.FS
 
-// Load reads the scenario file at path, then decodes, defaults and validates
-// it. Every failure, a failed read included, is an *Error (exit code 2); a
-// failed read unwraps to the os error.
+// Load reads the scenario file at path (at most MaxFileSize bytes, see
+// ReadFile), then decodes, defaults and validates it. Every failure, a failed
+// read included, is an *Error (exit code 2); a failed read unwraps to the os
+// error.
 func Load(path string, opts ...LoadOption) (*Scenario, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path)
 	if err != nil {
-		return nil, &Error{
-			Problems: []Problem{{File: path, Msg: "read scenario: " + withoutPath(err)}},
-			cause:    fmt.Errorf("read scenario: %w", err),
-		}
+		return nil, err
 	}
 	return LoadBytes(path, data, opts...)
 }

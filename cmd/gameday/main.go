@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -26,21 +27,43 @@ func main() {
 	}))
 }
 
+// interruptKey keys the *atomic.Bool that stopAtOnce sets in the context
+// interruptContext makes.
+type interruptKey struct{}
+
 // interruptContext returns a context cancelled by the first SIGINT or
-// SIGTERM. After that first signal the default handling is restored, so a
-// second Ctrl-C ends gameday at once (its children die with it).
+// SIGTERM, so that a command with something to revert (faults, processes)
+// unwinds through its cleanup. After that first signal the default handling
+// is restored, so a second Ctrl-C ends gameday at once (its children die with
+// it). A command with nothing to revert says so with stopAtOnce: the first
+// signal then ends gameday at once, with exit code 3.
 func interruptContext() (context.Context, func()) {
-	ctx, cancel := context.WithCancelCause(context.Background())
+	atOnce := new(atomic.Bool)
+	ctx, cancel := context.WithCancelCause(context.WithValue(context.Background(), interruptKey{}, atOnce))
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
 	go func() {
 		select {
 		case sig := <-ch:
 			signal.Stop(ch)
+			if atOnce.Load() {
+				fmt.Fprintf(os.Stderr, "\ngameday: %s received: stopped\n", sig)
+				os.Exit(exitAborted)
+			}
 			fmt.Fprintf(os.Stderr, "\ngameday: %s received: reverting faults and stopping (again to force)\n", sig)
 			cancel(fmt.Errorf("received %s", sig))
 		case <-ctx.Done():
 		}
 	}()
 	return ctx, func() { signal.Stop(ch); cancel(nil) }
+}
+
+// stopAtOnce declares that the command running under ctx has nothing to
+// revert: the first SIGINT or SIGTERM ends gameday at once with exit code 3
+// (interrupted) instead of cancelling ctx. Under a context that
+// interruptContext did not make (tests in-process) it does nothing.
+func stopAtOnce(ctx context.Context) {
+	if atOnce, ok := ctx.Value(interruptKey{}).(*atomic.Bool); ok {
+		atOnce.Store(true)
+	}
 }

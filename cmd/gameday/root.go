@@ -80,7 +80,7 @@ func execute(st *state) int {
 	root.SetArgs(st.args)
 	err := root.ExecuteContext(st.ctx)
 	if err != nil {
-		fmt.Fprintf(st.stderr, "gameday: %v\n", err)
+		fmt.Fprintln(st.stderr, errorText(err))
 	}
 	return exitCode(err)
 }

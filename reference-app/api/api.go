@@ -153,7 +153,9 @@ func WithFeedCacheTTL(d time.Duration) Option { return func(o *options) { o.feed
 // and how long it stays open (defaults DefaultBreakerFailures,
 // DefaultBreakerOpen).
 func WithBreaker(failures int, open time.Duration) Option {
-	return func(o *options) { o.breakerFailures, o.breakerOpen = uint32(max(failures, 0)), open }
+	return func(o *options) {
+		o.breakerFailures, o.breakerOpen = uint32(min(max(failures, 0), math.MaxUint32)), open //nolint:gosec // G115: clamped to uint32
+	}
 }
 
 // WithRelay sets the outbox relay's interval and the age from which it

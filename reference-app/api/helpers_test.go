@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -220,13 +219,3 @@ func (f *fixture) storedPost(id string) (Post, bool) {
 
 // sortedCopy returns s sorted.
 func sortedCopy(s []string) []string { return slices.Sorted(slices.Values(s)) }
-
-// jsonBody marshals v for a request body.
-func jsonBody(t *testing.T, v any) string {
-	t.Helper()
-	var b bytes.Buffer
-	if err := json.NewEncoder(&b).Encode(v); err != nil {
-		t.Fatal(err)
-	}
-	return b.String()
-}

@@ -182,7 +182,7 @@ func (a *API) createPosts(ctx context.Context, posts []Post, claimBucket string,
 			}
 			created[i] = false
 			posts[i] = Post{}
-			if err := getJSON(ctx, a.store, claimBucket, keys[i], &posts[i]); err != nil {
+			if err := getJSON(ctx, a.store, claimBucket, keys[i], &posts[i]); err != nil { //nolint:gosec // G602: i ranges over posts
 				return nil, nil, fmt.Errorf("read claim: %w", err)
 			}
 			var stored Post

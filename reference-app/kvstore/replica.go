@@ -75,7 +75,7 @@ func (n *Node) Run(ctx context.Context) error {
 
 // jitter spreads d over [0.8d, 1.2d) so that replicas do not retry in step.
 func jitter(d time.Duration) time.Duration {
-	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64())) //nolint:gosec // G404: jitter needs no secrecy
 }
 
 // pull runs one session with st.Primary until a poll fails or ctx ends. It

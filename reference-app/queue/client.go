@@ -78,7 +78,7 @@ func ReconnectDelay(attempts int) time.Duration {
 	if attempts < 8 {
 		d = min(DefaultReconnectWaitMin<<max(attempts-1, 0), DefaultReconnectWaitMax)
 	}
-	return d + rand.N(d/4+1)
+	return d + rand.N(d/4+1) //nolint:gosec // G404: jitter needs no secrecy
 }
 
 // Connect connects to the broker at rawURL ("nats://host:port") with

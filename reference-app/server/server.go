@@ -137,7 +137,11 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, opts ...Option)
 	drainCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.drain)
 	defer cancel()
 	err := srv.Shutdown(drainCtx)
-	<-done // Serve returns ErrServerClosed as soon as Shutdown starts
+	if serveErr := <-done; !errors.Is(serveErr, http.ErrServerClosed) {
+		// Serve returns ErrServerClosed as soon as Shutdown starts; any
+		// other error is a failure of its own, raced with the shutdown.
+		err = errors.Join(err, fmt.Errorf("serve %s: %w", ln.Addr(), serveErr))
+	}
 	if err != nil {
 		closeErr := srv.Close()
 		if errors.Is(err, context.DeadlineExceeded) {

@@ -71,8 +71,7 @@ func OpenLedger(dir string, opts ...LedgerOption) (*BoltLedger, error) {
 		_, err := tx.CreateBucketIfNotExists(deliveredBucket)
 		return err
 	}); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open ledger %s: %w", path, err)
+		return nil, fmt.Errorf("open ledger %s: %w", path, errors.Join(err, db.Close()))
 	}
 	return &BoltLedger{db: db, now: o.now}, nil
 }

@@ -61,7 +61,7 @@ func (s *server) Start() {
 		s.t.Fatalf("restart fake on %s: %v", s.addr, err)
 	}
 	srv := httptest.NewUnstartedServer(s.h)
-	srv.Listener.Close()
+	_ = srv.Listener.Close() // replaced by ln before it ever served
 	srv.Listener = ln
 	srv.Start()
 	s.srv = srv

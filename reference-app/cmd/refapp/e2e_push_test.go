@@ -190,7 +190,7 @@ func TestEndToEndCache(t *testing.T) {
 		{"DELETE", "a", "", nil, 204},
 		{"GET", "a", "", nil, 404},
 	} {
-		resp := do(tt.method, tt.key, tt.body, tt.h)
+		resp := do(tt.method, tt.key, tt.body, tt.h) //nolint:bodyclose // do closes the body before it returns
 		if resp.StatusCode != tt.want {
 			t.Errorf("%s %s = %d; want %d", tt.method, tt.key, resp.StatusCode, tt.want)
 		}

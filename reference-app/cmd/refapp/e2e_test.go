@@ -392,7 +392,7 @@ func TestEndToEndRateLimit(t *testing.T) {
 		return resp, string(b)
 	}
 	for i, want := range []int{200, 200, 429, 429} {
-		resp, body := get("greedy")
+		resp, body := get("greedy") //nolint:bodyclose // the helper closes the body before it returns
 		if resp.StatusCode != want {
 			t.Errorf("greedy GET #%d = %d %s; want %d", i, resp.StatusCode, body, want)
 		}
@@ -410,7 +410,7 @@ func TestEndToEndRateLimit(t *testing.T) {
 			t.Errorf("429 X-Refapp-Instance = %q; want gateway (the gateway's own answer)", got)
 		}
 	}
-	if resp, body := get("polite"); resp.StatusCode != 200 || resp.Header.Get("X-Refapp-Instance") != "api-1" {
+	if resp, body := get("polite"); resp.StatusCode != 200 || resp.Header.Get("X-Refapp-Instance") != "api-1" { //nolint:bodyclose // the helper closes the body before it returns
 		t.Errorf("other client's GET = %d from %q %s; want 200 from api-1", resp.StatusCode, resp.Header.Get("X-Refapp-Instance"), body)
 	}
 	if got := metricValue(t, gw.addr, "refapp_gateway_rate_limited_total"); got != "2" {
@@ -507,22 +507,22 @@ func TestEndToEndAPI(t *testing.T) {
 		return resp
 	}
 	const creds = `{"username":"erin","password":"a-secret-password"}`
-	if resp := call("POST", "/v1/auth/signup", "", creds, nil); resp.StatusCode != http.StatusCreated {
+	if resp := call("POST", "/v1/auth/signup", "", creds, nil); resp.StatusCode != http.StatusCreated { //nolint:bodyclose // the helper closes the body before it returns
 		t.Fatalf("signup = %d; want 201", resp.StatusCode)
 	}
 	var tok struct{ Token string }
-	if resp := call("POST", "/v1/auth/login", "", creds, &tok); resp.StatusCode != http.StatusOK || tok.Token == "" {
+	if resp := call("POST", "/v1/auth/login", "", creds, &tok); resp.StatusCode != http.StatusOK || tok.Token == "" { //nolint:bodyclose // the helper closes the body before it returns
 		t.Fatalf("login = %d; want 200 with a token", resp.StatusCode)
 	}
 	var post struct{ ID string }
-	if resp := call("POST", "/v1/posts", tok.Token, `{"text":"from the binary"}`, &post); resp.StatusCode != http.StatusCreated {
+	if resp := call("POST", "/v1/posts", tok.Token, `{"text":"from the binary"}`, &post); resp.StatusCode != http.StatusCreated { //nolint:bodyclose // the helper closes the body before it returns
 		t.Fatalf("POST /v1/posts = %d; want 201", resp.StatusCode)
 	}
 	var feed struct{ Items []struct{ ID string } }
-	if resp := call("GET", "/v1/feed", "", "", &feed); resp.StatusCode != http.StatusOK || len(feed.Items) != 1 || feed.Items[0].ID != post.ID {
+	if resp := call("GET", "/v1/feed", "", "", &feed); resp.StatusCode != http.StatusOK || len(feed.Items) != 1 || feed.Items[0].ID != post.ID { //nolint:bodyclose // the helper closes the body before it returns
 		t.Errorf("GET /v1/feed = %d %+v; want the post %s", resp.StatusCode, feed, post.ID)
 	}
-	if resp := call("GET", "/v1/me", "not-a-token", "", nil); resp.StatusCode != http.StatusUnauthorized {
+	if resp := call("GET", "/v1/me", "not-a-token", "", nil); resp.StatusCode != http.StatusUnauthorized { //nolint:bodyclose // the helper closes the body before it returns
 		t.Errorf("GET /v1/me with a bad token = %d; want 401", resp.StatusCode)
 	}
 	if _, _, ok := cache.Entry("feed"); !ok {

@@ -13,7 +13,7 @@ import (
 
 // jwtSecretEnv names the environment variable that may hold the JWT secret
 // instead of --jwt-secret-file.
-const jwtSecretEnv = "REFAPP_JWT_SECRET"
+const jwtSecretEnv = "REFAPP_JWT_SECRET" //nolint:gosec // G101: the variable's name, not a secret
 
 // apiRole is the stateless mobile API.
 var apiRole = role{
