@@ -60,7 +60,7 @@ func startGuard(command []string, dir, runID string) (*guard, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer logf.Close() // the child has its own descriptor
+	defer func() { _ = logf.Close() }() // the child has its own descriptor
 	cmd := exec.Command(command[0], append(command[1:], dir, runID)...)
 	cmd.Stderr = logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -130,7 +130,7 @@ func Guard(ctx context.Context, dir, runID string, in io.Reader, ready, log io.W
 	if err != nil {
 		return err
 	}
-	defer lease.Release()
+	defer func() { _ = lease.Release() }()
 	if _, err := io.WriteString(ready, guardReady+"\n"); err != nil {
 		return err
 	}
@@ -169,7 +169,7 @@ func UndoPending(ctx context.Context, dir, runID string, log io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer j.Close()
+	defer func() { _ = j.Close() }() // every entry was synced as written
 	// A proxy gameday created takes its toxics with it when deleted: undo
 	// only the rest, each proxy's effects in parallel with the others', so
 	// that one slow call does not hold everything back.
@@ -234,7 +234,7 @@ func appendEvent(dir string, e Event) {
 	if err != nil {
 		return
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	_, _ = f.Write(append(line, '\n'))
 }
 
@@ -272,7 +272,7 @@ func RunID(dir string) string {
 	if err != nil {
 		return ""
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	events, _ := ReadEvents(io.LimitReader(f, 64<<20))
 	for _, e := range events {
 		if e.Type == EventRunStarted {

@@ -76,7 +76,7 @@ func Judge(ctx context.Context, dir string, opts ...JudgeOption) (*reports.Repor
 		return nil, fmt.Errorf("judge %s: %w", dir, err)
 	}
 	events, err := ReadEvents(f)
-	f.Close()
+	_ = f.Close() // read only
 	if err != nil {
 		return nil, fmt.Errorf("judge %s: %w", dir, err)
 	}
@@ -110,7 +110,7 @@ func Judge(ctx context.Context, dir string, opts ...JudgeOption) (*reports.Repor
 		if err != nil {
 			return nil, fmt.Errorf("judge %s: %w", dir, err)
 		}
-		defer stored.Close()
+		defer func() { _ = stored.Close() }() // opened read only
 		in.Query = stored.QueryRange
 	}
 	if pr := s.Target.Prometheus(); pr != nil {
@@ -131,7 +131,7 @@ func Judge(ctx context.Context, dir string, opts ...JudgeOption) (*reports.Repor
 			if err != nil {
 				return nil, fmt.Errorf("judge %s: %w", dir, err)
 			}
-			defer done()
+			defer func() { _ = done() }() // each answer was written as it came
 			in.Query = q
 		case PromQLFromRecord:
 			q, err := recorded(promqlRecordPath(dir))

@@ -109,7 +109,7 @@ func recorded(path string) (slo.QueryRangeFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	answers := map[string]promqlAnswer{}
 	sc := bufio.NewScanner(io.LimitReader(f, 256<<20))
 	sc.Buffer(make([]byte, 0, 64<<10), 64<<20)

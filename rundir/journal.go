@@ -98,7 +98,7 @@ func Pending(dir string) ([]chaos.Effect, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read journal: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	return readPending(io.LimitReader(f, MaxJournal))
 }
 
@@ -146,7 +146,7 @@ func Servers(dir string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read journal: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	var out []string
 	sc := bufio.NewScanner(io.LimitReader(f, MaxJournal))
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)

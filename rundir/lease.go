@@ -36,7 +36,7 @@ func TakeLease(id string) (*Lease, error) {
 		return nil, fmt.Errorf("take lease: %w", err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH); err != nil {
-		f.Close()
+		_ = f.Close()
 		return nil, fmt.Errorf("take lease: %w", err)
 	}
 	return &Lease{f: f}, nil
@@ -62,7 +62,7 @@ func Live(id string) bool {
 	if err != nil {
 		return false
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 	if errors.Is(err, syscall.EWOULDBLOCK) {
 		return true

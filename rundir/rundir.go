@@ -55,7 +55,7 @@ func OpenAppend(path string) (*os.File, error) {
 		err = cutTornTail(f, size)
 	}
 	if err != nil {
-		f.Close()
+		_ = f.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	return f, nil

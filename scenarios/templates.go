@@ -32,7 +32,7 @@ func OSEnvironment() Environment {
 		if err != nil {
 			return nil, err
 		}
-		defer f.Close()
+		defer func() { _ = f.Close() }() // read only
 		return io.ReadAll(io.LimitReader(f, MaxSecretFile+1))
 	}}
 }

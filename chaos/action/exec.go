@@ -156,11 +156,11 @@ func (c Command) run(ctx context.Context) (result, error) {
 	if err != nil {
 		return result{}, &Error{Action: what + " → not started", Err: fmt.Errorf("output pipe: %w", err)}
 	}
-	defer pr.Close()
+	defer func() { _ = pr.Close() }()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	start := time.Now()
 	err = cmd.Start()
-	pw.Close()
+	_ = pw.Close()
 	if err != nil {
 		return result{}, &Error{Action: what + " → not started", Err: err}
 	}
@@ -181,7 +181,7 @@ func (c Command) run(ctx context.Context) (result, error) {
 	case <-copied:
 		grace.Stop()
 	case <-grace.C:
-		pr.Close()
+		_ = pr.Close()
 		<-copied
 	}
 	output := out.String()

@@ -45,7 +45,7 @@ func setupBackend(c config, env env) (http.Handler, func() error, error) {
 	env.log.Info("notes loaded", append(storage, "notes", st.len())...)
 	h, err := newBackend(st, env.registry, env.metrics, env.log, time.Now)
 	if err != nil {
-		st.Close()
+		_ = st.Close() // the listen error is the one to report
 		return nil, nil, err
 	}
 	return h, st.Close, nil

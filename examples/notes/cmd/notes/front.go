@@ -204,7 +204,7 @@ func (f *front) RoundTrip(req *http.Request) (*http.Response, error) {
 		return resp, err
 	}
 	if resp != nil {
-		io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody)) // lets the connection be reused
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody)) // lets the connection be reused
 		resp.Body.Close()
 	}
 	second := f.after(first)
@@ -218,7 +218,7 @@ func (f *front) RoundTrip(req *http.Request) (*http.Response, error) {
 // without asking.
 func (f *front) pick() *upstream {
 	start := f.next.Add(1) - 1
-	return f.firstUp(int(start % uint64(len(f.ups))))
+	return f.firstUp(int(start % uint64(len(f.ups)))) //nolint:gosec // G115: the remainder is below len(f.ups)
 }
 
 // after returns the backend to retry on when failed failed: the first one

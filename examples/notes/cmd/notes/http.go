@@ -49,7 +49,7 @@ type errorBody struct {
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(v) // the client is gone if this fails
+	_ = json.NewEncoder(w).Encode(v) // the client is gone if this fails
 }
 
 // writeError answers code with {"error": msg}.

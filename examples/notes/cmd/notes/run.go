@@ -224,11 +224,12 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, drain time.
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	var serveErr error // written before served is closed
+	served := make(chan struct{})
+	go func() { serveErr = srv.Serve(ln); close(served) }()
 	select {
-	case err := <-served:
-		return fmt.Errorf("serve: %w", err)
+	case <-served:
+		return fmt.Errorf("serve: %w", serveErr)
 	case <-ctx.Done():
 	}
 	log.Info("draining", "drain_timeout", drain.String())
@@ -236,10 +237,10 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, drain time.
 	defer cancel()
 	if err := srv.Shutdown(dctx); err != nil {
 		cerr := srv.Close()
-		<-served
+		<-served // Shutdown's error is the one to report
 		return errors.Join(fmt.Errorf("%w after %v: %w", errDrainTimeout, drain, err), cerr)
 	}
-	<-served // http.ErrServerClosed
+	<-served // Serve returned http.ErrServerClosed
 	return nil
 }
 

@@ -63,7 +63,7 @@ func openStore(path string) (s *store, dropped int64, err error) {
 	}
 	defer func() {
 		if err != nil {
-			f.Close()
+			_ = f.Close() // the read error is the one to report
 		}
 	}()
 	s = newMemoryStore()
@@ -124,7 +124,7 @@ func syncDir(dir string) error {
 	if err != nil {
 		return fmt.Errorf("open directory: %w", err)
 	}
-	defer d.Close()
+	defer func() { _ = d.Close() }() // a directory opened to fsync it
 	if err := d.Sync(); err != nil {
 		return fmt.Errorf("sync directory %s: %w", dir, err)
 	}
