@@ -115,3 +115,33 @@ func TestSIGINTWithAHangingToxiproxyEndsInTime(t *testing.T) {
 		t.Fatalf("cleanup = exit %d\n%s\n%s", code, stdout, stderr)
 	}
 }
+
+// A second SIGINT while the teardown waits on a Toxiproxy that hangs ends
+// gameday at once with exit 3 (not 130); the run's guard undoes what was
+// left once the server answers again.
+func TestSecondSIGINTExits3AndTheGuardCleansUp(t *testing.T) {
+	l := newExternalLab(t)
+	front, hang := hangingFront(t, l.toxiproxy)
+	viaFront := *l
+	viaFront.toxiproxy = front
+	out := t.TempDir()
+	cmd, lines := startGameday(t, "run", viaFront.scenario(t, "60s", 0, 200*time.Millisecond), "--out", out)
+	awaitLine(t, lines, "fault slow injected")
+	awaitLine(t, lines, "fault cut injected")
+	hang.Store(true)
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // the teardown is under way, stuck on the server: the point of the test
+	start := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	t.Logf("exit %d %s after the second SIGINT", cmd.ProcessState.ExitCode(), time.Since(start))
+	if code := cmd.ProcessState.ExitCode(); code != exitAborted {
+		t.Errorf("exit %d after a second SIGINT; want 3", code)
+	}
+	hang.Store(false)
+	l.awaitClean(t, 15*time.Second) // the guard's calls to the hung server time out first
+}

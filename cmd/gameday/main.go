@@ -33,10 +33,11 @@ type interruptKey struct{}
 
 // interruptContext returns a context cancelled by the first SIGINT or
 // SIGTERM, so that a command with something to revert (faults, processes)
-// unwinds through its cleanup. After that first signal the default handling
-// is restored, so a second Ctrl-C ends gameday at once (its children die with
-// it). A command with nothing to revert says so with stopAtOnce: the first
-// signal then ends gameday at once, with exit code 3.
+// unwinds through its cleanup, bounded by its teardown deadline. A second
+// signal ends gameday at once with exit code 3: its children die with it
+// (parent-death signal), and a run's guard undoes what the run applied to a
+// Toxiproxy that outlives it. A command with nothing to revert says so with
+// stopAtOnce: the first signal then ends gameday at once, with exit code 3.
 func interruptContext() (context.Context, func()) {
 	atOnce := new(atomic.Bool)
 	ctx, cancel := context.WithCancelCause(context.WithValue(context.Background(), interruptKey{}, atOnce))
@@ -45,7 +46,6 @@ func interruptContext() (context.Context, func()) {
 	go func() {
 		select {
 		case sig := <-ch:
-			signal.Stop(ch)
 			if atOnce.Load() {
 				fmt.Fprintf(os.Stderr, "\ngameday: %s received: stopped\n", sig)
 				os.Exit(exitAborted)
@@ -53,7 +53,12 @@ func interruptContext() (context.Context, func()) {
 			fmt.Fprintf(os.Stderr, "\ngameday: %s received: reverting faults and stopping (again to force)\n", sig)
 			cancel(fmt.Errorf("received %s", sig))
 		case <-ctx.Done():
+			return
 		}
+		sig := <-ch
+		fmt.Fprintf(os.Stderr, "\ngameday: %s received again: stopping now, without waiting for the teardown; "+
+			"a run's guard undoes what it applied on an external Toxiproxy (else: gameday cleanup --toxiproxy URL)\n", sig)
+		os.Exit(exitAborted)
 	}()
 	return ctx, func() { signal.Stop(ch); cancel(nil) }
 }
