@@ -28,19 +28,10 @@ import (
 	"github.com/gameday/gameday/target/processes"
 )
 
-// Interrupt trials (acceptance 3 of the faults issue): many short runs of the
-// notes example, each ended by SIGINT, SIGTERM or a panic at a random moment
-// while faults of every kind are applied; after each, the test's Toxiproxy
-// holds no toxic and no gameday proxy, and no process of the run is left.
-//
-//	make test-interrupts              # 50 trials
-//	make test-interrupts TRIALS=200
-//
-// GAMEDAY_INTERRUPT_SEED replays the random choices of an earlier run (the
-// test prints its seed).
+// Environment of TestInterruptTrials.
 const (
-	trialsEnv = "GAMEDAY_INTERRUPT_TRIALS"
-	seedEnv   = "GAMEDAY_INTERRUPT_SEED"
+	trialsEnv = "GAMEDAY_INTERRUPT_TRIALS" // the number of trials; unset: skipped
+	seedEnv   = "GAMEDAY_INTERRUPT_SEED"   // replays the choices of an earlier run
 )
 
 // trialFaults are four faults of three kinds, all applied from 1s to 3s of a
@@ -106,6 +97,16 @@ func (t *trialOutcome) add(o trialOutcome) {
 	t.unreverted += o.unreverted
 }
 
+// TestInterruptTrials (acceptance 3 of the faults issue) plays many short
+// runs of the notes example, each ended by SIGINT, SIGTERM or a panic at a
+// random moment while faults of every kind are applied; after each, the
+// test's Toxiproxy holds no toxic and no gameday proxy, no process of the run
+// is left, and the report closes every fault record. It prints a line per
+// trial, the tally, and its seed:
+//
+//	make test-interrupts              # 50 trials
+//	make test-interrupts TRIALS=200
+//	GAMEDAY_INTERRUPT_SEED=N make test-interrupts   # the same choices again
 func TestInterruptTrials(t *testing.T) {
 	v := os.Getenv(trialsEnv)
 	if v == "" {
