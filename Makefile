@@ -4,7 +4,7 @@ BIN     ?= bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build test test-race test-servers tools demo lint vulncheck bench bench-vegeta bench-refapp fuzz clean
+.PHONY: all build test test-race test-servers test-interrupts tools demo lint vulncheck bench bench-vegeta bench-refapp fuzz clean
 
 all: build
 
@@ -21,6 +21,11 @@ test:
 ## test-race: the test suite under the race detector (slower)
 test-race:
 	$(GO) test -count=1 -race -timeout 20m ./...
+
+## test-interrupts: TRIALS (default 50) short game days of examples/notes with faults of every kind applied, each ended at a random moment by SIGINT, SIGTERM or a panic; none may leave a toxic, a gameday proxy or a process (prints the tally)
+TRIALS ?= 50
+test-interrupts:
+	GAMEDAY_INTERRUPT_TRIALS=$(TRIALS) $(GO) test -count=1 -timeout 30m -v -run '^TestInterruptTrials$$' ./cmd/gameday
 
 # The real servers some tests play against live in TOOLS, outside the
 # repository, so that a clean clone, `git clean` and `make clean` keep them.

@@ -26,6 +26,9 @@ func TestMain(m *testing.M) {
 		_, _ = io.Copy(io.Discard, os.Stdin)
 		os.Exit(0)
 	}
+	if len(os.Args) == 2 && os.Args[1] == httpHelperArg {
+		os.Exit(serveHTTPChild())
+	}
 	os.Exit(m.Run())
 }
 
