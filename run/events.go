@@ -48,11 +48,17 @@ type Event struct {
 // through to the file as it happens so that a run killed with SIGKILL
 // leaves every event before its death.
 type eventLog struct {
-	mu       sync.Mutex // guards f, err and listener calls
+	mu       sync.Mutex // guards f, err, panicked and listener calls
 	f        *os.File
 	err      error
 	listener func(Event)
 	redact   *redactor
+	// panicked is the first panic of the listener, which Emit contains: it
+	// is called from every goroutine of the run (the supervisor's, the
+	// teardown's), and none of them may crash the process before every
+	// fault is reverted. onPanic is told, once.
+	panicked any
+	onPanic  func(any)
 }
 
 func createEventLog(path string, listener func(Event), redact *redactor) (*eventLog, error) {
@@ -89,6 +95,23 @@ func (l *eventLog) Emit(e Event) {
 	if err != nil && l.err == nil {
 		l.err = fmt.Errorf("write event %s: %w", e.Type, err)
 	}
+	l.listen(e)
+}
+
+// listen calls the listener; l.mu is held. A panic is kept and reported to
+// onPanic once, and the listener is not called again.
+func (l *eventLog) listen(e Event) {
+	if l.panicked != nil {
+		return
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			l.panicked = p
+			if l.onPanic != nil {
+				go l.onPanic(p) // not under l.mu: it may emit
+			}
+		}
+	}()
 	l.listener(e)
 }
 

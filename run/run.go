@@ -127,10 +127,23 @@ func Run(ctx context.Context, s *scenarios.Scenario, raw []byte, opts ...Option)
 		return nil, &AbortedError{Reason: "create event log", Err: err}
 	}
 	r := &runner{s: s, dir: dir, runID: runID, opts: o, events: events, vals: vals, redact: redact}
+	// A panic of the progress listener, on whichever goroutine emitted the
+	// event, aborts the run through runCtx; everything is still reverted.
+	runCtx, abort := context.WithCancelCause(ctx)
+	defer abort(nil)
+	events.onPanic = func(p any) {
+		abort(&AbortedError{Reason: "internal error", Err: fmt.Errorf("panic: %v", p)})
+	}
 	events.Emit(Event{Type: EventRunStarted, Attrs: map[string]string{"scenario": s.Name, "dir": dir, "runID": runID}})
-	runErr := r.execute(ctx)
+	runErr := r.execute(runCtx)
+	if runErr == nil && ctx.Err() == nil && runCtx.Err() != nil {
+		runErr = context.Cause(runCtx)
+	}
 	switch {
 	case runErr == nil:
+	case ctx.Err() == nil && runCtx.Err() != nil:
+		runErr = errors.Join(context.Cause(runCtx), r.teardownErr)
+		events.Emit(Event{Type: EventRunError, Message: runErr.Error()})
 	case ctx.Err() != nil:
 		events.Emit(Event{Type: EventInterrupted, Message: context.Cause(ctx).Error()})
 		runErr = &AbortedError{Reason: "interrupted", Err: context.Cause(ctx)}
@@ -508,18 +521,23 @@ func (r *runner) fault(ctx context.Context, t0 time.Time, spec scenarios.Fault, 
 		if !sleepUntil(ctx, t0.Add(at)) {
 			return nil
 		}
+		injected := time.Now()
 		recs, err := f.Inject(ctx)
-		r.events.Emit(Event{Type: EventFaultInjected, Fault: spec.Name, Records: recs})
+		if len(recs) > 0 || ctx.Err() == nil {
+			r.events.Emit(Event{Type: EventFaultInjected, Fault: spec.Name, Records: recs})
+		}
 		if err != nil {
-			r.events.Emit(Event{Type: EventFaultError, Fault: spec.Name, Message: err.Error()})
 			if ctx.Err() != nil {
-				return nil
+				return nil // the run is ending: not a failure of the fault
 			}
+			r.events.Emit(Event{Type: EventFaultError, Fault: spec.Name, Message: err.Error()})
 			return fmt.Errorf("inject fault %q: %w", spec.Name, err)
 		}
 		switch {
 		case spec.For > 0:
-			if !sleepUntil(ctx, t0.Add(at+spec.For)) {
+			// For is the fault's duration: from when it was injected, even
+			// when that was late.
+			if !sleepUntil(ctx, injected.Add(spec.For)) {
 				return nil
 			}
 		case endsByItself(f):
@@ -557,6 +575,11 @@ func (r *runner) teardown(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for i, f := range faults {
 		wg.Go(func() {
+			defer func() {
+				if p := recover(); p != nil {
+					ferrs[i] = fmt.Errorf("revert fault %q: panic: %v", f.Name(), p)
+				}
+			}()
 			recs, err := f.Recover(ctx)
 			if len(recs) > 0 {
 				r.events.Emit(Event{Type: EventFaultRecover, Fault: f.Name(), Records: recs, Message: "reverted at teardown"})

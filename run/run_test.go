@@ -63,6 +63,7 @@ load:
 faults:
   - {name: slow, at: 500ms, network: {link: gateway-api-1, toxic: latency, latency: 50ms}}
   - {name: pause, at: 500ms, for: 30s, process: {selector: {instance: api-2}, signal: STOP}}
+  - {name: kill, at: 1s, process: {selector: {instance: api-1}, signal: KILL}}
 checks:
   slos:
     - {name: availability, client: {sli: success_ratio}, objective: ">= 0.5"}
@@ -72,7 +73,10 @@ checks:
 // goroutine, then on the orchestrator's own — and proves that every fault
 // was reverted and every process stopped.
 func TestPanicRevertsEverything(t *testing.T) {
-	for _, at := range []string{EventFaultInjected, EventLoadStarted} {
+	// fault.injected: on a fault's goroutine; load.started: on the
+	// orchestrator's; process.exited: on the supervisor's (api-2 paused and
+	// then stopped at teardown... and the kill of the scenario below).
+	for _, at := range []string{EventFaultInjected, EventLoadStarted, processes.EventExited} {
 		t.Run(at, func(t *testing.T) {
 			tp, err := network.StartToxiproxy()
 			if err != nil {
@@ -94,7 +98,7 @@ func TestPanicRevertsEverything(t *testing.T) {
 					injected++
 				}
 				// Panic in a fault goroutine once both faults are in, or on the orchestrator goroutine when the load starts.
-				if (at == EventFaultInjected && injected == 2 && e.Type == at) || (at == EventLoadStarted && e.Type == at) {
+				if (at == EventFaultInjected && injected == 2 && e.Type == at) || (at != EventFaultInjected && e.Type == at) {
 					panic("boom at " + at)
 				}
 			}
