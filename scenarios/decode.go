@@ -37,19 +37,26 @@ const maxProblems = 100
 // remembers where each field was written, for Validate and Scenario.Position.
 // Failures are *Error.
 func Decode(file string, data []byte) (*Scenario, error) {
+	s, d := decodeAll(file, data)
+	if err := errorOf(d.problems); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// decodeAll decodes what it can of data: the scenario (nil when the
+// document could not be read at all) and the decoder with its problems.
+func decodeAll(file string, data []byte) (*Scenario, *decoder) {
 	d := &decoder{file: file, pos: map[string]Pos{}}
 	root := d.parse(data)
 	if root == nil {
-		return nil, errorOf(d.problems)
+		return nil, d
 	}
 	s := &Scenario{File: file}
 	d.pos[""] = posOf(root)
 	d.decode(root, "", reflect.ValueOf(s).Elem())
-	if err := errorOf(d.problems); err != nil {
-		return nil, err
-	}
 	s.pos = d.pos
-	return s, nil
+	return s, d
 }
 
 // decoder walks a yaml.Node tree into the scenario types by reflection over

@@ -50,15 +50,51 @@ func LoadBytes(file string, data []byte, opts ...LoadOption) (*Scenario, error) 
 	for _, opt := range opts {
 		opt(&o)
 	}
-	s, err := Decode(file, data)
-	if err != nil {
-		return nil, err
+	s, d := decodeAll(file, data)
+	if s == nil || d.stopped {
+		return nil, errorOf(d.problems)
 	}
 	SetDefaults(s)
-	if s.vals, err = validate(s, o.env); err != nil {
-		return nil, err
+	vals, err := validate(s, o.env)
+	if len(d.problems) == 0 {
+		if err != nil {
+			return nil, err
+		}
+		s.vals = vals
+		return s, nil
 	}
-	return s, nil
+	// Report every problem at once: what the decoder found, and what
+	// validation finds in the rest of the file. A field that did not decode
+	// is left out of validation's problems: it would only say again that it
+	// is wrong, as zero.
+	problems := d.problems
+	var verr *Error
+	if errors.As(err, &verr) {
+		for _, p := range verr.Problems {
+			if !underAny(p.Path, d.problems) {
+				problems = append(problems, p)
+			}
+		}
+	}
+	slices.SortStableFunc(problems, func(a, b Problem) int {
+		if a.Pos.Line != b.Pos.Line {
+			return a.Pos.Line - b.Pos.Line
+		}
+		return a.Pos.Col - b.Pos.Col
+	})
+	return nil, errorOf(problems)
+}
+
+// underAny reports whether path is at or under (or above) the path of one
+// of problems.
+func underAny(path string, problems []Problem) bool {
+	for _, p := range problems {
+		if p.Path == "" || path == p.Path || strings.HasPrefix(path, p.Path+".") || strings.HasPrefix(path, p.Path+"[") ||
+			strings.HasPrefix(p.Path, path+".") || strings.HasPrefix(p.Path, path+"[") {
+			return true
+		}
+	}
+	return false
 }
 
 // Open loads nameOrPath as a file when one exists there, and otherwise as a
