@@ -276,7 +276,8 @@ func TestCanceledRequests(t *testing.T) {
 		return d >= 500*time.Millisecond && d < 3500*time.Millisecond && (d/(10*time.Millisecond))%2 == 0
 	}
 	reqs := traffic(-5000, 20000, func(done int) (bool, time.Duration) {
-		return !(done >= 500 && done < 3500 && (done/10)%2 == 0), 20 * time.Millisecond
+		failing := done >= 500 && done < 3500 && (done/10)%2 == 0
+		return !failing, 20 * time.Millisecond
 	})
 	kill := Span{Fault: "kill", Start: ms(0)}
 
