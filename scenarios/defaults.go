@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"time"
@@ -29,75 +30,91 @@ const (
 )
 
 // SetDefaults fills what the author left out, in place; see the Default
-// constants. It runs after Decode and before Validate, and leaves values that
-// are set (valid or not) alone, so Validate still reports them.
+// constants. It runs after Decode and before Validate. A field is filled only
+// when it was not written: a value the author wrote, even a zero or an empty
+// string, is left as written, so that Validate honours it (restartDelay: 0s)
+// or refuses it (weight: 0), never replaces it. A scenario built in Go, with
+// no positions, has no written fields: there a zero value means absent.
 func SetDefaults(s *Scenario) {
+	// absent reports a field at path that holds its zero value and was not
+	// written.
+	absent := func(path string, zero bool) bool {
+		if !zero {
+			return false
+		}
+		_, written := s.pos[path]
+		return !written
+	}
 	if s.Target.Local == nil && s.Target.Processes == nil && s.Target.External == nil {
 		s.Target.Local = &LocalTarget{}
 	}
 	if p := s.Target.Processes; p != nil {
 		for i := range p.Edges {
-			if p.Edges[i].From == "" {
+			if absent(fmt.Sprintf("target.processes.edges[%d].from", i), p.Edges[i].From == "") {
 				p.Edges[i].From = FromClient
 			}
 		}
 		for i := range p.Services {
-			if m := p.Services[i].Metrics; m != nil && m.Path == "" {
+			if m := p.Services[i].Metrics; m != nil && absent(fmt.Sprintf("target.processes.services[%d].metrics.path", i), m.Path == "") {
 				m.Path = DefaultMetricsPath
 			}
 		}
 	}
 	if t := s.Target.Local; t != nil {
-		if t.APIReplicas == 0 {
+		const p = "target.local."
+		if absent(p+"apiReplicas", t.APIReplicas == 0) {
 			t.APIReplicas = DefaultAPIReplicas
 		}
-		if t.RestartDelay == 0 {
+		if absent(p+"restartDelay", t.RestartDelay == 0) {
 			t.RestartDelay = DefaultRestartDelay
 		}
-		if t.StoreReplicas == 0 {
+		if absent(p+"storeReplicas", t.StoreReplicas == 0) {
 			t.StoreReplicas = DefaultStoreReplicas
 		}
-		if t.Replication == "" {
+		if absent(p+"replication", t.Replication == "") {
 			t.Replication = DefaultReplication
 		}
 	}
-	if s.Metrics.ScrapeInterval == 0 {
+	if absent("metrics.scrapeInterval", s.Metrics.ScrapeInterval == 0) {
 		s.Metrics.ScrapeInterval = DefaultScrapeInterval
 	}
 	for i := range s.Load {
 		st := &s.Load[i]
-		if st.Timeout == 0 {
+		sp := fmt.Sprintf("load[%d]", i)
+		if absent(sp+".timeout", st.Timeout == 0) {
 			st.Timeout = DefaultStreamTimeout
 		}
 		for j := range st.Requests {
 			r := &st.Requests[j]
-			if r.Weight == 0 {
+			rp := fmt.Sprintf("%s.requests[%d].", sp, j)
+			if absent(rp+"weight", r.Weight == 0) {
 				r.Weight = DefaultWeight
 			}
-			if r.Method == "" {
+			if absent(rp+"method", r.Method == "") {
 				r.Method = DefaultMethod
 			}
-			if r.Name == "" {
+			if absent(rp+"name", r.Name == "") {
 				r.Name = DefaultRequestName(r.Method, r.URL)
 			}
 		}
 	}
 	for i := range s.Faults {
 		f := &s.Faults[i]
+		fp := fmt.Sprintf("faults[%d].", i)
 		if n := f.Network; n != nil && n.Mobile == "" && n.Toxic != "" && n.Toxic != ToxicDown {
-			if n.Direction == "" {
+			if absent(fp+"network.direction", n.Direction == "") {
 				n.Direction = DefaultDirection(n.Toxic)
 			}
-			if n.Toxicity == nil {
+			if absent(fp+"network.toxicity", n.Toxicity == nil) {
 				t := DefaultToxicity
 				n.Toxicity = &t
 			}
 		}
 		if p := f.Process; p != nil {
-			if p.Signal == "" {
+			if absent(fp+"process.signal", p.Signal == "") {
 				p.Signal = DefaultSignal
 			}
-			if p.Mode == "" {
+			if absent(fp+"process.mode", p.Mode == "") {
 				switch {
 				case p.Count != 0:
 					p.Mode = ModeFixed
@@ -109,46 +126,47 @@ func SetDefaults(s *Scenario) {
 			}
 		}
 		if h := f.HTTP; h != nil {
-			if h.Method == "" {
+			if absent(fp+"http.method", h.Method == "") {
 				h.Method = DefaultActionMethod
 			}
-			if h.Timeout == 0 {
+			if absent(fp+"http.timeout", h.Timeout == 0) {
 				h.Timeout = DefaultActionTimeout
 			}
 			if r := h.Recover; r != nil {
-				if r.Method == "" {
+				if absent(fp+"http.recover.method", r.Method == "") {
 					r.Method = DefaultActionMethod
 				}
-				if r.Timeout == 0 {
+				if absent(fp+"http.recover.timeout", r.Timeout == 0) {
 					r.Timeout = DefaultActionTimeout
 				}
 			}
 		}
 		if e := f.Exec; e != nil {
-			if e.Timeout == 0 {
+			if absent(fp+"exec.timeout", e.Timeout == 0) {
 				e.Timeout = DefaultActionTimeout
 			}
-			if r := e.Recover; r != nil && r.Timeout == 0 {
+			if r := e.Recover; r != nil && absent(fp+"exec.recover.timeout", r.Timeout == 0) {
 				r.Timeout = DefaultActionTimeout
 			}
 		}
 	}
 	for i := range s.Checks.SLOs {
 		c := &s.Checks.SLOs[i]
-		if len(c.During) == 0 {
+		cp := fmt.Sprintf("checks.slos[%d].", i)
+		if absent(cp+"during", len(c.During) == 0) {
 			c.During = []Phase{DefaultPhase}
 		}
-		if c.Mode == "" {
+		if absent(cp+"mode", c.Mode == "") {
 			c.Mode = DefaultMode
 		}
-		if c.Step == 0 {
+		if absent(cp+"step", c.Step == 0) {
 			if c.Client != nil && c.PromQL == "" {
 				c.Step = DefaultClientStep
 			} else {
 				c.Step = s.Metrics.ScrapeInterval
 			}
 		}
-		if c.Client != nil && c.Client.SLI == SLILatency && c.Client.Quantile == 0 {
+		if c.Client != nil && c.Client.SLI == SLILatency && absent(cp+"client.quantile", c.Client.Quantile == 0) {
 			c.Client.Quantile = DefaultQuantile
 		}
 	}

@@ -149,3 +149,22 @@ func TestEnd(t *testing.T) {
 		t.Errorf("Scenario{}.End() = %v; want 0", got)
 	}
 }
+
+// TestWrittenZeroHonoured: a valid zero the author wrote is kept, not
+// replaced by the default.
+func TestWrittenZeroHonoured(t *testing.T) {
+	s, err := Load("testdata/written-zeros.good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Target.Local.RestartDelay; got != 0 {
+		t.Errorf("Load(written-zeros.good.yaml).Target.Local.RestartDelay = %v; want 0 as written", got)
+	}
+	if got := s.Faults[0].Network.Toxicity; got == nil || *got != 0 {
+		t.Errorf("Load(written-zeros.good.yaml).Faults[0].Network.Toxicity = %v; want 0 as written", got)
+	}
+	// Left out, the same fields are defaulted.
+	if got := s.Target.Local.APIReplicas; got != DefaultAPIReplicas {
+		t.Errorf("APIReplicas = %d; want the default %d", got, DefaultAPIReplicas)
+	}
+}

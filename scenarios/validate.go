@@ -305,7 +305,13 @@ func (v *validator) profile(p string, prof Profile) {
 }
 
 func (v *validator) request(p string, r Request, routes map[string]string, decl Declaration) {
-	if r.Name != "" {
+	if r.Name == "" {
+		method := r.Method
+		if !slices.Contains(methods, method) {
+			method = DefaultMethod
+		}
+		v.add(p+".name", "name is empty (leave it out for the default, the method and the path: %q)", DefaultRequestName(method, r.URL))
+	} else {
 		if first, dup := routes[r.Name]; dup {
 			v.add(p+".name", "duplicate route name %q within the stream (also %s; give each request a distinct name)", r.Name, first)
 		} else {
@@ -432,6 +438,9 @@ func (v *validator) slos() {
 			v.add(p+".objective", "required (such as \">= 0.99\" or \"<= 300ms\")")
 		case !slices.Contains(ops, c.Objective.Op):
 			v.add(p+".objective", "unknown operator %q (want one of %s)", c.Objective.Op, list(ops))
+		}
+		if len(c.During) == 0 {
+			v.add(p+".during", "at least one phase is required (want some of %s; leave during out for [%s])", list(phases), DefaultPhase)
 		}
 		for j, ph := range c.During {
 			oneOf(v, fmt.Sprintf("%s.during[%d]", p, j), "phase", ph, phases)
