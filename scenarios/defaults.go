@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"math"
 	"regexp"
 	"strings"
 	"time"
@@ -194,7 +195,34 @@ func DefaultRequestName(method, url string) string {
 func (s *Scenario) End() time.Duration {
 	var end time.Duration
 	for _, st := range s.Load {
-		end = max(end, st.Start+st.Duration)
+		end = max(end, addDurations(st.Start, st.Duration))
 	}
 	return end
+}
+
+// addDurations is a+b, saturated at the bounds of time.Duration instead of
+// wrapping: a scenario is validated before its values are range-checked.
+func addDurations(a, b time.Duration) time.Duration {
+	switch {
+	case b > 0 && a > math.MaxInt64-b:
+		return math.MaxInt64
+	case b < 0 && a < math.MinInt64-b:
+		return math.MinInt64
+	}
+	return a + b
+}
+
+// mulDuration is n×d for n >= 0, saturated at the bounds of time.Duration.
+func mulDuration(n int, d time.Duration) time.Duration {
+	if n == 0 || d == 0 {
+		return 0
+	}
+	p := time.Duration(n) * d
+	if p/time.Duration(n) != d {
+		if d > 0 {
+			return math.MaxInt64
+		}
+		return math.MinInt64
+	}
+	return p
 }

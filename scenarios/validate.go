@@ -16,6 +16,15 @@ import (
 // MinScrapeInterval is the shortest Metrics.ScrapeInterval Validate accepts.
 const MinScrapeInterval = 100 * time.Millisecond
 
+// MaxDuration is the longest duration Validate accepts in any field of a
+// scenario: a start, a duration, an offset, a timeout, a step, a delay. A
+// game day is hours, not weeks; the bound keeps every sum of such fields (the
+// end of the load, a fault's windows) far from overflowing time.Duration.
+const MaxDuration = 7 * 24 * time.Hour
+
+// MaxRepeatCount is the most injections a repeated fault may make.
+const MaxRepeatCount = 1000
+
 // The allowed values of the enum-like fields, in the order messages list them.
 var (
 	toxicTypes = []ToxicType{ToxicLatency, ToxicBandwidth, ToxicSlowClose, ToxicTimeout, ToxicResetPeer, ToxicSlicer, ToxicLimitData, ToxicDown}
@@ -114,6 +123,16 @@ func (v *validator) add(path, format string, args ...any) {
 	v.problems = append(v.problems, Problem{File: v.s.File, Pos: v.s.Position(path), Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
+// tooLong reports d at path, written as key, when it is longer than
+// MaxDuration, and says whether it did.
+func (v *validator) tooLong(path, key string, d time.Duration) bool {
+	if d <= MaxDuration {
+		return false
+	}
+	v.add(path, "%s %s is too long (want at most %s)", key, formatDuration(d), formatDuration(MaxDuration))
+	return true
+}
+
 // oneOf reports x at path unless it is one of allowed.
 func oneOf[T ~string](v *validator, path, what string, x T, allowed []T) {
 	if !slices.Contains(allowed, x) {
@@ -157,6 +176,7 @@ func (v *validator) scenario() {
 	if s.Metrics.ScrapeInterval < MinScrapeInterval {
 		v.add("metrics.scrapeInterval", "scrapeInterval %s is too short (want at least %s)", formatDuration(s.Metrics.ScrapeInterval), formatDuration(MinScrapeInterval))
 	}
+	v.tooLong("metrics.scrapeInterval", "scrapeInterval", s.Metrics.ScrapeInterval)
 	v.load(decl)
 	v.faults(decl)
 	v.slos()
@@ -224,6 +244,7 @@ func (v *validator) local(t LocalTarget) Declaration {
 	if t.RestartDelay < 0 {
 		v.add(p+".restartDelay", "restartDelay %s is negative (want 0 or more)", formatDuration(t.RestartDelay))
 	}
+	v.tooLong(p+".restartDelay", "restartDelay", t.RestartDelay)
 	if t.Toxiproxy != "" {
 		if why := loopbackHTTP(t.Toxiproxy); why != "" {
 			v.add(p+".toxiproxy", "toxiproxy %q %s (want an http URL on loopback, such as \"http://127.0.0.1:8474\")", t.Toxiproxy, why)
@@ -264,9 +285,11 @@ func (v *validator) load(decl Declaration) {
 		if st.Start < 0 {
 			v.add(p+".start", "start %s is negative (want 0 or more)", formatDuration(st.Start))
 		}
+		v.tooLong(p+".start", "start", st.Start)
 		if st.Duration <= 0 {
 			v.add(p+".duration", "duration %s is not positive (want more than 0s)", formatDuration(st.Duration))
 		}
+		v.tooLong(p+".duration", "duration", st.Duration)
 		v.profile(p+".profile", st.Profile)
 		if len(st.Requests) == 0 {
 			v.add(p+".requests", "at least one request is required")
@@ -278,6 +301,7 @@ func (v *validator) load(decl Declaration) {
 		if st.Timeout <= 0 {
 			v.add(p+".timeout", "timeout %s is not positive (want more than 0s)", formatDuration(st.Timeout))
 		}
+		v.tooLong(p+".timeout", "timeout", st.Timeout)
 		if st.MaxWorkers < 0 {
 			v.add(p+".maxWorkers", "maxWorkers %d is negative (want 0 for automatic, or more)", st.MaxWorkers)
 		}
@@ -449,6 +473,7 @@ func (v *validator) slos() {
 		if c.Step <= 0 {
 			v.add(p+".step", "step %s is not positive (want more than 0s)", formatDuration(c.Step))
 		}
+		v.tooLong(p+".step", "step", c.Step)
 	}
 }
 

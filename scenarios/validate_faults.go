@@ -21,14 +21,17 @@ func (v *validator) faults(decl Declaration) {
 	for i, f := range v.s.Faults {
 		p := fmt.Sprintf("faults[%d]", i)
 		v.name(p+".name", f.Name, labelName, "letters, digits, '_', '.' and '-', starting with a letter or digit", seen)
-		if f.At < 0 {
+		switch {
+		case f.At < 0:
 			v.add(p+".at", "at %s is negative (want 0 or more)", formatDuration(f.At))
-		} else if f.At >= end {
+		case v.tooLong(p+".at", "at", f.At):
+		case f.At >= end:
 			v.add(p+".at", "at %s is not before the end of the load (%s)", formatDuration(f.At), formatDuration(end))
 		}
 		if f.For < 0 {
 			v.add(p+".for", "for %s is negative (want 0 or more)", formatDuration(f.For))
 		}
+		v.tooLong(p+".for", "for", f.For)
 		var kinds []string
 		for _, k := range []struct {
 			name string
@@ -92,11 +95,11 @@ func (f Fault) Windows(end time.Duration) [][2]time.Duration {
 	}
 	var out [][2]time.Duration
 	for i := range n {
-		start := f.At + time.Duration(i)*every
+		start := addDurations(f.At, mulDuration(i, every))
 		stop := end
 		switch {
 		case f.For > 0:
-			stop = start + f.For
+			stop = addDurations(start, f.For)
 		case f.EndsByItself():
 			stop = start
 		}
@@ -105,13 +108,29 @@ func (f Fault) Windows(end time.Duration) [][2]time.Duration {
 	return out
 }
 
+// timed reports whether the fault's timing is in range (at, for and the
+// repeat within their bounds), so that its windows can be computed.
+func (f Fault) timed() bool {
+	inRange := func(d time.Duration) bool { return d >= 0 && d <= MaxDuration }
+	if !inRange(f.At) || !inRange(f.For) {
+		return false
+	}
+	r := f.Repeat
+	return r == nil || (r.Count <= MaxRepeatCount && r.Every > 0 && r.Every <= MaxDuration)
+}
+
 func (v *validator) repeat(p string, f Fault, end time.Duration) {
 	r := f.Repeat
 	if r.Count < 2 {
 		v.add(p+".repeat.count", "count %d is less than 2 (a fault without repeat is injected once)", r.Count)
+	} else if r.Count > MaxRepeatCount {
+		v.add(p+".repeat.count", "count %d is too many (want at most %d)", r.Count, MaxRepeatCount)
 	}
 	if r.Every <= 0 {
 		v.add(p+".repeat.every", "every %s is not positive (want more than 0s)", formatDuration(r.Every))
+		return
+	}
+	if v.tooLong(p+".repeat.every", "every", r.Every) {
 		return
 	}
 	switch {
@@ -120,7 +139,7 @@ func (v *validator) repeat(p string, f Fault, end time.Duration) {
 	case f.For == 0 && !f.EndsByItself():
 		v.add(p+".repeat", "a repeated fault needs for: without it the fault stays until the load ends")
 	}
-	if r.Count >= 2 && r.Every > 0 {
+	if r.Count >= 2 && r.Count <= MaxRepeatCount && f.At >= 0 && f.At <= MaxDuration {
 		// Overflow-safe: (count-1) × every compared with what is left.
 		if left := end - f.At; left <= 0 || int64(r.Count-1) > int64(left/r.Every) || time.Duration(r.Count-1)*r.Every >= left {
 			v.add(p+".repeat", "the last of %d injections every %s from %s starts after the end of the load (%s)", r.Count, formatDuration(r.Every), formatDuration(f.At), formatDuration(end))
@@ -196,6 +215,12 @@ func (v *validator) network(p string, n NetworkFault, decl Declaration) {
 		if !slices.Contains(s.toxics, n.Toxic) {
 			v.add(p+"."+s.key, "%s applies only to toxic %s, not %s", s.key, list(s.toxics), n.Toxic)
 		}
+	}
+	for _, d := range []struct {
+		key string
+		d   time.Duration
+	}{{"latency", n.Latency}, {"jitter", n.Jitter}, {"timeout", n.Timeout}, {"delay", n.Delay}} {
+		v.tooLong(p+"."+d.key, d.key, d.d)
 	}
 	switch n.Toxic {
 	case ToxicLatency:
@@ -336,6 +361,7 @@ func (v *validator) httpRequest(p string, r *HTTPRequest, decl Declaration) {
 	if r.Timeout <= 0 {
 		v.add(p+".timeout", "timeout %s is not positive (want more than 0s)", formatDuration(r.Timeout))
 	}
+	v.tooLong(p+".timeout", "timeout", r.Timeout)
 	if r.Retries < 0 || r.Retries > maxRetries {
 		v.add(p+".retries", "retries %d is out of range (want 0 to %d)", r.Retries, maxRetries)
 	}
@@ -355,6 +381,7 @@ func (v *validator) execCommand(p string, c *ExecCommand) {
 	if c.Timeout <= 0 {
 		v.add(p+".timeout", "timeout %s is not positive (want more than 0s)", formatDuration(c.Timeout))
 	}
+	v.tooLong(p+".timeout", "timeout", c.Timeout)
 }
 
 // overlaps refuses faults that cannot be active together: two down faults
@@ -369,7 +396,7 @@ func (v *validator) overlaps(decl Declaration) {
 	}
 	downs := map[string][]held{}
 	for i, f := range v.s.Faults {
-		if f.Network == nil || f.Network.Toxic != ToxicDown || f.At < 0 || f.For < 0 {
+		if f.Network == nil || f.Network.Toxic != ToxicDown || !f.timed() {
 			continue
 		}
 		p := fmt.Sprintf("faults[%d]", i)
@@ -385,7 +412,7 @@ func (v *validator) overlaps(decl Declaration) {
 	}
 	paused := map[string][]held{} // by instance
 	for i, f := range v.s.Faults {
-		if f.Process == nil || f.Process.Signal != SignalStop || f.At < 0 || f.For <= 0 {
+		if f.Process == nil || f.Process.Signal != SignalStop || f.For <= 0 || !f.timed() {
 			continue
 		}
 		p := fmt.Sprintf("faults[%d]", i)

@@ -62,6 +62,8 @@ func (v *validator) processes(p string, t *ProcessesTarget) Declaration {
 		v.labels(sp+".labels", s.Labels, reservedLabels...)
 		if d := s.RestartDelay; d != nil && *d < 0 {
 			v.add(sp+".restartDelay", "restartDelay %s is negative (want 0 or more)", formatDuration(*d))
+		} else if d != nil {
+			v.tooLong(sp+".restartDelay", "restartDelay", *d)
 		}
 	}
 	instances := map[string]string{}
@@ -262,6 +264,7 @@ func (v *validator) external(t *ExternalTarget) Declaration {
 		if pr.ScrapeInterval != 0 && pr.ScrapeInterval < MinScrapeInterval {
 			v.add(p+".prometheus.scrapeInterval", "scrapeInterval %s is too short (want at least %s)", formatDuration(pr.ScrapeInterval), formatDuration(MinScrapeInterval))
 		}
+		v.tooLong(p+".prometheus.scrapeInterval", "scrapeInterval", pr.ScrapeInterval)
 	}
 	for i, sc := range t.Scrape {
 		sp := fmt.Sprintf("%s.scrape[%d]", p, i)
