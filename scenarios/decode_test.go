@@ -142,7 +142,7 @@ checks:
 	if slos[2].During != nil {
 		t.Errorf("SLOs[2].During = %v; want nil for null", slos[2].During)
 	}
-	if got, want := slos[0].Objective, (Objective{OpLE, 0.3, "<= 300ms"}); got != want {
+	if got, want := slos[0].Objective, (Objective{Op: OpLE, Value: 0.3, Unit: UnitDuration, Text: "<= 300ms"}); got != want {
 		t.Errorf("SLOs[0].Objective = %+v; want %+v", got, want)
 	}
 	if got, want := slos[1].Objective.Value, 0.995; got != want {

@@ -217,12 +217,41 @@ const (
 
 // Objective is a comparison with a bound, written "<op> <value>": ">= 0.99",
 // ">= 99.5%", "<= 300ms", "< 2". Durations are compared in seconds and
-// percentages as ratios.
+// percentages as ratios; Unit keeps what was written, so that Validate can
+// refuse a bound whose unit does not fit the SLI (">= 300ms" on a success
+// ratio).
 type Objective struct {
 	Op    Op
 	Value float64
+	// Unit is the unit the value was written in; UnitNone for a plain
+	// number.
+	Unit Unit
 	// Text is the objective as written, for reports.
 	Text string
+}
+
+// Unit is the unit an objective's value was written in.
+type Unit string
+
+// The units of an objective's value.
+const (
+	UnitNone     Unit = ""         // a plain number: "0.99", "2"
+	UnitPercent  Unit = "percent"  // a percentage, read as a ratio: "99.5%"
+	UnitDuration Unit = "duration" // a Go duration, read in seconds: "300ms"
+)
+
+// String names the unit for messages: "a plain number", "a percentage",
+// "a duration".
+func (u Unit) String() string {
+	switch u {
+	case UnitNone:
+		return "a plain number"
+	case UnitPercent:
+		return "a percentage"
+	case UnitDuration:
+		return "a duration"
+	}
+	return string(u)
 }
 
 // Op is a comparison operator of an objective.

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"text/template"
 	"time"
@@ -24,6 +25,17 @@ const MaxDuration = 7 * 24 * time.Hour
 
 // MaxRepeatCount is the most injections a repeated fault may make.
 const MaxRepeatCount = 1000
+
+// MinStep is the shortest SLO.Step Validate accepts; the longest is the
+// span of the load, the longest window an SLO can judge.
+const MinStep = time.Millisecond
+
+// MaxRate is the highest rate of a load stream Validate accepts, in requests
+// per second.
+const MaxRate = 1_000_000
+
+// maxListed is the most names a message lists before "and N more".
+const maxListed = 20
 
 // The allowed values of the enum-like fields, in the order messages list them.
 var (
@@ -113,10 +125,14 @@ func parentPath(path string) string {
 }
 
 type validator struct {
-	s        *Scenario
-	vals     *Values // nil: env and file values are not resolved
-	noTarget bool    // no target kind is set: names cannot be checked
-	problems []Problem
+	s *Scenario
+	// routes are the route names of each stream, in order, without
+	// repeats; allRoutes those of every stream. Built once by routeSets.
+	routes    map[string][]string
+	allRoutes []string
+	vals      *Values // nil: env and file values are not resolved
+	noTarget  bool    // no target kind is set: names cannot be checked
+	problems  []Problem
 }
 
 func (v *validator) add(path, format string, args ...any) {
@@ -142,6 +158,19 @@ func oneOf[T ~string](v *validator, path, what string, x T, allowed []T) {
 
 // list joins values for a message: "a, b, c".
 func list[T ~string](xs []T) string { return strings.Join(stringsOf(xs), ", ") }
+
+// capped joins names for a message, at most maxListed of them: "a, b, c"
+// or "a, b, ... and 5 more".
+func capped(xs []string) string {
+	if len(xs) <= maxListed {
+		return strings.Join(xs, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(xs[:maxListed], ", "), len(xs)-maxListed)
+}
+
+// badHeaderValue reports a header value Go's HTTP client refuses on every
+// request: one with a line break or a NUL.
+func badHeaderValue(s string) bool { return strings.ContainsAny(s, "\r\n\x00") }
 
 // name checks a required name against a pattern and records it for the
 // uniqueness check in seen.
@@ -322,8 +351,13 @@ func (v *validator) profile(p string, prof Profile) {
 		v.add(p, "exactly one profile is required, got %d (want one of %s)", len(set), strings.Join(all, ", "))
 	}
 	if c := prof.Constant; c != nil {
-		if c.Rate.Freq <= 0 || c.Rate.Per <= 0 {
+		switch {
+		case c.Rate.Freq <= 0 || c.Rate.Per <= 0:
 			v.add(p+".constant.rate", "rate %q is not positive (want a rate such as \"50/s\")", c.Rate)
+		case c.Rate.Per > MaxDuration:
+			v.add(p+".constant.rate", "rate %q has a period longer than %s", c.Rate, formatDuration(MaxDuration))
+		case c.Rate.PerSecond() > MaxRate:
+			v.add(p+".constant.rate", "rate %q is %s requests per second, too high (want at most %d per second)", c.Rate, strconv.FormatFloat(c.Rate.PerSecond(), 'f', -1, 64), MaxRate)
 		}
 	}
 }
@@ -359,8 +393,13 @@ func (v *validator) request(p string, r Request, routes map[string]string, decl 
 		v.add(p+".body", "%v", err)
 	}
 	for _, k := range sortedKeys(r.Header) {
-		if _, _, err := v.checkTemplate("header", r.Header[k], decl); err != nil {
+		if !headerName.MatchString(k) {
+			v.add(p+".header."+k, "invalid header name %q", k)
+		}
+		if out, sure, err := v.checkTemplate("header", r.Header[k], decl); err != nil {
 			v.add(p+".header."+k, "%v", err)
+		} else if sure && badHeaderValue(out) {
+			v.add(p+".header."+k, "header value contains a line break or NUL")
 		}
 	}
 }
@@ -462,6 +501,8 @@ func (v *validator) slos() {
 			v.add(p+".objective", "required (such as \">= 0.99\" or \"<= 300ms\")")
 		case !slices.Contains(ops, c.Objective.Op):
 			v.add(p+".objective", "unknown operator %q (want one of %s)", c.Objective.Op, list(ops))
+		default:
+			v.objective(p+".objective", c)
 		}
 		if len(c.During) == 0 {
 			v.add(p+".during", "at least one phase is required (want some of %s; leave during out for [%s])", list(phases), DefaultPhase)
@@ -470,10 +511,15 @@ func (v *validator) slos() {
 			oneOf(v, fmt.Sprintf("%s.during[%d]", p, j), "phase", ph, phases)
 		}
 		oneOf(v, p+".mode", "mode", c.Mode, modes)
-		if c.Step <= 0 {
+		switch end := v.s.End(); {
+		case c.Step <= 0:
 			v.add(p+".step", "step %s is not positive (want more than 0s)", formatDuration(c.Step))
+		case c.Step < MinStep:
+			v.add(p+".step", "step %s is too short (want at least %s)", formatDuration(c.Step), formatDuration(MinStep))
+		case v.tooLong(p+".step", "step", c.Step):
+		case end > 0 && end <= 2*MaxDuration && c.Step > end:
+			v.add(p+".step", "step %s is longer than the load (%s), the longest window it can judge", formatDuration(c.Step), formatDuration(end))
 		}
-		v.tooLong(p+".step", "step", c.Step)
 	}
 }
 
@@ -486,32 +532,93 @@ func (v *validator) client(p string, c ClientSLI) {
 	} else if c.Quantile != 0 && slices.Contains(sliKinds, c.SLI) {
 		v.add(p+".quantile", "quantile applies only to sli latency, not %s", c.SLI)
 	}
-	var streams []Stream
+	v.routeSets()
+	routes := v.allRoutes
 	if c.Stream != "" {
-		var names []string
-		for _, st := range v.s.Load {
-			names = append(names, st.Name)
-			if st.Name == c.Stream {
-				streams = append(streams, st)
+		var ok bool
+		if routes, ok = v.routes[c.Stream]; !ok {
+			var names []string
+			for _, st := range v.s.Load {
+				names = append(names, st.Name)
 			}
+			v.add(p+".stream", "unknown stream %q (want one of %s)", c.Stream, capped(names))
+			return
 		}
-		if len(streams) == 0 {
-			v.add(p+".stream", "unknown stream %q (want one of %s)", c.Stream, strings.Join(names, ", "))
-		}
-	} else {
-		streams = v.s.Load
 	}
-	if c.Route != "" && len(streams) > 0 {
-		var routes []string
-		for _, st := range streams {
-			for _, r := range st.Requests {
-				if !slices.Contains(routes, r.Name) {
-					routes = append(routes, r.Name)
-				}
+	if c.Route != "" && len(v.s.Load) > 0 && !slices.Contains(routes, c.Route) {
+		v.add(p+".route", "unknown route %q (want one of %s)", c.Route, capped(routes))
+	}
+}
+
+// routeSets computes, once, the route names of each stream and of all
+// streams, in order and without repeats, for the SLOs to check theirs
+// against: linear in the requests, however many SLOs there are.
+func (v *validator) routeSets() {
+	if v.routes != nil {
+		return
+	}
+	v.routes = map[string][]string{}
+	seenAll := map[string]bool{}
+	for _, st := range v.s.Load {
+		seen := map[string]bool{}
+		rs := v.routes[st.Name] // streams sharing a name pool their routes
+		for _, r := range rs {
+			seen[r] = true
+		}
+		for _, r := range st.Requests {
+			if !seen[r.Name] {
+				seen[r.Name] = true
+				rs = append(rs, r.Name)
+			}
+			if !seenAll[r.Name] {
+				seenAll[r.Name] = true
+				v.allRoutes = append(v.allRoutes, r.Name)
 			}
 		}
-		if !slices.Contains(routes, c.Route) {
-			v.add(p+".route", "unknown route %q (want one of %s)", c.Route, strings.Join(routes, ", "))
+		v.routes[st.Name] = rs
+	}
+}
+
+// objective checks the unit and the range of an SLO's objective against
+// what its SLI yields:
+//
+//   - success_ratio: a plain number in [0, 1] or a percentage in [0%, 100%];
+//   - latency: a duration of 0s or more (a plain number is refused: its unit
+//     is not known);
+//   - throughput: a plain number of successful requests per second, 0 or
+//     more;
+//   - PromQL: a plain number, a percentage (read as a ratio) or a duration
+//     (read in seconds, Prometheus's base unit, as histogram_quantile over
+//     a _seconds histogram yields). The unit of a query's result is not
+//     known, so no range is checked.
+func (v *validator) objective(p string, c SLO) {
+	o := c.Objective
+	if c.Client == nil {
+		return
+	}
+	written := o.objectiveValue()
+	switch c.Client.SLI {
+	case SLISuccessRatio:
+		if o.Unit != UnitNone && o.Unit != UnitPercent {
+			v.add(p, "objective %q is %s: sli success_ratio takes a plain number in [0, 1] or a percentage in [0%%, 100%%]", o.Text, o.Unit)
+		} else if !(o.Value >= 0 && o.Value <= 1) {
+			v.add(p, "objective %q is out of range: a success ratio is in [0, 1], or [0%%, 100%%]", o.Text)
+		}
+	case SLILatency:
+		switch {
+		case o.Unit == UnitNone:
+			v.add(p, "objective %q has no unit: a latency needs a unit: %sms", o.Text, written)
+		case o.Unit != UnitDuration:
+			v.add(p, "objective %q is %s: sli latency takes a duration, such as \"<= 300ms\"", o.Text, o.Unit)
+		case o.Value < 0:
+			v.add(p, "objective %q is negative: a latency is 0s or more", o.Text)
+		}
+	case SLIThroughput:
+		switch {
+		case o.Unit != UnitNone:
+			v.add(p, "objective %q is %s: sli throughput takes a plain number of successful requests per second, such as \">= 40\"", o.Text, o.Unit)
+		case o.Value < 0:
+			v.add(p, "objective %q is negative: a throughput is 0 or more", o.Text)
 		}
 	}
 }

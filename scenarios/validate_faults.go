@@ -349,8 +349,10 @@ func (v *validator) httpRequest(p string, r *HTTPRequest, decl Declaration) {
 		if !headerName.MatchString(k) {
 			v.add(p+".header."+k, "invalid header name %q", k)
 		}
-		if _, _, err := v.checkTemplate("header", r.Header[k], decl); err != nil {
+		if out, sure, err := v.checkTemplate("header", r.Header[k], decl); err != nil {
 			v.add(p+".header."+k, "%v", err)
+		} else if sure && badHeaderValue(out) {
+			v.add(p+".header."+k, "header value contains a line break or NUL")
 		}
 	}
 	for j, code := range r.Expect {

@@ -130,33 +130,46 @@ func ParseObjective(s string) (Objective, error) {
 	if val == "" {
 		return bad(`the value is missing, as in ">= 0.99"`)
 	}
-	v, err := parseObjectiveValue(val)
+	v, unit, err := parseObjectiveValue(val)
 	if err != nil {
 		return bad(err.Error())
 	}
-	return Objective{Op: op, Value: v, Text: s}, nil
+	return Objective{Op: op, Value: v, Unit: unit, Text: s}, nil
 }
 
-// parseObjectiveValue reads a number, a percentage or a duration in seconds.
-func parseObjectiveValue(s string) (float64, error) {
+// parseObjectiveValue reads a number, a percentage or a duration in seconds,
+// and the unit it was written in.
+func parseObjectiveValue(s string) (float64, Unit, error) {
 	var v float64
+	var unit Unit
 	if num, ok := strings.CutSuffix(s, "%"); ok {
 		f, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
 		if err != nil {
-			return 0, fmt.Errorf("%q is not a percentage such as \"99.5%%\"", s)
+			return 0, "", fmt.Errorf("%q is not a percentage such as \"99.5%%\"", s)
 		}
-		v = f / 100
+		v, unit = f/100, UnitPercent
 	} else if f, err := strconv.ParseFloat(s, 64); err == nil {
-		v = f
+		v, unit = f, UnitNone
 	} else if d, err := time.ParseDuration(s); err == nil {
-		v = d.Seconds()
+		v, unit = d.Seconds(), UnitDuration
 	} else {
-		return 0, fmt.Errorf("the value %q is not a number, a percentage or a duration", s)
+		return 0, "", fmt.Errorf("the value %q is not a number, a percentage or a duration", s)
 	}
 	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return 0, fmt.Errorf("the value %q is not a finite number", s)
+		return 0, "", fmt.Errorf("the value %q is not a finite number", s)
 	}
-	return v, nil
+	return v, unit, nil
+}
+
+// objectiveValue is the value of an objective as written, without its
+// operator: "300" of "<= 300".
+func (o Objective) objectiveValue() string {
+	t := strings.TrimSpace(o.Text)
+	t = strings.TrimSpace(strings.TrimPrefix(t, string(o.Op)))
+	if t == "" {
+		return strconv.FormatFloat(o.Value, 'g', -1, 64)
+	}
+	return t
 }
 
 // String returns the objective as written, or "<op> <value>" when it was

@@ -74,25 +74,26 @@ func TestParseObjective(t *testing.T) {
 		in      string
 		op      Op
 		value   float64
+		unit    Unit
 		wantErr string
 	}{
-		{">= 0.99", OpGE, 0.99, ""},
-		{"<= 500ms", OpLE, 0.5, ""},     // durations in seconds
-		{">= 99.5%", OpGE, 0.995, ""},   // percentages as ratios
-		{"< 2", OpLT, 2, ""},            // integer
-		{"> 1m", OpGT, 60, ""},          // minutes
-		{">=0.5", OpGE, 0.5, ""},        // no space
-		{"  <=  1e3  ", OpLE, 1000, ""}, // spaces and exponent
-		{"> -1", OpGT, -1, ""},          // negative
-		{"0.99", "", 0, "want \"<op> <value>\""},
-		{"== 1", "", 0, "op one of <, <=, >, >="},
-		{"=> 1", "", 0, "op one of"},
-		{">=", "", 0, "the value is missing"},
-		{">= %", "", 0, "not a percentage"},
-		{"<= 3 seconds", "", 0, "not a number, a percentage or a duration"},
-		{">= NaN", "", 0, "not a finite number"},
-		{">= Inf", "", 0, "not a finite number"},
-		{"", "", 0, "want"},
+		{">= 0.99", OpGE, 0.99, UnitNone, ""},
+		{"<= 500ms", OpLE, 0.5, UnitDuration, ""},  // durations in seconds
+		{">= 99.5%", OpGE, 0.995, UnitPercent, ""}, // percentages as ratios
+		{"< 2", OpLT, 2, UnitNone, ""},             // integer
+		{"> 1m", OpGT, 60, UnitDuration, ""},       // minutes
+		{">=0.5", OpGE, 0.5, UnitNone, ""},         // no space
+		{"  <=  1e3  ", OpLE, 1000, UnitNone, ""},  // spaces and exponent
+		{"> -1", OpGT, -1, UnitNone, ""},           // negative
+		{"0.99", "", 0, "", "want \"<op> <value>\""},
+		{"== 1", "", 0, "", "op one of <, <=, >, >="},
+		{"=> 1", "", 0, "", "op one of"},
+		{">=", "", 0, "", "the value is missing"},
+		{">= %", "", 0, "", "not a percentage"},
+		{"<= 3 seconds", "", 0, "", "not a number, a percentage or a duration"},
+		{">= NaN", "", 0, "", "not a finite number"},
+		{">= Inf", "", 0, "", "not a finite number"},
+		{"", "", 0, "", "want"},
 	}
 	for _, tt := range tests {
 		got, err := ParseObjective(tt.in)
@@ -102,7 +103,7 @@ func TestParseObjective(t *testing.T) {
 			}
 			continue
 		}
-		want := Objective{Op: tt.op, Value: tt.value, Text: tt.in}
+		want := Objective{Op: tt.op, Value: tt.value, Unit: tt.unit, Text: tt.in}
 		if err != nil || got != want {
 			t.Errorf("ParseObjective(%q) = %+v, %v; want %+v, nil", tt.in, got, err, want)
 		}
