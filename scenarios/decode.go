@@ -312,7 +312,11 @@ func (d *decoder) decodeStruct(n *yaml.Node, path string, v reflect.Value) {
 			d.errf(kv.key, p, "unknown field %q (known: %s)", kv.key.Value, strings.Join(names, ", "))
 			continue
 		}
-		d.pos[p] = kv.pos()
+		if !isNull(resolve(kv.value)) {
+			// A null is not a written value: the field stays absent, and
+			// SetDefaults fills it (see SetDefaults).
+			d.pos[p] = kv.pos()
+		}
 		d.decode(kv.value, p, v.Field(fields[i].index))
 	}
 }

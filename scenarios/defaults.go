@@ -34,7 +34,8 @@ const (
 // constants. It runs after Decode and before Validate. A field is filled only
 // when it was not written: a value the author wrote, even a zero or an empty
 // string, is left as written, so that Validate honours it (restartDelay: 0s)
-// or refuses it (weight: 0), never replaces it. A scenario built in Go, with
+// or refuses it (weight: 0), never replaces it. A field written null is not
+// written: it is filled like one left out. A scenario built in Go, with
 // no positions, has no written fields: there a zero value means absent.
 func SetDefaults(s *Scenario) {
 	// absent reports a field at path that holds its zero value and was not

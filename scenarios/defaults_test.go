@@ -163,7 +163,10 @@ func TestWrittenZeroHonoured(t *testing.T) {
 	if got := s.Faults[0].Network.Toxicity; got == nil || *got != 0 {
 		t.Errorf("Load(written-zeros.good.yaml).Faults[0].Network.Toxicity = %v; want 0 as written", got)
 	}
-	// Left out, the same fields are defaulted.
+	// Left out, or written null, the same fields are defaulted.
+	if r := s.Load[0].Requests[0]; r.Weight != DefaultWeight || r.Method != DefaultMethod {
+		t.Errorf("Requests[0] weight, method = %d, %q; want the defaults %d, %q for null", r.Weight, r.Method, DefaultWeight, DefaultMethod)
+	}
 	if got := s.Target.Local.APIReplicas; got != DefaultAPIReplicas {
 		t.Errorf("APIReplicas = %d; want the default %d", got, DefaultAPIReplicas)
 	}
