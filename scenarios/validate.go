@@ -127,9 +127,12 @@ func parentPath(path string) string {
 type validator struct {
 	s *Scenario
 	// routes are the route names of each stream, in order, without
-	// repeats; allRoutes those of every stream. Built once by routeSets.
+	// repeats, and the same as a set; allRoutes and allSet those of every
+	// stream. Built once by routeSets.
 	routes    map[string][]string
+	routeSet  map[string]map[string]bool
 	allRoutes []string
+	allSet    map[string]bool
 	vals      *Values // nil: env and file values are not resolved
 	noTarget  bool    // no target kind is set: names cannot be checked
 	problems  []Problem
@@ -533,7 +536,7 @@ func (v *validator) client(p string, c ClientSLI) {
 		v.add(p+".quantile", "quantile applies only to sli latency, not %s", c.SLI)
 	}
 	v.routeSets()
-	routes := v.allRoutes
+	routes, set := v.allRoutes, v.allSet
 	if c.Stream != "" {
 		var ok bool
 		if routes, ok = v.routes[c.Stream]; !ok {
@@ -544,8 +547,9 @@ func (v *validator) client(p string, c ClientSLI) {
 			v.add(p+".stream", "unknown stream %q (want one of %s)", c.Stream, capped(names))
 			return
 		}
+		set = v.routeSet[c.Stream]
 	}
-	if c.Route != "" && len(v.s.Load) > 0 && !slices.Contains(routes, c.Route) {
+	if c.Route != "" && len(v.s.Load) > 0 && !set[c.Route] {
 		v.add(p+".route", "unknown route %q (want one of %s)", c.Route, capped(routes))
 	}
 }
@@ -558,20 +562,22 @@ func (v *validator) routeSets() {
 		return
 	}
 	v.routes = map[string][]string{}
-	seenAll := map[string]bool{}
+	v.routeSet = map[string]map[string]bool{}
+	v.allSet = map[string]bool{}
 	for _, st := range v.s.Load {
-		seen := map[string]bool{}
-		rs := v.routes[st.Name] // streams sharing a name pool their routes
-		for _, r := range rs {
-			seen[r] = true
+		seen := v.routeSet[st.Name] // streams sharing a name pool their routes
+		if seen == nil {
+			seen = map[string]bool{}
+			v.routeSet[st.Name] = seen
 		}
+		rs := v.routes[st.Name]
 		for _, r := range st.Requests {
 			if !seen[r.Name] {
 				seen[r.Name] = true
 				rs = append(rs, r.Name)
 			}
-			if !seenAll[r.Name] {
-				seenAll[r.Name] = true
+			if !v.allSet[r.Name] {
+				v.allSet[r.Name] = true
 				v.allRoutes = append(v.allRoutes, r.Name)
 			}
 		}

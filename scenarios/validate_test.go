@@ -3,6 +3,7 @@ package scenarios
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -181,5 +182,50 @@ func TestValidateProgrammatic(t *testing.T) {
 	SetDefaults(s)
 	if err := Validate(s); err != nil {
 		t.Errorf("Validate(SetDefaults(s)) = %v; want nil", err)
+	}
+}
+
+// manyRoutes is a scenario of one stream with routes requests and slos
+// SLOs, each naming a route that does not exist.
+func manyRoutes(routes, slos int) *Scenario {
+	st := Stream{Name: "s", Duration: time.Minute, Profile: Profile{Constant: &ConstantProfile{Rate: Rate{Freq: 1, Per: time.Second}}}}
+	for i := range routes {
+		st.Requests = append(st.Requests, Request{Name: fmt.Sprintf("r%d", i), URL: "{{.Base}}/"})
+	}
+	s := &Scenario{APIVersion: APIVersion, Kind: KindScenario, Name: "many", Load: []Stream{st}}
+	for i := range slos {
+		s.Checks.SLOs = append(s.Checks.SLOs, SLO{Name: fmt.Sprintf("slo%d", i), Client: &ClientSLI{SLI: SLISuccessRatio, Stream: "s", Route: "missing"},
+			Objective: Objective{Op: OpGE, Value: 0.99, Text: ">= 0.99"}})
+	}
+	SetDefaults(s)
+	return s
+}
+
+// TestManyRoutes: route checks are linear in the routes, not SLOs ×
+// routes², and each message lists at most maxListed routes. The time bound
+// is generous (issue 13 asks for under a second on a quiet machine).
+func TestManyRoutes(t *testing.T) {
+	s := manyRoutes(2000, 2000)
+	done := make(chan error, 1)
+	go func() { done <- Validate(s) }()
+	select {
+	case err := <-done:
+		var serr *Error
+		if !errors.As(err, &serr) || len(serr.Problems) != 2000 {
+			t.Fatalf("Validate(2000 routes, 2000 SLOs) = %v; want 2000 problems", err)
+		}
+		if msg := serr.Problems[0].Msg; !strings.HasSuffix(msg, "r19 and 1980 more)") {
+			t.Errorf("Validate(2000 routes).Problems[0].Msg = %q; want it to end \"r19 and 1980 more)\"", msg)
+		}
+	case <-time.After(fuzzInputTime * 5):
+		t.Fatalf("Validate(2000 routes, 2000 SLOs) still running after %s", fuzzInputTime*5)
+	}
+}
+
+// BenchmarkManyRoutes measures the route checks of a large scenario.
+func BenchmarkManyRoutes(b *testing.B) {
+	s := manyRoutes(2000, 2000)
+	for b.Loop() {
+		_ = Validate(s)
 	}
 }
