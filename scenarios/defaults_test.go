@@ -1,8 +1,10 @@
 package scenarios
 
 import (
+	"os"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -163,11 +165,26 @@ func TestWrittenZeroHonoured(t *testing.T) {
 	if got := s.Faults[0].Network.Toxicity; got == nil || *got != 0 {
 		t.Errorf("Load(written-zeros.good.yaml).Faults[0].Network.Toxicity = %v; want 0 as written", got)
 	}
-	// Left out, or written null, the same fields are defaulted.
-	if r := s.Load[0].Requests[0]; r.Weight != DefaultWeight || r.Method != DefaultMethod {
-		t.Errorf("Requests[0] weight, method = %d, %q; want the defaults %d, %q for null", r.Weight, r.Method, DefaultWeight, DefaultMethod)
-	}
+	// Left out, the same fields are defaulted.
 	if got := s.Target.Local.APIReplicas; got != DefaultAPIReplicas {
 		t.Errorf("APIReplicas = %d; want the default %d", got, DefaultAPIReplicas)
+	}
+}
+
+// TestWrittenNullDefaulted: a field written null is not a written value
+// (the decoder leaves it as it is), so it is defaulted like one left out.
+// The JSON schema refuses null, so this case is not a testdata file.
+func TestWrittenNullDefaulted(t *testing.T) {
+	data, err := os.ReadFile("testdata/written-zeros.good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = []byte(strings.Replace(string(data), `- url: "{{.Base}}/v1/feed"`, `- {url: "{{.Base}}/v1/feed", weight: null, method: null, name: null}`, 1))
+	s, err := LoadBytes("nulls.yaml", data)
+	if err != nil {
+		t.Fatalf("LoadBytes(weight, method, name: null) = %v; want no error", err)
+	}
+	if r := s.Load[0].Requests[0]; r.Weight != DefaultWeight || r.Method != DefaultMethod || r.Name != "GET /v1/feed" {
+		t.Errorf("LoadBytes(weight, method, name: null) request = %d, %q, %q; want the defaults %d, %q, %q", r.Weight, r.Method, r.Name, DefaultWeight, DefaultMethod, "GET /v1/feed")
 	}
 }
