@@ -74,6 +74,9 @@ type decoder struct {
 // after recording why there is none.
 func (d *decoder) parse(data []byte) (root *yaml.Node) {
 	data, p := text(d.file, data)
+	if p == nil {
+		p = tooDeep(d.file, data)
+	}
 	if p != nil {
 		d.problems = append(d.problems, *p)
 		return nil
@@ -504,4 +507,57 @@ func joinPath(path, key string) string {
 		return key
 	}
 	return path + "." + key
+}
+
+// MaxFlowDepth bounds how deeply flow collections ([...] and {...}) nest: a
+// scenario needs a handful of levels, and yaml.v3 spends memory without
+// bound on thousands (a 3 KB file of "[[[[..." costs it 240 MB).
+const MaxFlowDepth = 64
+
+// tooDeep finds flow collections nested deeper than MaxFlowDepth, outside
+// quoted scalars and comments, and says where; nil when there are none.
+func tooDeep(file string, data []byte) *Problem {
+	depth, line, col := 0, 1, 0
+	var quote byte // the open quote, 0 outside one
+	comment := false
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		col++
+		switch {
+		case c == '\n':
+			line, col, comment = line+1, 0, false
+			continue
+		case comment:
+			continue
+		case quote != 0:
+			switch {
+			case quote == '"' && c == '\\':
+				i++
+				col++
+			case c == quote:
+				quote = 0
+			}
+			continue
+		}
+		switch c {
+		case '#':
+			if i == 0 || data[i-1] == ' ' || data[i-1] == '\t' || data[i-1] == '\n' {
+				comment = true
+			}
+		case '"', '\'':
+			if depth > 0 || i == 0 || data[i-1] == ' ' || data[i-1] == ':' || data[i-1] == '-' || data[i-1] == '\n' {
+				quote = c
+			}
+		case '[', '{':
+			depth++
+			if depth > MaxFlowDepth {
+				return &Problem{File: file, Pos: Pos{line, col}, Msg: fmt.Sprintf("invalid YAML: collections nested more than %d deep", MaxFlowDepth)}
+			}
+		case ']', '}':
+			if depth > 0 {
+				depth--
+			}
+		}
+	}
+	return nil
 }
