@@ -171,7 +171,16 @@ func (t *targeter) fill(tgt *vegeta.Target) error {
 
 // render fills tgt for the request numbered seq.
 func (t *targeter) render(tgt *vegeta.Target, seq uint64) error {
-	d := Data{Base: t.base, Seq: seq, ID: t.idPrefix + strconv.FormatUint(seq, 10), Token: t.token, urls: t.urls}
+	return t.renderID(tgt, seq, t.id(seq))
+}
+
+// id is Data.ID of the request numbered seq.
+func (t *targeter) id(seq uint64) string { return t.idPrefix + strconv.FormatUint(seq, 10) }
+
+// renderID fills tgt for the request numbered seq whose Data.ID is id: the
+// write probe reads a write back under the ID it was written with.
+func (t *targeter) renderID(tgt *vegeta.Target, seq uint64, id string) error {
+	d := Data{Base: t.base, Seq: seq, ID: id, Token: t.token, urls: t.urls}
 	buf := t.bufs.Get().(*bytes.Buffer)
 	defer t.bufs.Put(buf)
 

@@ -27,6 +27,7 @@ const (
 	// FilePromQL records what the target's own Prometheus answered the
 	// checks when the run was judged, one JSON object a line.
 	FilePromQL   = "promql.jsonl"
+	FileProbe    = "probe.jsonl" // the write probe's log, one JSON object a line; see ProbeLog
 	FileReport   = "report.json"
 	FileMarkdown = "report.md"
 )
