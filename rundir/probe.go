@@ -230,7 +230,7 @@ func ReadProbe(dir string) ([]ProbeResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read probe log: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 
 	var (
 		out  []ProbeResult
