@@ -131,12 +131,13 @@ $(BIN)/vegeta:
 	$(GO) get github.com/tsenart/vegeta/v12@v12.12.0 && \
 	$(GO) build -o $(CURDIR)/$(BIN)/vegeta github.com/tsenart/vegeta/v12 && rm -rf $$d
 
-## fuzz: fuzz the scenario decoder and the results decoder for FUZZTIME each (default 60s); findings go to testdata/fuzz/
+## fuzz: fuzz the scenario decoder, the request-template check and the results decoder for FUZZTIME each (default 60s); findings go to testdata/fuzz/
 FUZZTIME ?= 60s
 # The default minute of minimising each new input stalls short runs.
 FUZZMINIMIZETIME ?= 5s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) ./scenarios
+	$(GO) test -run '^$$' -fuzz '^FuzzTemplate$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) ./scenarios
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeResults$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) ./load
 
 clean:

@@ -168,8 +168,9 @@ func (s *Scenario) ResolvePath(path string) string {
 	return filepath.Join(filepath.Dir(s.File), path)
 }
 
-// maxRange bounds {{range N}} over an integer: a template is run for
-// every request, and one that loops a billion times hangs the run.
+// maxRange bounds the iterations of {{range}} over integer constants,
+// nested ones multiplied: a template is run for every request, and one that
+// loops a billion times hangs the run.
 const maxRange = 1000
 
 // reference is one {{env "X"}} or {{file "X"}} of a template.
@@ -280,6 +281,11 @@ func templateReferences(text string) ([]reference, error) {
 	}
 	var refs []reference
 	var errs []error
+	if len(trees) > 1 {
+		// {{define}} and {{block}} make trees of their own.
+		errs = append(errs, errors.New("define and block are not supported in scenario templates"))
+	}
+	iterations := int64(1) // of the constant ranges enclosing the node walked
 	var walk func(parse.Node)
 	walk = func(n parse.Node) {
 		switch n := n.(type) {
@@ -317,20 +323,41 @@ func templateReferences(text string) ([]reference, error) {
 			walk(n.List)
 			walk(n.ElseList)
 		case *parse.RangeNode:
+			outer := iterations
 			if n.Pipe != nil && len(n.Pipe.Cmds) == 1 && len(n.Pipe.Cmds[0].Args) == 1 {
-				if num, ok := n.Pipe.Cmds[0].Args[0].(*parse.NumberNode); ok && num.IsInt && num.Int64 > maxRange {
-					errs = append(errs, fmt.Errorf("range over %d: at most %d", num.Int64, maxRange))
+				switch arg := n.Pipe.Cmds[0].Args[0].(type) {
+				case *parse.NumberNode:
+					if !arg.IsInt || arg.Int64 > maxRange || iterations*max(arg.Int64, 1) > maxRange {
+						errs = append(errs, fmt.Errorf("range over %s: at most %d iterations in all, nested ranges multiplied", arg.Text, maxRange))
+					} else {
+						iterations *= max(arg.Int64, 1)
+					}
+				case *parse.FieldNode, *parse.ChainNode:
+					// A field of the data: a list of its own size.
+				case *parse.IdentifierNode:
+					if arg.Ident != "instances" && arg.Ident != "links" {
+						errs = append(errs, fmt.Errorf("range over %s: only over a number, a field, or instances and links", arg.Ident))
+					}
+				default:
+					errs = append(errs, fmt.Errorf("range over %s: only over a number, a field, or instances and links", n.Pipe))
 				}
+			} else if n.Pipe != nil && len(n.Pipe.Cmds) == 1 && len(n.Pipe.Cmds[0].Args) == 2 {
+				if id, ok := n.Pipe.Cmds[0].Args[0].(*parse.IdentifierNode); !ok || (id.Ident != "instances" && id.Ident != "links") {
+					errs = append(errs, fmt.Errorf("range over %s: only over a number, a field, or instances and links", n.Pipe))
+				}
+			} else {
+				errs = append(errs, fmt.Errorf("range over %s: only over a number, a field, or instances and links", n.Pipe))
 			}
 			walk(n.Pipe)
 			walk(n.List)
+			iterations = outer
 			walk(n.ElseList)
 		case *parse.WithNode:
 			walk(n.Pipe)
 			walk(n.List)
 			walk(n.ElseList)
 		case *parse.TemplateNode:
-			walk(n.Pipe)
+			errs = append(errs, fmt.Errorf("{{template %q}} is not supported in scenario templates", n.Name))
 		}
 	}
 	for _, t := range trees {
