@@ -363,7 +363,14 @@ func templateReferences(text string) ([]reference, error) {
 	for _, t := range trees {
 		walk(t.Root)
 	}
-	return refs, errors.Join(errs...)
+	if len(errs) == 0 {
+		return refs, nil
+	}
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	return refs, errors.New(strings.Join(msgs, "; ")) // one line: a problem is one line
 }
 
 // builtinFuncs names text/template's built-in functions, so that parse
