@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"strings"
 	"time"
 
@@ -69,18 +68,18 @@ func (o *runOptions) complete(st *state, args []string) error {
 
 // readScenario reads a scenario file, or a bundled scenario by name.
 func readScenario(arg string) (string, []byte, error) {
-	raw, err := os.ReadFile(arg)
+	raw, err := scenarios.ReadFile(arg) // at most scenarios.MaxFileSize bytes
 	if err == nil {
 		return arg, raw, nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
-		return "", nil, usageError{fmt.Errorf("read scenario: %w", err)}
+		return "", nil, err // a *scenarios.Error: exit 2, naming the file
 	}
 	name := strings.TrimSuffix(arg, ".yaml") + ".yaml"
 	if raw, berr := fs.ReadFile(scenarios.Bundled, name); berr == nil {
 		return "bundled:" + name, raw, nil
 	}
-	return "", nil, usageError{fmt.Errorf("read scenario: %w (nor is it a bundled scenario)", err)}
+	return "", nil, usageError{fmt.Errorf("%s: no such file, nor a bundled scenario (bundled: %s): %w", arg, strings.Join(scenarios.BundledNames(), ", "), fs.ErrNotExist)}
 }
 
 func (o *runOptions) run(cmd *cobra.Command, st *state) error {
