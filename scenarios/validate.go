@@ -382,24 +382,32 @@ func (v *validator) request(p string, r Request, routes map[string]string, decl 
 	if r.Weight < 1 {
 		v.add(p+".weight", "weight %d is less than 1", r.Weight)
 	}
-	if !slices.Contains(methods, r.Method) {
-		v.add(p+".method", "unknown method %q (want one of %s)", r.Method, strings.Join(methods, ", "))
+	v.httpParts(p, r.Method, r.URL, r.Body, r.Header, decl, "required", "; start it with {{.Base}}")
+}
+
+// httpParts checks what a templated HTTP request of a scenario (a load
+// request, an http action) is made of: its method, its URL once expanded,
+// its body and its headers, with the URLs decl declares. missing is the
+// message of an empty URL, hint what follows a URL that is not absolute.
+func (v *validator) httpParts(p, method, rawURL, body string, header map[string]string, decl Declaration, missing, hint string) {
+	if !slices.Contains(methods, method) {
+		v.add(p+".method", "unknown method %q (want one of %s)", method, strings.Join(methods, ", "))
 	}
-	if r.URL == "" {
-		v.add(p+".url", "required")
-	} else if out, sure, err := v.checkTemplate("url", r.URL, decl); err != nil {
+	if rawURL == "" {
+		v.add(p+".url", "%s", missing)
+	} else if out, sure, err := v.checkTemplate("url", rawURL, decl); err != nil {
 		v.add(p+".url", "%v", err)
 	} else if u, err := url.Parse(out); sure && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
-		v.add(p+".url", "%q is not an absolute http URL once expanded (%q); start it with {{.Base}}", r.URL, out)
+		v.add(p+".url", "%q is not an absolute http URL once expanded (%q)%s", rawURL, out, hint)
 	}
-	if _, _, err := v.checkTemplate("body", r.Body, decl); err != nil {
+	if _, _, err := v.checkTemplate("body", body, decl); err != nil {
 		v.add(p+".body", "%v", err)
 	}
-	for _, k := range sortedKeys(r.Header) {
+	for _, k := range sortedKeys(header) {
 		if !headerName.MatchString(k) {
 			v.add(p+".header."+k, "invalid header name %q", k)
 		}
-		if out, sure, err := v.checkTemplate("header", r.Header[k], decl); err != nil {
+		if out, sure, err := v.checkTemplate("header", header[k], decl); err != nil {
 			v.add(p+".header."+k, "%v", err)
 		} else if sure && badHeaderValue(out) {
 			v.add(p+".header."+k, "header value contains a line break or NUL")

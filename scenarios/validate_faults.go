@@ -332,29 +332,7 @@ func (v *validator) process(p string, f Fault, decl Declaration) {
 
 // httpRequest checks a request of an http action fault.
 func (v *validator) httpRequest(p string, r *HTTPRequest, decl Declaration) {
-	if !slices.Contains(methods, r.Method) {
-		v.add(p+".method", "unknown method %q (want one of %s)", r.Method, strings.Join(methods, ", "))
-	}
-	if r.URL == "" {
-		v.add(p+".url", "required (such as '{{.URL \"admin\"}}/failover')")
-	} else if out, sure, err := v.checkTemplate("url", r.URL, decl); err != nil {
-		v.add(p+".url", "%v", err)
-	} else if why := httpURL(out); sure && why != "" {
-		v.add(p+".url", "%q %s once expanded (%q)", r.URL, why, out)
-	}
-	if _, _, err := v.checkTemplate("body", r.Body, decl); err != nil {
-		v.add(p+".body", "%v", err)
-	}
-	for _, k := range sortedKeys(r.Header) {
-		if !headerName.MatchString(k) {
-			v.add(p+".header."+k, "invalid header name %q", k)
-		}
-		if out, sure, err := v.checkTemplate("header", r.Header[k], decl); err != nil {
-			v.add(p+".header."+k, "%v", err)
-		} else if sure && badHeaderValue(out) {
-			v.add(p+".header."+k, "header value contains a line break or NUL")
-		}
-	}
+	v.httpParts(p, r.Method, r.URL, r.Body, r.Header, decl, "required (such as '{{.URL \"admin\"}}/failover')", "")
 	for j, code := range r.Expect {
 		if code < 100 || code > 599 {
 			v.add(fmt.Sprintf("%s.expect[%d]", p, j), "status %d is not an HTTP status (want 100 to 599)", code)
