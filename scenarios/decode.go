@@ -55,7 +55,7 @@ func decodeAll(file string, data []byte) (*Scenario, *decoder) {
 	s := &Scenario{File: file}
 	d.pos[""] = posOf(root)
 	d.decode(root, "", reflect.ValueOf(s).Elem())
-	s.pos = d.pos
+	s.pos, s.nulls = d.pos, d.nulls
 	return s, d
 }
 
@@ -65,6 +65,7 @@ type decoder struct {
 	file     string
 	problems []Problem
 	pos      map[string]Pos
+	nulls    map[string]Pos // keys written with a null value, by path
 	nodes    int          // nodes and keys visited, against maxNodes
 	stopped  bool         // a cap was reached: record nothing more
 	merging  []*yaml.Node // the maps whose keys are being listed, innermost last
@@ -319,6 +320,11 @@ func (d *decoder) decodeStruct(n *yaml.Node, path string, v reflect.Value) {
 			// A null is not a written value: the field stays absent, and
 			// SetDefaults fills it (see SetDefaults).
 			d.pos[p] = kv.pos()
+		} else {
+			if d.nulls == nil {
+				d.nulls = map[string]Pos{}
+			}
+			d.nulls[p] = kv.pos()
 		}
 		d.decode(kv.value, p, v.Field(fields[i].index))
 	}

@@ -47,6 +47,26 @@ func SetDefaults(s *Scenario) {
 		_, written := s.pos[path]
 		return !written
 	}
+	// A target kind written with no body ("external:") is that kind, empty:
+	// Validate then says what it lacks, rather than another kind being
+	// played in its place. Only a scenario that names no kind at all plays
+	// against the local target.
+	named := func(path string) bool {
+		pos, ok := s.nulls[path]
+		if ok {
+			s.pos[path] = pos
+		}
+		return ok
+	}
+	if s.Target.Local == nil && named("target.local") {
+		s.Target.Local = &LocalTarget{}
+	}
+	if s.Target.Processes == nil && named("target.processes") {
+		s.Target.Processes = &ProcessesTarget{}
+	}
+	if s.Target.External == nil && named("target.external") {
+		s.Target.External = &ExternalTarget{}
+	}
 	if s.Target.Local == nil && s.Target.Processes == nil && s.Target.External == nil {
 		s.Target.Local = &LocalTarget{}
 	}

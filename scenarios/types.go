@@ -41,6 +41,8 @@ type Scenario struct {
 	// pos maps a field path ("faults[1].network.latency") to where it was
 	// written, so that Validate can point at the offending line.
 	pos map[string]Pos
+	// nulls maps a field path written with a null value to where it was.
+	nulls map[string]Pos
 }
 
 // Values returns the env and file values the scenario's templates use, as
