@@ -66,9 +66,9 @@ type decoder struct {
 	problems []Problem
 	pos      map[string]Pos
 	nulls    map[string]Pos // keys written with a null value, by path
-	nodes    int          // nodes and keys visited, against maxNodes
-	stopped  bool         // a cap was reached: record nothing more
-	merging  []*yaml.Node // the maps whose keys are being listed, innermost last
+	nodes    int            // nodes and keys visited, against maxNodes
+	stopped  bool           // a cap was reached: record nothing more
+	merging  []*yaml.Node   // the maps whose keys are being listed, innermost last
 }
 
 // parse reads the single document of data and returns its root node, or nil
