@@ -147,6 +147,21 @@ func (v *validator) repeat(p string, f Fault, end time.Duration) {
 	}
 }
 
+// toxicDuration checks a duration of a toxic in Toxiproxy's unit (a
+// millisecond or a microsecond): positive when the toxic named by required
+// needs it, else 0 or more, and a whole number of units.
+func (v *validator) toxicDuration(p, key string, d time.Duration, required ToxicType, unit time.Duration) {
+	names := map[time.Duration]string{time.Millisecond: "milliseconds", time.Microsecond: "microseconds"}
+	switch {
+	case required != "" && d <= 0:
+		v.add(p+"."+key, "%s %s is not positive (want at least 1ms for toxic %s)", key, formatDuration(d), required)
+	case d < 0:
+		v.add(p+"."+key, "%s %s is negative (want 0 or more)", key, formatDuration(d))
+	default:
+		v.wholeUnit(p+"."+key, key, d, unit, names[unit])
+	}
+}
+
 // wholeUnit reports a duration that Toxiproxy cannot represent.
 func (v *validator) wholeUnit(path, key string, d, unit time.Duration, unitName string) {
 	if d%unit != 0 {
@@ -224,32 +239,16 @@ func (v *validator) network(p string, n NetworkFault, decl Declaration) {
 	}
 	switch n.Toxic {
 	case ToxicLatency:
-		if n.Latency <= 0 {
-			v.add(p+".latency", "latency %s is not positive (want at least 1ms for toxic latency)", formatDuration(n.Latency))
-		} else {
-			v.wholeUnit(p+".latency", "latency", n.Latency, time.Millisecond, "milliseconds")
-		}
-		if n.Jitter < 0 {
-			v.add(p+".jitter", "jitter %s is negative (want 0 or more)", formatDuration(n.Jitter))
-		} else {
-			v.wholeUnit(p+".jitter", "jitter", n.Jitter, time.Millisecond, "milliseconds")
-		}
+		v.toxicDuration(p, "latency", n.Latency, ToxicLatency, time.Millisecond)
+		v.toxicDuration(p, "jitter", n.Jitter, "", time.Millisecond)
 	case ToxicBandwidth:
 		if n.RateKBps <= 0 {
 			v.add(p+".rateKBps", "rateKBps %d is not positive (want more than 0 for toxic bandwidth)", n.RateKBps)
 		}
 	case ToxicSlowClose:
-		if n.Delay <= 0 {
-			v.add(p+".delay", "delay %s is not positive (want at least 1ms for toxic slow_close)", formatDuration(n.Delay))
-		} else {
-			v.wholeUnit(p+".delay", "delay", n.Delay, time.Millisecond, "milliseconds")
-		}
+		v.toxicDuration(p, "delay", n.Delay, ToxicSlowClose, time.Millisecond)
 	case ToxicTimeout, ToxicResetPeer:
-		if n.Timeout < 0 {
-			v.add(p+".timeout", "timeout %s is negative (want 0 or more)", formatDuration(n.Timeout))
-		} else {
-			v.wholeUnit(p+".timeout", "timeout", n.Timeout, time.Millisecond, "milliseconds")
-		}
+		v.toxicDuration(p, "timeout", n.Timeout, "", time.Millisecond)
 	case ToxicSlicer:
 		if n.AverageSize <= 0 {
 			v.add(p+".averageSize", "averageSize %d is not positive (want the bytes of a slice, such as 64)", n.AverageSize)
@@ -257,11 +256,7 @@ func (v *validator) network(p string, n NetworkFault, decl Declaration) {
 		if n.SizeVariation < 0 || (n.AverageSize > 0 && n.SizeVariation >= n.AverageSize) {
 			v.add(p+".sizeVariation", "sizeVariation %d is out of range (want 0 to averageSize-1)", n.SizeVariation)
 		}
-		if n.Delay < 0 {
-			v.add(p+".delay", "delay %s is negative (want 0 or more)", formatDuration(n.Delay))
-		} else {
-			v.wholeUnit(p+".delay", "delay", n.Delay, time.Microsecond, "microseconds")
-		}
+		v.toxicDuration(p, "delay", n.Delay, "", time.Microsecond)
 	case ToxicLimitData:
 		if n.Bytes <= 0 {
 			v.add(p+".bytes", "bytes %d is not positive (want the bytes after which the connection closes)", n.Bytes)
