@@ -188,6 +188,24 @@ func startedGuard(t *testing.T, dir string) int {
 	return 0
 }
 
+// awaitGuardGone waits until the run's guard, if one was started, has
+// ended: it writes to the run directory until then, so a test returning
+// earlier races the removal of its temporary directory.
+func awaitGuardGone(t *testing.T, dir string) {
+	t.Helper()
+	g := startedGuard(t, dir)
+	if g == 0 {
+		return
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for processAlive(g) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the run's guard (pid %d) still runs after 30s", g)
+		}
+		time.Sleep(5 * time.Millisecond) // polling the kernel, bounded above
+	}
+}
+
 // guardPID returns the PID of the run's guard from its events.
 func guardPID(t *testing.T, dir string) int {
 	t.Helper()
@@ -232,9 +250,7 @@ func TestGuardUndoesAKilledRun(t *testing.T) {
 		worst = max(worst, took)
 		dir := runDir(t, out)
 		// The guard records what it undid once it is done: wait for it.
-		for g := startedGuard(t, dir); g != 0 && processAlive(g); {
-			time.Sleep(5 * time.Millisecond) // polling the kernel, bounded by the guard's own timeouts
-		}
+		awaitGuardGone(t, dir)
 		if pending, err := rundir.Pending(dir); err != nil || len(pending) > 0 {
 			t.Errorf("kill %d: journal still holds %v (%v)", i, pending, err)
 		}

@@ -103,13 +103,7 @@ func TestSIGINTWithAHangingToxiproxyEndsInTime(t *testing.T) {
 	// Once the server answers again, the guard the run handed over to
 	// removes what was left; cleanup then finds nothing.
 	hang.Store(false)
-	dir := runDir(t, out)
-	if g := startedGuard(t, dir); g != 0 {
-		deadline := time.Now().Add(30 * time.Second)
-		for processAlive(g) && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond) // polling the kernel, bounded above
-		}
-	}
+	awaitGuardGone(t, runDir(t, out))
 	l.awaitClean(t, 5*time.Second)
 	if code, stdout, stderr := cli(t, context.Background(), "cleanup", "--toxiproxy", front); code != exitOK {
 		t.Fatalf("cleanup = exit %d\n%s\n%s", code, stdout, stderr)
@@ -144,4 +138,5 @@ func TestSecondSIGINTExits3AndTheGuardCleansUp(t *testing.T) {
 	}
 	hang.Store(false)
 	l.awaitClean(t, 15*time.Second) // the guard's calls to the hung server time out first
+	awaitGuardGone(t, runDir(t, out))
 }
