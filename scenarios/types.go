@@ -32,7 +32,9 @@ type Scenario struct {
 	Metrics     Metrics  `yaml:"metrics" json:"metrics"`
 	Load        []Stream `yaml:"load" json:"load"`
 	Faults      []Fault  `yaml:"faults,omitempty" json:"faults,omitempty"`
-	Checks      Checks   `yaml:"checks" json:"checks"`
+	// Probes run beside the load: the write probes RPO checks read.
+	Probes Probes `yaml:"probes,omitempty" json:"probes,omitzero"`
+	Checks Checks `yaml:"checks" json:"checks"`
 
 	// File is the path the scenario was read from; it prefixes every error.
 	File string `yaml:"-" json:"-"`
@@ -172,9 +174,167 @@ func (d RequestData) URL(name string) (string, error) {
 	return u, nil
 }
 
-// Checks are what judge a run.
+// Checks are what judge a run. A scenario has at least one check of any
+// kind, so that a CI gate on it can always fail.
 type Checks struct {
-	SLOs []SLO `yaml:"slos" json:"slos"`
+	SLOs []SLO `yaml:"slos,omitempty" json:"slos,omitempty"`
+	// RTO are the recovery-time checks, one fault each.
+	RTO []RTO `yaml:"rto,omitempty" json:"rto,omitempty"`
+	// RPO are the data-loss checks, one fault and one write probe each.
+	RPO []RPO `yaml:"rpo,omitempty" json:"rpo,omitempty"`
+	// Abort are the conditions evaluated live, every second, while the run
+	// plays: when one fails, every fault is recovered, the load stops, the
+	// run is judged on what it has and exits 3.
+	Abort []Abort `yaml:"abort,omitempty" json:"abort,omitempty"`
+}
+
+// Defaults of the recovery and abort checks and of the write probes.
+const (
+	// DefaultStableFor is how long a recovery condition must hold, without
+	// a breach, for the fault to count as recovered.
+	DefaultStableFor = 3 * time.Second
+	// DefaultRecoveryWindow is the sliding window a client-side recovery
+	// condition is computed over.
+	DefaultRecoveryWindow = time.Second
+	// DefaultRecoveryQuantile is the latency quantile of a recovery
+	// condition that bounds latency without naming one.
+	DefaultRecoveryQuantile = 0.99
+	// DefaultAbortWindow is the trailing window an abort condition's SLI is
+	// computed over, every second.
+	DefaultAbortWindow = 5 * time.Second
+	// DefaultProbeEvery is the cadence of a write probe.
+	DefaultProbeEvery = 50 * time.Millisecond
+	// DefaultProbeTimeout bounds one write or read of a write probe.
+	DefaultProbeTimeout = 2 * time.Second
+	// DefaultProbeSettle is how long after the last fault's recovery (and
+	// the end of the load) the probe waits before it reads every
+	// acknowledged write back.
+	DefaultProbeSettle = 2 * time.Second
+	// DefaultProbeMaxInFlight caps a write probe's writes in flight.
+	DefaultProbeMaxInFlight = 8
+)
+
+// RTO is a recovery-time check of one fault: the time from the fault's
+// injection (t0) to the first instant t1 from which Recovery holds
+// continuously for StableFor; RTO = t1 - t0. A fault never recovered
+// within the run has an unbounded RTO and fails the check. With a repeated
+// fault every injection is judged.
+type RTO struct {
+	Name string `yaml:"name" json:"name"`
+	// Fault names the fault (faults[].name).
+	Fault string `yaml:"fault" json:"fault"`
+	// Recovery is the condition that says the system has recovered.
+	Recovery Recovery `yaml:"recovery" json:"recovery"`
+	// StableFor is how long Recovery must hold without a breach; default
+	// DefaultStableFor.
+	StableFor time.Duration `yaml:"stableFor" json:"stableFor"`
+	// Objective bounds the RTO: a duration, "<= 10s".
+	Objective Objective `yaml:"objective" json:"objective"`
+}
+
+// Recovery is the condition of an RTO check: either client-side (a
+// success ratio and/or a latency quantile of the raw results over a
+// sliding Window, at least one of them) or PromQL (an expression of one
+// series and the Objective it must meet at every Step).
+type Recovery struct {
+	// SuccessRatio is the objective of the success ratio over the window:
+	// ">= 0.99", ">= 99%".
+	SuccessRatio *Objective `yaml:"successRatio,omitempty" json:"successRatio,omitempty"`
+	// Latency bounds the Quantile of the successful requests' latency over
+	// the window: "<= 300ms".
+	Latency *Objective `yaml:"latency,omitempty" json:"latency,omitempty"`
+	// Quantile is the latency quantile, in (0, 1]; default
+	// DefaultRecoveryQuantile when Latency is set.
+	Quantile float64 `yaml:"quantile,omitempty" json:"quantile,omitempty"`
+	// Window is the sliding window of the client-side SLIs; default
+	// DefaultRecoveryWindow.
+	Window time.Duration `yaml:"window,omitempty" json:"window,omitempty"`
+	// Stream and Route restrict the requests counted; empty: all.
+	Stream string `yaml:"stream,omitempty" json:"stream,omitempty"`
+	Route  string `yaml:"route,omitempty" json:"route,omitempty"`
+
+	// PromQL is an expression that yields one series, evaluated at every
+	// Step; set with Objective, instead of the client-side fields.
+	PromQL    string     `yaml:"promql,omitempty" json:"promql,omitempty"`
+	Objective *Objective `yaml:"objective,omitempty" json:"objective,omitempty"`
+	// Step is the PromQL evaluation step; default the scrape interval.
+	Step time.Duration `yaml:"step,omitempty" json:"step,omitempty"`
+}
+
+// RPO is a data-loss check of one fault, on a write probe: the writes it
+// acknowledged and could not read back after the settle period. RPO =
+// t0 - the acknowledgement time of the oldest lost write; 0 when nothing
+// is lost.
+type RPO struct {
+	Name string `yaml:"name" json:"name"`
+	// Fault names the fault (faults[].name).
+	Fault string `yaml:"fault" json:"fault"`
+	// Probe names the write probe (probes.writes[].name); default the only
+	// one.
+	Probe string `yaml:"probe" json:"probe"`
+	// Objective bounds the RPO: a duration, "<= 0s", "<= 1s".
+	Objective Objective `yaml:"objective" json:"objective"`
+	// ReplicationLag is a PromQL expression of the target's replication
+	// lag, shown beside the measured RPO with its value just before t0;
+	// optional.
+	ReplicationLag string `yaml:"replicationLag,omitempty" json:"replicationLag,omitempty"`
+}
+
+// Abort is a safety condition evaluated live, every second, on the
+// trailing Window: the run aborts as soon as the SLI does not meet the
+// Objective. Exactly one of PromQL and Client is set.
+type Abort struct {
+	Name      string     `yaml:"name" json:"name"`
+	PromQL    string     `yaml:"promql,omitempty" json:"promql,omitempty"`
+	Client    *ClientSLI `yaml:"client,omitempty" json:"client,omitempty"`
+	Objective Objective  `yaml:"objective" json:"objective"`
+	// Window is the trailing window the SLI is computed over (client) or
+	// the range PromQL is evaluated at the end of; default
+	// DefaultAbortWindow.
+	Window time.Duration `yaml:"window" json:"window"`
+}
+
+// Probes are what runs beside the load to measure what the load cannot.
+type Probes struct {
+	Writes []WriteProbe `yaml:"writes,omitempty" json:"writes,omitempty"`
+}
+
+// WriteProbe writes at a fixed cadence, each write with its own {{.ID}},
+// from the start of the load to its end, records every acknowledged write
+// with its acknowledgement time in the run directory as it goes, and once
+// the last fault has recovered, the load has ended and Settle has passed,
+// reads every acknowledged write back.
+type WriteProbe struct {
+	Name string `yaml:"name" json:"name"`
+	// Write and Read are templated like load requests; they see the
+	// write's {{.ID}} and {{.Seq}}. Write's method defaults to POST,
+	// Read's to GET.
+	Write ProbeRequest `yaml:"write" json:"write"`
+	Read  ProbeRequest `yaml:"read" json:"read"`
+	// Every is the cadence of the writes; default DefaultProbeEvery.
+	Every time.Duration `yaml:"every" json:"every"`
+	// Timeout bounds one write or read; default DefaultProbeTimeout.
+	Timeout time.Duration `yaml:"timeout" json:"timeout"`
+	// Settle is the wait before the read-back; default DefaultProbeSettle.
+	Settle time.Duration `yaml:"settle" json:"settle"`
+	// MaxInFlight caps the writes in flight; a tick that finds them all
+	// busy is skipped, never queued. Default DefaultProbeMaxInFlight.
+	MaxInFlight int `yaml:"maxInFlight" json:"maxInFlight"`
+	// Acked are the statuses that acknowledge a write (default: every
+	// 2xx); Found and NotFound those of a read that found the write
+	// (default 200) or says it is not there (default 404). Anything else
+	// is a failed read: unverified, never counted lost.
+	Acked    []int `yaml:"acked,omitempty" json:"acked,omitempty"`
+	Found    []int `yaml:"found,omitempty" json:"found,omitempty"`
+	NotFound []int `yaml:"notFound,omitempty" json:"notFound,omitempty"`
+}
+
+// ProbeRequest is the write or the read of a write probe.
+type ProbeRequest struct {
+	Method string            `yaml:"method" json:"method"`
+	URL    string            `yaml:"url" json:"url"`
+	Body   string            `yaml:"body,omitempty" json:"body,omitempty"`
+	Header map[string]string `yaml:"header,omitempty" json:"header,omitempty"`
 }
 
 // SLO compares a service level indicator with an objective over a window.
@@ -195,6 +355,10 @@ type SLO struct {
 	// client SLI in mode always. Default: the scrape interval for PromQL,
 	// 1s for client SLIs.
 	Step time.Duration `yaml:"step" json:"step"`
+	// SteadyState marks a check of the steady state: it is also evaluated
+	// on the warmup, before the first fault, and when it fails there no
+	// fault is injected and the run exits 3.
+	SteadyState bool `yaml:"steadyState,omitempty" json:"steadyState,omitempty"`
 }
 
 // ClientSLI selects a built-in client-side SLI.
@@ -270,12 +434,16 @@ const (
 // Phase names a part of the run's timeline.
 type Phase string
 
-// The phases of a run. Warmup runs from the start of the load to the first
-// fault; fault while any fault is active; recovery from the end of the last
-// fault to the end of the load; all is the whole load.
+// The phases of a run; warmup, fault, between and recovery cover the load
+// without holes or overlaps. Warmup runs from the start of the load to the
+// first injection; fault while any fault is active (from an injection to
+// its recovery); between from the end of one fault window to the start of
+// the next; recovery from the end of the last fault to the end of the
+// load; all is the whole load. Each window is [start, end).
 const (
 	PhaseWarmup   Phase = "warmup"
 	PhaseFault    Phase = "fault"
+	PhaseBetween  Phase = "between"
 	PhaseRecovery Phase = "recovery"
 	PhaseAll      Phase = "all"
 )
