@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -555,6 +556,42 @@ func TestBodyTooLarge(t *testing.T) {
 	if got := testutil.CollectAndCount(h.g.metrics.requests); got != 0 {
 		t.Errorf("upstream attempts for a refused body = %d series; want none", got)
 	}
+}
+
+// A body whose declared length is over the limit is refused before a byte
+// of it is read: a client that asks "Expect: 100-continue" never sends it.
+func TestBodyTooLargeRefusedBeforeItIsSent(t *testing.T) {
+	h := newHarness(t, []*httptest.Server{newAPI(t, "api-0")}, WithHealthInterval(forever))
+	body := &countingReader{r: strings.NewReader(strings.Repeat("a", 4*MaxBodyBytes))}
+	req, err := http.NewRequest("POST", h.url+"/v1/posts", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = 4 * MaxBodyBytes
+	req.Header.Set("Authorization", "Bearer "+apiToken)
+	req.Header.Set("Expect", "100-continue")
+	resp, err := (&http.Client{Transport: &http.Transport{ExpectContinueTimeout: time.Minute}}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("POST declaring %d bytes = %s; want 413", req.ContentLength, resp.Status)
+	}
+	if body.n.Load() != 0 {
+		t.Errorf("the client sent %d bytes of the refused body; want none", body.n.Load())
+	}
+}
+
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 func TestRetryable(t *testing.T) {

@@ -125,6 +125,11 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
 	}
+	if r.ContentLength > MaxBodyBytes {
+		// Refused before a byte of it is read: a client that sent
+		// "Expect: 100-continue" never sends the body at all.
+		return nil, fmt.Errorf("read request body: %w", &http.MaxBytesError{Limit: MaxBodyBytes})
+	}
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {
 		return nil, fmt.Errorf("read request body: %w", err)

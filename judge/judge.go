@@ -1,0 +1,429 @@
+package judge
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/template"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/gameday/gameday/chaos"
+	"github.com/gameday/gameday/load"
+	"github.com/gameday/gameday/metrics"
+	"github.com/gameday/gameday/reports"
+	"github.com/gameday/gameday/rundir"
+	"github.com/gameday/gameday/scenarios"
+	"github.com/gameday/gameday/slo"
+)
+
+// JudgeAndWrite judges the run in dir and writes report.json and report.md
+// into it.
+func JudgeAndWrite(ctx context.Context, dir string, opts ...JudgeOption) (*reports.Report, error) {
+	rep, err := Judge(ctx, dir, opts...)
+	if err != nil {
+		return nil, err
+	}
+	for name, write := range map[string]func(*os.File, *reports.Report) error{
+		rundir.FileReport:   func(f *os.File, r *reports.Report) error { return reports.WriteJSON(f, r) },
+		rundir.FileMarkdown: func(f *os.File, r *reports.Report) error { return reports.WriteMarkdown(f, r) },
+	} {
+		f, err := os.Create(filepath.Join(dir, name))
+		if err != nil {
+			return rep, fmt.Errorf("write %s: %w", name, err)
+		}
+		werr := write(f, rep)
+		if err := errors.Join(werr, f.Close()); err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
+}
+
+// Judge rebuilds the report of the run in dir from the directory alone:
+// the scenario as run, events.jsonl, the load results and the stored TSDB.
+// A run that was killed is judged up to the moment it died.
+//
+// PromQL checks of a target with a Prometheus of its own are answered by
+// that server the first time (it holds the data; the run's TSDB holds
+// gameday's own metrics and what the run scraped itself) and its answers
+// recorded in the run directory, which later judgments read; see
+// WithPromQLFrom.
+func Judge(ctx context.Context, dir string, opts ...JudgeOption) (*reports.Report, error) {
+	var o judgeOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	path := filepath.Join(dir, rundir.FileScenario)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("judge %s: %w", dir, err)
+	}
+	s, err := scenarios.LoadBytes(path, raw)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(filepath.Join(dir, rundir.FileEvents))
+	if err != nil {
+		return nil, fmt.Errorf("judge %s: %w", dir, err)
+	}
+	events, err := rundir.ReadEvents(f)
+	_ = f.Close() // read only
+	if err != nil {
+		return nil, fmt.Errorf("judge %s: %w", dir, err)
+	}
+
+	rep := &reports.Report{Scenario: s.Name, Description: s.Description, Dir: dir}
+	tl, started := timelineOf(events, rep)
+	if !started {
+		rep.Status = reports.StatusAborted
+		if rep.Reason == "" {
+			rep.Reason = "the run ended before the load started"
+		}
+		return rep, nil
+	}
+	rep.Start, rep.End = tl.Start, tl.End
+	for _, p := range []scenarios.Phase{scenarios.PhaseWarmup, scenarios.PhaseFault, scenarios.PhaseRecovery} {
+		for _, w := range tl.Windows(p) {
+			rep.Phases = append(rep.Phases, reports.Phase{Name: string(p), Start: w.Start, End: w.End})
+		}
+	}
+	slices.SortStableFunc(rep.Phases, func(a, b reports.Phase) int { return a.Start.Compare(b.Start) })
+
+	reqs, summaries, err := readResults(filepath.Join(dir, rundir.DirResults), s, tl)
+	if err != nil {
+		return nil, err
+	}
+	rep.Load = summaries
+
+	in := slo.Input{Timeline: tl, Requests: reqs}
+	if st, err := os.Stat(filepath.Join(dir, rundir.DirTSDB)); err == nil && st.IsDir() {
+		stored, err := metrics.OpenStored(filepath.Join(dir, rundir.DirTSDB))
+		if err != nil {
+			return nil, fmt.Errorf("judge %s: %w", dir, err)
+		}
+		defer func() { _ = stored.Close() }() // opened read only
+		in.Query = stored.QueryRange
+	}
+	if pr := s.Target.Prometheus(); pr != nil {
+		from := o.promQLFrom
+		if from == "" {
+			from = PromQLFromRecord
+			if _, err := os.Stat(promqlRecordPath(dir)); err != nil {
+				from = PromQLFromTarget
+			}
+		}
+		switch from {
+		case PromQLFromTarget:
+			remote, err := remoteQuerier(s, pr, o.values, o.env)
+			if err != nil {
+				return nil, fmt.Errorf("judge %s: %w", dir, err)
+			}
+			q, done, err := recording(remote.QueryRange, promqlRecordPath(dir))
+			if err != nil {
+				return nil, fmt.Errorf("judge %s: %w", dir, err)
+			}
+			defer func() { _ = done() }() // each answer was written as it came
+			in.Query = q
+		case PromQLFromRecord:
+			q, err := recorded(promqlRecordPath(dir))
+			if err != nil {
+				return nil, fmt.Errorf("judge %s: %w", dir, err)
+			}
+			in.Query = q
+		}
+	}
+	for _, spec := range s.Checks.SLOs {
+		rep.Checks = append(rep.Checks, slo.Evaluate(ctx, spec, in))
+	}
+	if rep.Status == "" {
+		rep.Status = reports.StatusPassed
+		if len(rep.Failed()) > 0 {
+			rep.Status = reports.StatusFailed
+		}
+	}
+	return rep, nil
+}
+
+// timelineOf reads the load window, the fault spans, the processes and
+// how the run ended from its events, filling rep; started is false when
+// the load never started.
+func timelineOf(events []rundir.Event, rep *reports.Report) (tl slo.Timeline, started bool) {
+	// A record is one fault on one target at one injection; a span is one
+	// injection of a fault (a repeated fault has one per injection).
+	type key struct {
+		fault, target string
+		at            time.Time
+	}
+	type spanKey struct {
+		fault string
+		n     int
+	}
+	records := map[key]*reports.Fault{}
+	injection := map[key]spanKey{}
+	injections := map[string]int{}
+	var order []key
+	procs := map[string]*reports.Process{}
+	finished, loadFinished := false, false
+	var last time.Time
+	for _, e := range events {
+		last = e.Time
+		switch e.Type {
+		case rundir.EventLoadStarted:
+			tl.Start, started = e.Time, true
+		case rundir.EventLoadFinished:
+			tl.End, loadFinished = e.Time, true
+		case rundir.EventFaultInjected, rundir.EventFaultRecover:
+			if e.Type == rundir.EventFaultInjected && len(e.Records) > 0 {
+				injections[e.Fault]++
+			}
+			for _, rec := range e.Records {
+				k := key{rec.Fault, rec.Target, rec.InjectedAt}
+				f, ok := records[k]
+				if !ok {
+					f = &reports.Fault{}
+					records[k] = f
+					order = append(order, k)
+					injection[k] = spanKey{rec.Fault, max(injections[rec.Fault], 1)}
+				}
+				mergeRecord(f, rec)
+			}
+		case rundir.EventFaultError:
+			rep.Faults = append(rep.Faults, reports.Fault{Name: e.Fault, Error: e.Message, InjectedAt: e.Time})
+		case rundir.EventProcessStarted:
+			p := processEntry(procs, e.Instance)
+			p.Starts++
+		case rundir.EventProcessExited:
+			p := processEntry(procs, e.Instance)
+			p.Exits++
+		case rundir.EventInterrupted:
+			rep.Status, rep.Reason = reports.StatusInterrupted, "interrupted: "+e.Message
+		case rundir.EventRunError:
+			if rep.Status == "" {
+				rep.Status, rep.Reason = reports.StatusAborted, e.Message
+			}
+		case rundir.EventRunFinished:
+			finished = true
+		}
+	}
+	if started && !loadFinished {
+		tl.End = last
+		if rep.Status == "" {
+			rep.Status, rep.Reason = reports.StatusAborted, "the run died before the load finished; judged up to its last event"
+		}
+	}
+	if !finished && rep.Status == "" {
+		rep.Status, rep.Reason = reports.StatusAborted, "the run died before it finished; judged up to its last event"
+	}
+
+	spans := map[spanKey]*slo.Span{}
+	var keys []spanKey
+	for _, k := range order {
+		f := records[k]
+		rep.Faults = append(rep.Faults, *f)
+		sk := injection[k]
+		sp, ok := spans[sk]
+		if !ok {
+			spans[sk] = &slo.Span{Fault: f.Name, Start: f.InjectedAt, End: f.RecoveredAt}
+			keys = append(keys, sk)
+			continue
+		}
+		if f.InjectedAt.Before(sp.Start) {
+			sp.Start = f.InjectedAt
+		}
+		if f.RecoveredAt.IsZero() || sp.End.IsZero() {
+			sp.End = time.Time{}
+		} else if f.RecoveredAt.After(sp.End) {
+			sp.End = f.RecoveredAt
+		}
+	}
+	for _, k := range keys {
+		tl.Faults = append(tl.Faults, *spans[k])
+	}
+	slices.SortStableFunc(rep.Faults, func(a, b reports.Fault) int { return a.InjectedAt.Compare(b.InjectedAt) })
+	for _, name := range slices.Sorted(maps.Keys(procs)) {
+		rep.Processes = append(rep.Processes, *procs[name])
+	}
+	return tl, started
+}
+
+func processEntry(m map[string]*reports.Process, instance string) *reports.Process {
+	p, ok := m[instance]
+	if !ok {
+		p = &reports.Process{Instance: instance}
+		m[instance] = p
+	}
+	return p
+}
+
+// mergeRecord folds a record, as injected or as recovered, into f.
+func mergeRecord(f *reports.Fault, rec chaos.Record) {
+	f.Name, f.Kind, f.Target = rec.Fault, rec.Kind, rec.Target
+	if rec.Action != "" {
+		f.Action = rec.Action
+	}
+	if !rec.InjectedAt.IsZero() {
+		f.InjectedAt = rec.InjectedAt
+	}
+	if !rec.RecoveredAt.IsZero() {
+		f.RecoveredAt = rec.RecoveredAt
+	}
+	if rec.Output != "" {
+		f.Output = rec.Output
+	}
+}
+
+// readResults reads every stream's results: the requests for the SLIs,
+// sorted by start, and a summary per route.
+func readResults(dir string, s *scenarios.Scenario, tl slo.Timeline) ([]slo.Request, []reports.StreamSummary, error) {
+	type acc struct {
+		sum    reports.StreamSummary
+		lat    []time.Duration
+		errors map[string]int
+	}
+	accs := map[[2]string]*acc{}
+	var reqs []slo.Request
+	for _, st := range s.Load {
+		path := filepath.Join(dir, st.Name+".gob")
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		err := load.ReadResults(path, func(stream, route string, r *vegeta.Result) error {
+			ok := load.Outcome(r) == load.OutcomeSuccess
+			reqs = append(reqs, slo.Request{Stream: stream, Route: route, Start: r.Timestamp, Latency: r.Latency, OK: ok})
+			k := [2]string{stream, route}
+			a, found := accs[k]
+			if !found {
+				a = &acc{sum: reports.StreamSummary{Stream: stream, Route: route, Codes: map[string]int{}}, errors: map[string]int{}}
+				accs[k] = a
+			}
+			a.sum.Requests++
+			a.sum.Codes[fmt.Sprint(r.Code)]++
+			if ok {
+				a.sum.Successes++
+				a.lat = append(a.lat, r.Latency)
+			}
+			if r.Error != "" {
+				a.errors[r.Error]++
+			}
+			a.sum.Max = max(a.sum.Max, r.Latency)
+			return nil
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("read results of stream %q: %w", st.Name, err)
+		}
+	}
+	slices.SortFunc(reqs, func(a, b slo.Request) int { return a.Start.Compare(b.Start) })
+
+	durations := map[string]time.Duration{}
+	for _, st := range s.Load {
+		begin := tl.Start.Add(st.Start)
+		end := begin.Add(st.Duration)
+		if end.After(tl.End) {
+			end = tl.End
+		}
+		durations[st.Name] = max(end.Sub(begin), 0)
+	}
+	var out []reports.StreamSummary
+	for _, a := range accs {
+		sum := a.sum
+		if sum.Requests > 0 {
+			sum.SuccessRatio = float64(sum.Successes) / float64(sum.Requests)
+		}
+		if d := durations[sum.Stream]; d > 0 {
+			sum.Throughput = float64(sum.Successes) / d.Seconds()
+		}
+		sum.P50 = slo.Quantile(a.lat, 0.50)
+		sum.P90 = slo.Quantile(a.lat, 0.90)
+		sum.P99 = slo.Quantile(a.lat, 0.99)
+		for msg, n := range a.errors {
+			sum.Errors = append(sum.Errors, reports.ErrorCount{Error: msg, Count: n})
+		}
+		slices.SortFunc(sum.Errors, func(a, b reports.ErrorCount) int {
+			return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Error, b.Error))
+		})
+		if len(sum.Errors) > 5 {
+			sum.Errors = sum.Errors[:5]
+		}
+		out = append(out, sum)
+	}
+	slices.SortFunc(out, func(a, b reports.StreamSummary) int {
+		return cmp.Or(cmp.Compare(a.Stream, b.Stream), cmp.Compare(a.Route, b.Route))
+	})
+	return reqs, out, nil
+}
+
+// JudgeOption configures Judge and JudgeAndWrite.
+type JudgeOption func(*judgeOptions)
+
+type judgeOptions struct {
+	values     *scenarios.Values
+	env        scenarios.Environment
+	promQLFrom string
+}
+
+// WithJudgeEnvironment is where the env and file values of the scenario's
+// templates are read when WithValues gives none (the headers of the
+// target's Prometheus); without either, such values are missing.
+func WithJudgeEnvironment(env scenarios.Environment) JudgeOption {
+	return func(o *judgeOptions) { o.env = env }
+}
+
+// Where PromQL checks of a target with a Prometheus of its own are
+// answered from; see WithPromQLFrom. A target without one is always judged
+// from the run's TSDB.
+const (
+	// PromQLFromRecord: what the target's Prometheus answered when the run
+	// was first judged, recorded in the run directory (the default when the
+	// record exists).
+	PromQLFromRecord = "record"
+	// PromQLFromTarget: ask the target's Prometheus again, and record its
+	// answers (the default when there is no record).
+	PromQLFromTarget = "target"
+	// PromQLFromRun: the run's TSDB (what its embedded Prometheus scraped).
+	PromQLFromRun = "run"
+)
+
+// WithValues gives the env and file values of the scenario's templates (the
+// headers of the target's Prometheus); without it they are read from the
+// process's environment when needed.
+func WithValues(v *scenarios.Values) JudgeOption { return func(o *judgeOptions) { o.values = v } }
+
+// WithPromQLFrom says where PromQL checks are answered from:
+// PromQLFromRecord, PromQLFromTarget or PromQLFromRun; by default the
+// record when there is one, else the target.
+func WithPromQLFrom(source string) JudgeOption {
+	return func(o *judgeOptions) { o.promQLFrom = source }
+}
+
+// remoteQuerier returns a client of the target's Prometheus, with its
+// headers.
+func remoteQuerier(s *scenarios.Scenario, pr *scenarios.PrometheusServer, vals *scenarios.Values, env scenarios.Environment) (*metrics.Remote, error) {
+	if len(pr.Header) > 0 && vals == nil {
+		var err error
+		if vals, err = scenarios.Resolve(s, env); err != nil {
+			return nil, err
+		}
+	}
+	h := http.Header{}
+	for k, v := range pr.Header {
+		tm, err := template.New(k).Option("missingkey=error").Funcs(vals.Funcs()).Parse(v)
+		if err != nil {
+			return nil, fmt.Errorf("prometheus header %s: %w", k, err)
+		}
+		var b strings.Builder
+		if err := tm.Execute(&b, nil); err != nil {
+			return nil, fmt.Errorf("prometheus header %s: %w", k, err)
+		}
+		h.Set(k, b.String())
+	}
+	return metrics.NewRemote(pr.URL, metrics.WithHeader(h))
+}
