@@ -1,48 +1,15 @@
 package run
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"sync"
 	"time"
 
-	"github.com/gameday/gameday/chaos"
+	"github.com/gameday/gameday/rundir"
 )
-
-// Event types of events.jsonl.
-const (
-	EventRunStarted    = "run.started"
-	EventTargetReady   = "target.ready"
-	EventLoadStarted   = "load.started"
-	EventStreamStarted = "stream.started"
-	EventStreamEnded   = "stream.finished"
-	EventLoadFinished  = "load.finished"
-	EventFaultInjected = "fault.injected"
-	EventFaultRecover  = "fault.recovered"
-	EventFaultError    = "fault.error"
-	EventInterrupted   = "run.interrupted"
-	EventRunError      = "run.error"
-	EventRunFinished   = "run.finished"
-)
-
-// Event is one line of a run's events.jsonl: something that happened on
-// the timeline, with when it happened.
-type Event struct {
-	Time     time.Time      `json:"time"`
-	Type     string         `json:"type"`
-	Fault    string         `json:"fault,omitempty"`
-	Stream   string         `json:"stream,omitempty"`
-	Instance string         `json:"instance,omitempty"`
-	PID      int            `json:"pid,omitempty"`
-	Records  []chaos.Record `json:"records,omitempty"`
-	Message  string         `json:"message,omitempty"`
-	// Attrs holds event-specific facts (base URL, run id...).
-	Attrs map[string]string `json:"attrs,omitempty"`
-}
 
 // eventLog appends events to a file, one JSON object a line, each written
 // through to the file as it happens so that a run killed with SIGKILL
@@ -51,7 +18,7 @@ type eventLog struct {
 	mu       sync.Mutex // guards f, err, panicked and listener calls
 	f        *os.File
 	err      error
-	listener func(Event)
+	listener func(rundir.Event)
 	redact   *redactor
 	// panicked is the first panic of the listener, which Emit contains: it
 	// is called from every goroutine of the run (the supervisor's, the
@@ -61,20 +28,20 @@ type eventLog struct {
 	onPanic  func(any)
 }
 
-func createEventLog(path string, listener func(Event), redact *redactor) (*eventLog, error) {
+func createEventLog(path string, listener func(rundir.Event), redact *redactor) (*eventLog, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("create event log: %w", err)
 	}
 	if listener == nil {
-		listener = func(Event) {}
+		listener = func(rundir.Event) {}
 	}
 	return &eventLog{f: f, listener: listener, redact: redact}, nil
 }
 
 // Emit writes e, stamping it with the current time when it has none. The
 // first write error is kept and returned by Close.
-func (l *eventLog) Emit(e Event) {
+func (l *eventLog) Emit(e rundir.Event) {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
@@ -100,7 +67,7 @@ func (l *eventLog) Emit(e Event) {
 
 // listen calls the listener; l.mu is held. A panic is kept and reported to
 // onPanic once, and the listener is not called again.
-func (l *eventLog) listen(e Event) {
+func (l *eventLog) listen(e rundir.Event) {
 	if l.panicked != nil {
 		return
 	}
@@ -124,31 +91,4 @@ func (l *eventLog) Close() error {
 	err := errors.Join(l.err, l.f.Sync(), l.f.Close())
 	l.f = nil
 	return err
-}
-
-// ReadEvents decodes an events.jsonl stream. A torn last line, as left by a
-// run killed while writing, is ignored.
-func ReadEvents(r io.Reader) ([]Event, error) {
-	var out []Event
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
-	var pending error
-	line := 0
-	for sc.Scan() {
-		line++
-		if pending != nil {
-			return out, pending
-		}
-		var e Event
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			// Only the last line may be torn.
-			pending = fmt.Errorf("events line %d: %w", line, err)
-			continue
-		}
-		out = append(out, e)
-	}
-	if err := sc.Err(); err != nil {
-		return out, fmt.Errorf("read events: %w", err)
-	}
-	return out, nil
 }

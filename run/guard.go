@@ -36,14 +36,6 @@ const (
 	guardDone  = "done"
 )
 
-// Events of the guard.
-const (
-	// EventGuardStarted: the run started its guard (PID).
-	EventGuardStarted = "guard.started"
-	// EventGuardReverted: the guard undid what a dead run left applied.
-	EventGuardReverted = "guard.reverted"
-)
-
 // DefaultGuardStartTimeout bounds the wait for the guard to be ready.
 const DefaultGuardStartTimeout = 10 * time.Second
 
@@ -213,7 +205,7 @@ func UndoPending(ctx context.Context, dir, runID string, log io.Writer) error {
 	}
 	wg.Wait()
 	slices.Sort(done)
-	appendEvent(dir, Event{Type: EventGuardReverted, Message: strings.Join(done, "; ")})
+	appendEvent(dir, rundir.Event{Type: rundir.EventGuardReverted, Message: strings.Join(done, "; ")})
 	if len(errs) > 0 {
 		return fmt.Errorf("undo: %s", strings.Join(errs, "; "))
 	}
@@ -222,7 +214,7 @@ func UndoPending(ctx context.Context, dir, runID string, log io.Writer) error {
 
 // appendEvent appends one event to a run's events.jsonl, from outside the
 // run (which is over).
-func appendEvent(dir string, e Event) {
+func appendEvent(dir string, e rundir.Event) {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
@@ -273,9 +265,9 @@ func RunID(dir string) string {
 		return ""
 	}
 	defer func() { _ = f.Close() }() // read only
-	events, _ := ReadEvents(io.LimitReader(f, 64<<20))
+	events, _ := rundir.ReadEvents(io.LimitReader(f, 64<<20))
 	for _, e := range events {
-		if e.Type == EventRunStarted {
+		if e.Type == rundir.EventRunStarted {
 			return e.Attrs["runID"]
 		}
 	}

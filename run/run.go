@@ -24,6 +24,7 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/gameday/gameday/chaos"
+	"github.com/gameday/gameday/judge"
 	"github.com/gameday/gameday/load"
 	"github.com/gameday/gameday/metrics"
 	"github.com/gameday/gameday/reports"
@@ -48,7 +49,7 @@ type Option func(*options)
 
 type options struct {
 	outDir   string
-	progress func(Event)
+	progress func(rundir.Event)
 	logger   *slog.Logger
 	teardown time.Duration
 	refapp   string
@@ -66,7 +67,7 @@ func WithOutDir(dir string) Option { return func(o *options) { o.outDir = dir } 
 
 // WithProgress sets a function that sees every event as it happens; it is
 // called from several goroutines, one at a time.
-func WithProgress(fn func(Event)) Option { return func(o *options) { o.progress = fn } }
+func WithProgress(fn func(rundir.Event)) Option { return func(o *options) { o.progress = fn } }
 
 // WithLogger sets the logger of gameday's own diagnostics.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
@@ -101,7 +102,7 @@ type Result struct {
 // includes an interrupt through ctx). Every fault is reverted and every
 // process stopped before Run returns, whatever ended the run.
 func Run(ctx context.Context, s *scenarios.Scenario, raw []byte, opts ...Option) (*Result, error) {
-	o := options{outDir: DefaultOutDir, progress: func(Event) {}, logger: slog.New(slog.DiscardHandler), teardown: DefaultTeardownTimeout}
+	o := options{outDir: DefaultOutDir, progress: func(rundir.Event) {}, logger: slog.New(slog.DiscardHandler), teardown: DefaultTeardownTimeout}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -134,7 +135,7 @@ func Run(ctx context.Context, s *scenarios.Scenario, raw []byte, opts ...Option)
 	events.onPanic = func(p any) {
 		abort(&AbortedError{Reason: "internal error", Err: fmt.Errorf("panic: %v", p)})
 	}
-	events.Emit(Event{Type: EventRunStarted, Attrs: map[string]string{"scenario": s.Name, "dir": dir, "runID": runID}})
+	events.Emit(rundir.Event{Type: rundir.EventRunStarted, Attrs: map[string]string{"scenario": s.Name, "dir": dir, "runID": runID}})
 	runErr := r.execute(runCtx)
 	if runErr == nil && ctx.Err() == nil && runCtx.Err() != nil {
 		runErr = context.Cause(runCtx)
@@ -143,21 +144,21 @@ func Run(ctx context.Context, s *scenarios.Scenario, raw []byte, opts ...Option)
 	case runErr == nil:
 	case ctx.Err() == nil && runCtx.Err() != nil:
 		runErr = errors.Join(context.Cause(runCtx), r.teardownErr)
-		events.Emit(Event{Type: EventRunError, Message: runErr.Error()})
+		events.Emit(rundir.Event{Type: rundir.EventRunError, Message: runErr.Error()})
 	case ctx.Err() != nil:
-		events.Emit(Event{Type: EventInterrupted, Message: context.Cause(ctx).Error()})
+		events.Emit(rundir.Event{Type: rundir.EventInterrupted, Message: context.Cause(ctx).Error()})
 		runErr = &AbortedError{Reason: "interrupted", Err: context.Cause(ctx)}
 		if r.teardownErr != nil {
 			runErr = errors.Join(runErr, r.teardownErr)
 		}
 	default:
-		events.Emit(Event{Type: EventRunError, Message: runErr.Error()})
+		events.Emit(rundir.Event{Type: rundir.EventRunError, Message: runErr.Error()})
 		var ab *AbortedError
 		if !errors.As(runErr, &ab) {
 			runErr = &AbortedError{Reason: "the run failed", Err: runErr}
 		}
 	}
-	events.Emit(Event{Type: EventRunFinished})
+	events.Emit(rundir.Event{Type: rundir.EventRunFinished})
 	if err := events.Close(); err != nil {
 		runErr = errors.Join(runErr, &AbortedError{Reason: "event log", Err: err})
 	}
@@ -168,7 +169,7 @@ func Run(ctx context.Context, s *scenarios.Scenario, raw []byte, opts ...Option)
 		sleepUntil(ctx, time.Now().Add(r.remoteSettle()))
 	}
 	// Judge from the run directory alone, as `gameday report` does.
-	report, jerr := JudgeAndWrite(context.WithoutCancel(ctx), dir, WithValues(vals))
+	report, jerr := judge.JudgeAndWrite(context.WithoutCancel(ctx), dir, judge.WithValues(vals))
 	runErr, jerr = redact.err(runErr), redact.err(jerr)
 	res := &Result{Dir: dir, Report: report}
 	if runErr != nil {
@@ -247,7 +248,7 @@ func (r *runner) execute(ctx context.Context) (err error) {
 		defer cancel()
 		if terr := r.teardown(tctx); terr != nil {
 			r.teardownErr = &AbortedError{Reason: "teardown", Err: terr}
-			r.events.Emit(Event{Type: EventRunError, Message: r.teardownErr.Error()})
+			r.events.Emit(rundir.Event{Type: rundir.EventRunError, Message: r.teardownErr.Error()})
 			err = errors.Join(err, r.teardownErr)
 		}
 	}()
@@ -281,7 +282,7 @@ func (r *runner) startTarget(ctx context.Context) error {
 		if r.guard, err = startGuard(r.opts.guard, r.dir, r.runID); err != nil {
 			return fmt.Errorf("start the guard: %w", err)
 		}
-		r.events.Emit(Event{Type: EventGuardStarted, PID: r.guard.cmd.Process.Pid})
+		r.events.Emit(rundir.Event{Type: rundir.EventGuardStarted, PID: r.guard.cmd.Process.Pid})
 	}
 	t, err := newTarget(r.s, targetEnv{
 		runID:   r.runID,
@@ -301,7 +302,7 @@ func (r *runner) startTarget(ctx context.Context) error {
 			return w
 		},
 		onEvent: func(e target.Event) {
-			r.events.Emit(Event{Time: e.Time, Type: e.Type, Instance: e.Instance, PID: e.PID, Message: e.Detail})
+			r.events.Emit(rundir.Event{Time: e.Time, Type: e.Type, Instance: e.Instance, PID: e.PID, Message: e.Detail})
 		},
 		refapp: r.opts.refapp,
 	})
@@ -314,7 +315,7 @@ func (r *runner) startTarget(ctx context.Context) error {
 		return err
 	}
 	r.running = running
-	r.events.Emit(Event{Type: EventTargetReady, Attrs: running.Attrs})
+	r.events.Emit(rundir.Event{Type: rundir.EventTargetReady, Attrs: running.Attrs})
 	return nil
 }
 
@@ -421,7 +422,7 @@ func (r *runner) timeline(ctx context.Context, collector *load.Collector, faults
 	defer stopFaults()
 
 	t0 := time.Now()
-	r.events.Emit(Event{Time: t0, Type: EventLoadStarted})
+	r.events.Emit(rundir.Event{Time: t0, Type: rundir.EventLoadStarted})
 	var streams, faultsWG sync.WaitGroup
 	errs := make(chan error, len(r.s.Load)+len(faults))
 	goSafe := func(wg *sync.WaitGroup, fn func() error) {
@@ -445,7 +446,7 @@ func (r *runner) timeline(ctx context.Context, collector *load.Collector, faults
 		goSafe(&faultsWG, func() error { return r.fault(faultCtx, t0, r.s.Faults[i], f) })
 	}
 	streams.Wait()
-	r.events.Emit(Event{Type: EventLoadFinished})
+	r.events.Emit(rundir.Event{Type: rundir.EventLoadFinished})
 	stopFaults()
 	faultsWG.Wait()
 	close(errs)
@@ -479,7 +480,7 @@ func (r *runner) stream(ctx context.Context, t0 time.Time, st scenarios.Stream, 
 	if !sleepUntil(ctx, t0.Add(st.Start)) {
 		return nil
 	}
-	r.events.Emit(Event{Type: EventStreamStarted, Stream: st.Name})
+	r.events.Emit(rundir.Event{Type: rundir.EventStreamStarted, Stream: st.Name})
 	reqs := make([]load.Request, len(st.Requests))
 	for i, q := range st.Requests {
 		reqs[i] = load.Request{Name: q.Name, Weight: q.Weight, Method: q.Method, URL: q.URL, Body: q.Body, Header: q.Header}
@@ -496,7 +497,7 @@ func (r *runner) stream(ctx context.Context, t0 time.Time, st scenarios.Stream, 
 		Header:     r.running.Header,
 		Funcs:      r.vals.Funcs(),
 	}, r.running.Base, sinks...)
-	r.events.Emit(Event{Type: EventStreamEnded, Stream: st.Name, Message: fmt.Sprintf("%+v", sum)})
+	r.events.Emit(rundir.Event{Type: rundir.EventStreamEnded, Stream: st.Name, Message: fmt.Sprintf("%+v", sum)})
 	if err != nil {
 		return fmt.Errorf("stream %q: %w", st.Name, err)
 	}
@@ -524,13 +525,13 @@ func (r *runner) fault(ctx context.Context, t0 time.Time, spec scenarios.Fault, 
 		injected := time.Now()
 		recs, err := f.Inject(ctx)
 		if len(recs) > 0 || ctx.Err() == nil {
-			r.events.Emit(Event{Type: EventFaultInjected, Fault: spec.Name, Records: recs})
+			r.events.Emit(rundir.Event{Type: rundir.EventFaultInjected, Fault: spec.Name, Records: recs})
 		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil // the run is ending: not a failure of the fault
 			}
-			r.events.Emit(Event{Type: EventFaultError, Fault: spec.Name, Message: err.Error()})
+			r.events.Emit(rundir.Event{Type: rundir.EventFaultError, Fault: spec.Name, Message: err.Error()})
 			return fmt.Errorf("inject fault %q: %w", spec.Name, err)
 		}
 		switch {
@@ -548,13 +549,13 @@ func (r *runner) fault(ctx context.Context, t0 time.Time, spec scenarios.Fault, 
 		}
 		recs, err = f.Recover(ctx)
 		if len(recs) > 0 {
-			r.events.Emit(Event{Type: EventFaultRecover, Fault: spec.Name, Records: recs})
+			r.events.Emit(rundir.Event{Type: rundir.EventFaultRecover, Fault: spec.Name, Records: recs})
 		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			r.events.Emit(Event{Type: EventFaultError, Fault: spec.Name, Message: err.Error()})
+			r.events.Emit(rundir.Event{Type: rundir.EventFaultError, Fault: spec.Name, Message: err.Error()})
 			return fmt.Errorf("recover fault %q: %w", spec.Name, err)
 		}
 	}
@@ -582,10 +583,10 @@ func (r *runner) teardown(ctx context.Context) error {
 			}()
 			recs, err := f.Recover(ctx)
 			if len(recs) > 0 {
-				r.events.Emit(Event{Type: EventFaultRecover, Fault: f.Name(), Records: recs, Message: "reverted at teardown"})
+				r.events.Emit(rundir.Event{Type: rundir.EventFaultRecover, Fault: f.Name(), Records: recs, Message: "reverted at teardown"})
 			}
 			if err != nil {
-				r.events.Emit(Event{Type: EventFaultError, Fault: f.Name(), Message: "revert: " + err.Error()})
+				r.events.Emit(rundir.Event{Type: rundir.EventFaultError, Fault: f.Name(), Message: "revert: " + err.Error()})
 				ferrs[i] = fmt.Errorf("revert fault %q: %w", f.Name(), err)
 			}
 		})

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gameday/gameday/chaos/network"
 	"github.com/gameday/gameday/reports"
+	"github.com/gameday/gameday/rundir"
 	"github.com/gameday/gameday/scenarios"
 	"github.com/gameday/gameday/target/local/localtest"
 	"github.com/gameday/gameday/target/processes"
@@ -76,7 +77,7 @@ func TestPanicRevertsEverything(t *testing.T) {
 	// fault.injected: on a fault's goroutine; load.started: on the
 	// orchestrator's; process.exited: on the supervisor's (api-2 paused and
 	// then stopped at teardown... and the kill of the scenario below).
-	for _, at := range []string{EventFaultInjected, EventLoadStarted, processes.EventExited} {
+	for _, at := range []string{rundir.EventFaultInjected, rundir.EventLoadStarted, processes.EventExited} {
 		t.Run(at, func(t *testing.T) {
 			tp, err := network.StartToxiproxy()
 			if err != nil {
@@ -90,15 +91,15 @@ func TestPanicRevertsEverything(t *testing.T) {
 			}
 			var pids []int
 			var injected int
-			progress := func(e Event) {
+			progress := func(e rundir.Event) {
 				if e.Type == processes.EventStarted {
 					pids = append(pids, e.PID)
 				}
-				if e.Type == EventFaultInjected {
+				if e.Type == rundir.EventFaultInjected {
 					injected++
 				}
 				// Panic in a fault goroutine once both faults are in, or on the orchestrator goroutine when the load starts.
-				if (at == EventFaultInjected && injected == 2 && e.Type == at) || (at != EventFaultInjected && e.Type == at) {
+				if (at == rundir.EventFaultInjected && injected == 2 && e.Type == at) || (at != rundir.EventFaultInjected && e.Type == at) {
 					panic("boom at " + at)
 				}
 			}
@@ -129,7 +130,7 @@ func TestPanicRevertsEverything(t *testing.T) {
 					t.Errorf("process %d still exists after Run returned: %s", pid, b)
 				}
 			}
-			if at == EventFaultInjected {
+			if at == rundir.EventFaultInjected {
 				for _, f := range res.Report.Faults {
 					if f.RecoveredAt.IsZero() {
 						t.Errorf("fault %s on %s not recorded as reverted", f.Name, f.Target)

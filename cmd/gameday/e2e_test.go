@@ -20,7 +20,6 @@ import (
 
 	"github.com/gameday/gameday/chaos/network"
 	"github.com/gameday/gameday/reports"
-	"github.com/gameday/gameday/run"
 	"github.com/gameday/gameday/rundir"
 	"github.com/gameday/gameday/scenarios"
 	"github.com/gameday/gameday/target/processes"
@@ -214,7 +213,7 @@ func pidsOf(t *testing.T, dir string) map[int]string {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	events, err := run.ReadEvents(f)
+	events, err := rundir.ReadEvents(f)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -179,9 +179,9 @@ func startedGuard(t *testing.T, dir string) int {
 		return 0
 	}
 	defer f.Close()
-	events, _ := run.ReadEvents(f)
+	events, _ := rundir.ReadEvents(f)
 	for _, e := range events {
-		if e.Type == run.EventGuardStarted {
+		if e.Type == rundir.EventGuardStarted {
 			return e.PID
 		}
 	}
@@ -213,17 +213,17 @@ func guardPID(t *testing.T, dir string) int {
 	for time.Now().Before(deadline) {
 		f, err := os.Open(filepath.Join(dir, rundir.FileEvents))
 		if err == nil {
-			events, _ := run.ReadEvents(f)
+			events, _ := rundir.ReadEvents(f)
 			f.Close()
 			for _, e := range events {
-				if e.Type == run.EventGuardStarted {
+				if e.Type == rundir.EventGuardStarted {
 					return e.PID
 				}
 			}
 		}
 		time.Sleep(10 * time.Millisecond) // polling a file for a condition, bounded above
 	}
-	t.Fatalf("no %s event in %s", run.EventGuardStarted, dir)
+	t.Fatalf("no %s event in %s", rundir.EventGuardStarted, dir)
 	return 0
 }
 
@@ -461,7 +461,7 @@ checks: {slos: [{name: ok, client: {sli: success_ratio}, objective: ">= 0"}]}
 			if err != nil {
 				t.Fatal(err)
 			}
-			if bytes.Contains(events, []byte(run.EventLoadStarted)) {
+			if bytes.Contains(events, []byte(rundir.EventLoadStarted)) {
 				t.Errorf("the load started although the %s is unreachable", tt.what)
 			}
 		})

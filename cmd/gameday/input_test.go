@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gameday/gameday/run"
 	"github.com/gameday/gameday/rundir"
 )
 
@@ -69,15 +68,15 @@ func TestReportInvalidInput(t *testing.T) {
 	empty := t.TempDir()
 	noEvents := makeRunDir(t, map[string]string{rundir.FileScenario: minimal})
 	garbage := makeRunDir(t, map[string]string{rundir.FileScenario: minimal, rundir.FileEvents: "garbage\n"})
-	notEvent := makeRunDir(t, map[string]string{rundir.FileScenario: minimal, rundir.FileEvents: event(run.EventRunStarted) + "\n[1, 2]\n"})
+	notEvent := makeRunDir(t, map[string]string{rundir.FileScenario: minimal, rundir.FileEvents: event(rundir.EventRunStarted) + "\n[1, 2]\n"})
 	noType := makeRunDir(t, map[string]string{rundir.FileScenario: minimal, rundir.FileEvents: `{"time":"2026-01-02T03:04:05Z"}` + "\n"})
-	tornGarbage := makeRunDir(t, map[string]string{rundir.FileScenario: minimal, rundir.FileEvents: event(run.EventRunStarted) + "\nxyz"})
+	tornGarbage := makeRunDir(t, map[string]string{rundir.FileScenario: minimal, rundir.FileEvents: event(rundir.EventRunStarted) + "\nxyz"})
 	badScenario := makeRunDir(t, map[string]string{rundir.FileScenario: "name: [\n", rundir.FileEvents: ""})
 	bigEvents := makeRunDir(t, map[string]string{rundir.FileScenario: minimal, rundir.FileEvents: ""})
 	if err := os.Truncate(filepath.Join(bigEvents, rundir.FileEvents), maxEventsFile+1); err != nil { // sparse: no disk used
 		t.Fatal(err)
 	}
-	bigResults := makeRunDir(t, map[string]string{rundir.FileScenario: minimal, rundir.FileEvents: event(run.EventRunStarted) + "\n"})
+	bigResults := makeRunDir(t, map[string]string{rundir.FileScenario: minimal, rundir.FileEvents: event(rundir.EventRunStarted) + "\n"})
 	results := filepath.Join(bigResults, rundir.DirResults, "mobile.gob")
 	if err := os.MkdirAll(filepath.Dir(results), 0o755); err != nil {
 		t.Fatal(err)
@@ -88,7 +87,7 @@ func TestReportInvalidInput(t *testing.T) {
 	if err := os.Truncate(results, maxResultsFile+1); err != nil { // sparse
 		t.Fatal(err)
 	}
-	died := makeRunDir(t, map[string]string{rundir.FileScenario: minimal, rundir.FileEvents: event(run.EventRunStarted) + "\n{\"ti"})
+	died := makeRunDir(t, map[string]string{rundir.FileScenario: minimal, rundir.FileEvents: event(rundir.EventRunStarted) + "\n{\"ti"})
 
 	tests := []struct {
 		name string

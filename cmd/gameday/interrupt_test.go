@@ -237,7 +237,7 @@ func signalTrial(t *testing.T, scenario string, sig syscall.Signal, delay time.D
 	}
 	dir = runDir(t, out)
 	for _, e := range readEvents(t, dir) {
-		if e.Type == run.EventLoadFinished && !sent.Before(e.Time) {
+		if e.Type == rundir.EventLoadFinished && !sent.Before(e.Time) {
 			return dir, sent, true
 		}
 	}
@@ -251,14 +251,14 @@ func signalTrial(t *testing.T, scenario string, sig syscall.Signal, delay time.D
 }
 
 // readEvents returns the events of the run in dir.
-func readEvents(t *testing.T, dir string) []run.Event {
+func readEvents(t *testing.T, dir string) []rundir.Event {
 	t.Helper()
 	f, err := os.Open(filepath.Join(dir, rundir.FileEvents))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	events, err := run.ReadEvents(f)
+	events, err := rundir.ReadEvents(f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,11 +275,11 @@ const panicPoints = 10
 // function on e, and e comes after the faults start: e is emitted on the
 // orchestrator's goroutine or on the goroutine of a fault's schedule or of a
 // load stream (the supervisor's and the teardown's events are not).
-func panicsContained(e run.Event) bool {
+func panicsContained(e rundir.Event) bool {
 	switch e.Type {
-	case run.EventFaultInjected, run.EventStreamEnded, run.EventLoadFinished:
+	case rundir.EventFaultInjected, rundir.EventStreamEnded, rundir.EventLoadFinished:
 		return true
-	case run.EventFaultRecover:
+	case rundir.EventFaultRecover:
 		return e.Message == "" // not "reverted at teardown"
 	}
 	return false
@@ -306,8 +306,8 @@ func panicTrial(t *testing.T, scenario string, at int) (string, string, time.Tim
 		where    string
 		when     time.Time
 	)
-	progress := func(e run.Event) {
-		if e.Type == run.EventFaultInjected {
+	progress := func(e rundir.Event) {
+		if e.Type == rundir.EventFaultInjected {
 			injected = true
 			if t0.IsZero() {
 				t0 = e.Time
@@ -385,7 +385,7 @@ func inspect(t *testing.T, client *toxiclient.Client, dir string, end time.Time)
 		switch e.Type {
 		case processes.EventStarted:
 			pids[e.PID] = e.Instance
-		case run.EventGuardStarted:
+		case rundir.EventGuardStarted:
 			pids[e.PID] = "guard"
 		}
 	}
@@ -407,16 +407,16 @@ func inspect(t *testing.T, client *toxiclient.Client, dir string, end time.Time)
 
 // appliedAt names the faults whose records, in events, were open at t:
 // injected before it and not recovered by then.
-func appliedAt(events []run.Event, t time.Time) []string {
+func appliedAt(events []rundir.Event, t time.Time) []string {
 	open := map[string]bool{} // by fault
 	for _, e := range events {
 		for _, r := range e.Records {
 			switch e.Type {
-			case run.EventFaultInjected:
+			case rundir.EventFaultInjected:
 				if r.InjectedAt.Before(t) && (r.RecoveredAt.IsZero() || r.RecoveredAt.After(t)) {
 					open[r.Fault] = true
 				}
-			case run.EventFaultRecover:
+			case rundir.EventFaultRecover:
 				if !r.RecoveredAt.After(t) {
 					delete(open, r.Fault)
 				}

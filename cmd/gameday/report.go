@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gameday/gameday/judge"
 	"github.com/gameday/gameday/reports"
 	"github.com/gameday/gameday/run"
 	"github.com/gameday/gameday/rundir"
@@ -45,11 +46,11 @@ each stream's results 1 GiB).`,
 				return err
 			}
 			switch promQLFrom {
-			case "", run.PromQLFromRecord, run.PromQLFromTarget, run.PromQLFromRun:
+			case "", judge.PromQLFromRecord, judge.PromQLFromTarget, judge.PromQLFromRun:
 			default:
-				return usagef("--promql-from %q: want %s, %s or %s", promQLFrom, run.PromQLFromRecord, run.PromQLFromTarget, run.PromQLFromRun)
+				return usagef("--promql-from %q: want %s, %s or %s", promQLFrom, judge.PromQLFromRecord, judge.PromQLFromTarget, judge.PromQLFromRun)
 			}
-			rep, err := run.JudgeAndWrite(cmd.Context(), args[0], run.WithPromQLFrom(promQLFrom), run.WithJudgeEnvironment(st.environment()))
+			rep, err := judge.JudgeAndWrite(cmd.Context(), args[0], judge.WithPromQLFrom(promQLFrom), judge.WithJudgeEnvironment(st.environment()))
 			if err != nil {
 				return err
 			}
@@ -149,7 +150,7 @@ func checkEvents(dir, path string) error {
 			}
 			return usagef("report: %s:%d: not an event (a line of events.jsonl is a JSON object)", path, n)
 		}
-		var e run.Event
+		var e rundir.Event
 		if err := json.Unmarshal(line, &e); err != nil {
 			return usagef("report: %s:%d: not an event: %w", path, n, err)
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gameday/gameday/reports"
 	"github.com/gameday/gameday/run"
+	"github.com/gameday/gameday/rundir"
 	"github.com/gameday/gameday/scenarios"
 )
 
@@ -107,10 +108,10 @@ func (o *runOptions) run(cmd *cobra.Command, st *state) error {
 
 // progressPrinter prints the events people follow during a run, with their
 // offset from the start of the load.
-func progressPrinter(w io.Writer) func(run.Event) {
+func progressPrinter(w io.Writer) func(rundir.Event) {
 	var t0 time.Time
-	return func(e run.Event) {
-		if e.Type == run.EventLoadStarted {
+	return func(e rundir.Event) {
+		if e.Type == rundir.EventLoadStarted {
 			t0 = e.Time
 		}
 		offset := "        "
@@ -119,35 +120,35 @@ func progressPrinter(w io.Writer) func(run.Event) {
 		}
 		var what string
 		switch e.Type {
-		case run.EventTargetReady:
+		case rundir.EventTargetReady:
 			what = "target ready at " + e.Attrs["baseURL"]
-		case run.EventLoadStarted:
+		case rundir.EventLoadStarted:
 			what = "load started"
-		case run.EventStreamEnded:
+		case rundir.EventStreamEnded:
 			what = "stream " + e.Stream + " finished"
-		case run.EventLoadFinished:
+		case rundir.EventLoadFinished:
 			what = "load finished"
-		case run.EventFaultInjected, run.EventFaultRecover:
+		case rundir.EventFaultInjected, rundir.EventFaultRecover:
 			verb := "injected"
-			if e.Type == run.EventFaultRecover {
+			if e.Type == rundir.EventFaultRecover {
 				verb = "recovered"
 			}
 			for _, r := range e.Records {
 				what += fmt.Sprintf("fault %s %s: %s on %s; ", e.Fault, verb, r.Action, r.Target)
 			}
 			what = strings.TrimSuffix(what, "; ")
-		case run.EventFaultError:
+		case rundir.EventFaultError:
 			what = "fault " + e.Fault + " error: " + e.Message
-		case "process.exited":
+		case rundir.EventProcessExited:
 			what = fmt.Sprintf("process %s (pid %d) exited: %s", e.Instance, e.PID, e.Message)
-		case "process.ready":
+		case rundir.EventProcessReady:
 			if t0.IsZero() {
 				return
 			}
 			what = fmt.Sprintf("process %s (pid %d) ready", e.Instance, e.PID)
-		case run.EventInterrupted:
+		case rundir.EventInterrupted:
 			what = "interrupted: " + e.Message
-		case run.EventRunError:
+		case rundir.EventRunError:
 			what = "error: " + e.Message
 		default:
 			return

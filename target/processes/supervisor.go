@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gameday/gameday/rundir"
 	"io"
 	"maps"
 	"net"
@@ -35,13 +36,13 @@ const (
 	readyPollEvery = 25 * time.Millisecond
 )
 
-// Event types a supervisor reports.
+// Event types a supervisor reports, as the run directory records them.
 const (
-	EventStarted       = "process.started"
-	EventReady         = "process.ready"
-	EventExited        = "process.exited"
-	EventStartFailed   = "process.start_failed"
-	EventStopRequested = "process.stopping"
+	EventStarted       = rundir.EventProcessStarted
+	EventReady         = rundir.EventProcessReady
+	EventExited        = rundir.EventProcessExited
+	EventStartFailed   = rundir.EventProcessStartFailed
+	EventStopRequested = rundir.EventProcessStopping
 )
 
 // Event is something that happened to a supervised process.
