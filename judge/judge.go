@@ -82,7 +82,7 @@ func Judge(ctx context.Context, dir string, opts ...JudgeOption) (*reports.Repor
 	}
 
 	rep := &reports.Report{Scenario: s.Name, Description: s.Description, Dir: dir}
-	tl, started := timelineOf(events, rep)
+	tl, started, loadFinished := timelineOf(events, rep)
 	if !started {
 		rep.Status = reports.StatusAborted
 		if rep.Reason == "" {
@@ -90,15 +90,32 @@ func Judge(ctx context.Context, dir string, opts ...JudgeOption) (*reports.Repor
 		}
 		return rep, nil
 	}
+	resultsDir := filepath.Join(dir, rundir.DirResults)
+	if !loadFinished {
+		// A killed run is judged up to the moment it died: the last result
+		// on disk, when it is later than the last event.
+		last, err := lastResult(resultsDir, s)
+		if err != nil {
+			return nil, err
+		}
+		if last.After(tl.End) {
+			tl.End = last
+		}
+	}
 	rep.Start, rep.End = tl.Start, tl.End
-	for _, p := range []scenarios.Phase{scenarios.PhaseWarmup, scenarios.PhaseFault, scenarios.PhaseRecovery} {
+	for _, p := range []scenarios.Phase{scenarios.PhaseWarmup, scenarios.PhaseFault, scenarios.PhaseBetween, scenarios.PhaseRecovery} {
 		for _, w := range tl.Windows(p) {
 			rep.Phases = append(rep.Phases, reports.Phase{Name: string(p), Start: w.Start, End: w.End})
 		}
 	}
 	slices.SortStableFunc(rep.Phases, func(a, b reports.Phase) int { return a.Start.Compare(b.Start) })
 
-	reqs, summaries, err := readResults(filepath.Join(dir, rundir.DirResults), s, tl)
+	rtos := newRTOJudges(s.Checks.RTO, tl)
+	reqs, summaries, err := readResults(resultsDir, s, tl, func(r slo.Request) {
+		for _, j := range rtos {
+			j.add(r)
+		}
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -144,19 +161,50 @@ func Judge(ctx context.Context, dir string, opts ...JudgeOption) (*reports.Repor
 	for _, spec := range s.Checks.SLOs {
 		rep.Checks = append(rep.Checks, slo.Evaluate(ctx, spec, in))
 	}
+	for _, j := range rtos {
+		rep.RTO = append(rep.RTO, j.verdict(ctx, in.Query, s.Metrics.ScrapeInterval))
+	}
+	if len(s.Checks.RPO) > 0 {
+		writes, err := probeWrites(dir)
+		if err != nil {
+			return nil, fmt.Errorf("judge %s: %w", dir, err)
+		}
+		rep.RPO = rpoChecks(ctx, s.Checks.RPO, tl, writes, in.Query, s.Metrics.ScrapeInterval)
+	}
+	missingInjections(rep, s, tl)
 	if rep.Status == "" {
 		rep.Status = reports.StatusPassed
-		if len(rep.Failed()) > 0 {
+		if !rep.AllPassed() {
 			rep.Status = reports.StatusFailed
 		}
 	}
 	return rep, nil
 }
 
+// missingInjections adds a failed RTO or RPO entry for each check whose
+// fault was never injected: a check that judged nothing must not pass.
+func missingInjections(rep *reports.Report, s *scenarios.Scenario, tl slo.Timeline) {
+	injected := map[string]bool{}
+	for _, sp := range tl.Faults {
+		injected[sp.Fault] = true
+	}
+	const detail = "the fault was never injected in this run: nothing to judge"
+	for _, c := range s.Checks.RTO {
+		if !injected[c.Fault] {
+			rep.RTO = append(rep.RTO, reports.RecoveryCheck{Name: c.Name, Fault: c.Fault, Condition: conditionText(c), Objective: c.Objective.String(), Detail: detail})
+		}
+	}
+	for _, c := range s.Checks.RPO {
+		if !injected[c.Fault] {
+			rep.RPO = append(rep.RPO, reports.DataLossCheck{Name: c.Name, Fault: c.Fault, Probe: c.Probe, Objective: c.Objective.String(), Detail: detail})
+		}
+	}
+}
+
 // timelineOf reads the load window, the fault spans, the processes and
 // how the run ended from its events, filling rep; started is false when
 // the load never started.
-func timelineOf(events []rundir.Event, rep *reports.Report) (tl slo.Timeline, started bool) {
+func timelineOf(events []rundir.Event, rep *reports.Report) (tl slo.Timeline, started, loadFinished bool) {
 	// A record is one fault on one target at one injection; a span is one
 	// injection of a fault (a repeated fault has one per injection).
 	type key struct {
@@ -172,7 +220,7 @@ func timelineOf(events []rundir.Event, rep *reports.Report) (tl slo.Timeline, st
 	injections := map[string]int{}
 	var order []key
 	procs := map[string]*reports.Process{}
-	finished, loadFinished := false, false
+	finished := false
 	var last time.Time
 	for _, e := range events {
 		last = e.Time
@@ -204,6 +252,14 @@ func timelineOf(events []rundir.Event, rep *reports.Report) (tl slo.Timeline, st
 		case rundir.EventProcessExited:
 			p := processEntry(procs, e.Instance)
 			p.Exits++
+		case rundir.EventSteadyState:
+			if e.Attrs[rundir.AttrPassed] == "false" && rep.Status == "" {
+				rep.Status, rep.Reason = reports.StatusAborted, "not in steady state before the first fault, so no fault was injected: "+e.Message
+			}
+		case rundir.EventAborted:
+			if rep.Status == "" {
+				rep.Status, rep.Reason = reports.StatusAborted, "abort condition tripped: "+e.Message
+			}
 		case rundir.EventInterrupted:
 			rep.Status, rep.Reason = reports.StatusInterrupted, "interrupted: "+e.Message
 		case rundir.EventRunError:
@@ -217,7 +273,7 @@ func timelineOf(events []rundir.Event, rep *reports.Report) (tl slo.Timeline, st
 	if started && !loadFinished {
 		tl.End = last
 		if rep.Status == "" {
-			rep.Status, rep.Reason = reports.StatusAborted, "the run died before the load finished; judged up to its last event"
+			rep.Status, rep.Reason = reports.StatusAborted, "the run died before the load finished; judged up to its last event or result"
 		}
 	}
 	if !finished && rep.Status == "" {
@@ -252,7 +308,7 @@ func timelineOf(events []rundir.Event, rep *reports.Report) (tl slo.Timeline, st
 	for _, name := range slices.Sorted(maps.Keys(procs)) {
 		rep.Processes = append(rep.Processes, *procs[name])
 	}
-	return tl, started
+	return tl, started, loadFinished
 }
 
 func processEntry(m map[string]*reports.Process, instance string) *reports.Process {
@@ -283,7 +339,7 @@ func mergeRecord(f *reports.Fault, rec chaos.Record) {
 
 // readResults reads every stream's results: the requests for the SLIs,
 // sorted by start, and a summary per route.
-func readResults(dir string, s *scenarios.Scenario, tl slo.Timeline) ([]slo.Request, []reports.StreamSummary, error) {
+func readResults(dir string, s *scenarios.Scenario, tl slo.Timeline, each func(slo.Request)) ([]slo.Request, []reports.StreamSummary, error) {
 	type acc struct {
 		sum    reports.StreamSummary
 		lat    []time.Duration
@@ -298,7 +354,9 @@ func readResults(dir string, s *scenarios.Scenario, tl slo.Timeline) ([]slo.Requ
 		}
 		err := load.ReadResults(path, func(stream, route string, r *vegeta.Result) error {
 			ok := load.Outcome(r) == load.OutcomeSuccess
-			reqs = append(reqs, slo.Request{Stream: stream, Route: route, Start: r.Timestamp, Latency: r.Latency, OK: ok})
+			req := slo.Request{Stream: stream, Route: route, Start: r.Timestamp, Latency: r.Latency, OK: ok}
+			each(req)
+			reqs = append(reqs, req)
 			k := [2]string{stream, route}
 			a, found := accs[k]
 			if !found {
@@ -359,6 +417,28 @@ func readResults(dir string, s *scenarios.Scenario, tl slo.Timeline) ([]slo.Requ
 		return cmp.Or(cmp.Compare(a.Stream, b.Stream), cmp.Compare(a.Route, b.Route))
 	})
 	return reqs, out, nil
+}
+
+// lastResult is when the last result of the run's streams completed; zero
+// when there is none.
+func lastResult(dir string, s *scenarios.Scenario) (time.Time, error) {
+	var last time.Time
+	for _, st := range s.Load {
+		path := filepath.Join(dir, st.Name+".gob")
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		err := load.ReadResults(path, func(_, _ string, r *vegeta.Result) error {
+			if end := r.Timestamp.Add(r.Latency); end.After(last) {
+				last = end
+			}
+			return nil
+		})
+		if err != nil {
+			return time.Time{}, fmt.Errorf("read results of stream %q: %w", st.Name, err)
+		}
+	}
+	return last, nil
 }
 
 // JudgeOption configures Judge and JudgeAndWrite.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -53,6 +54,9 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 			cell(c.Name), mark(c.Passed), cell("`"+c.SLI+"`"), cell(c.MeasuredText), cell(c.Objective),
 			cell(strings.Join(c.During, ", ")), c.Mode, cell(c.Detail))
 	}
+
+	writeRecoveries(&b, r)
+	writeDataLoss(&b, r)
 
 	b.WriteString("\n## Timeline\n\n| phase | from | to |\n|---|---|---|\n")
 	for _, p := range r.Phases {
@@ -120,6 +124,16 @@ func WriteTable(w io.Writer, r *Report) error {
 	for _, c := range r.Checks {
 		rows = append(rows, []string{c.Name, mark(c.Passed), c.MeasuredText, c.Objective, strings.Join(c.During, ","), c.SLI})
 	}
+	for _, c := range r.RTO {
+		rows = append(rows, []string{c.label(), mark(c.Passed), orNone(c.Measured), c.Objective, "fault " + c.Fault, "RTO: " + c.Condition})
+	}
+	for _, c := range r.RPO {
+		sli := "RPO: write probe " + c.Probe
+		if l := c.Loss; l != nil {
+			sli += fmt.Sprintf(", %d of %d acknowledged writes lost", l.Lost, l.Acknowledged)
+		}
+		rows = append(rows, []string{c.label(), mark(c.Passed), orNone(c.Measured), c.Objective, "fault " + c.Fault, sli})
+	}
 	widths := make([]int, len(rows[0]))
 	for _, row := range rows {
 		for i, v := range row[:len(row)-1] {
@@ -142,11 +156,139 @@ func WriteTable(w io.Writer, r *Report) error {
 			fmt.Fprintf(&b, "  %s: %s\n", c.Name, c.Detail)
 		}
 	}
-	fmt.Fprintf(&b, "\n%s: %d of %d checks passed", strings.ToUpper(string(r.Status)), len(r.Checks)-len(r.Failed()), len(r.Checks))
+	for _, c := range r.RTO {
+		if !c.Passed && c.Detail != "" {
+			fmt.Fprintf(&b, "  %s: %s\n", c.label(), c.Detail)
+		}
+	}
+	for _, c := range r.RPO {
+		if !c.Passed && c.Detail != "" {
+			fmt.Fprintf(&b, "  %s: %s\n", c.label(), c.Detail)
+		}
+	}
+	passed, total := r.Counts()
+	fmt.Fprintf(&b, "\n%s: %d of %d checks passed", strings.ToUpper(string(r.Status)), passed, total)
 	if r.Reason != "" {
 		fmt.Fprintf(&b, " (%s)", r.Reason)
 	}
 	fmt.Fprintf(&b, "\nreport: %s\n", r.Dir)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// label names a check of one injection: "rto-failover", "rto-failover#2"
+// for a repeated fault's second injection.
+func (c RecoveryCheck) label() string { return injectionLabel(c.Name, c.Injection) }
+
+func (c DataLossCheck) label() string { return injectionLabel(c.Name, c.Injection) }
+
+func injectionLabel(name string, n int) string {
+	if n > 1 {
+		return fmt.Sprintf("%s#%d", name, n)
+	}
+	return name
+}
+
+// orNone renders a measurement that could not be made.
+func orNone(s string) string {
+	if s == "" {
+		return "no data"
+	}
+	return s
+}
+
+// since renders t relative to the injection t0: "+1.2s"; "—" when zero.
+func since(t, t0 time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return "+" + t.Sub(t0).Round(10*time.Millisecond).String()
+}
+
+// writeRecoveries writes the RTO section: per check and injection, the
+// fault's timeline (injected, detected, recovered, stable, reverted) and
+// the Prometheus view beside the raw one.
+func writeRecoveries(b *strings.Builder, r *Report) {
+	if len(r.RTO) == 0 {
+		return
+	}
+	b.WriteString("\n## Recovery (RTO)\n\n")
+	b.WriteString("| check | fault | result | RTO | objective | injected | detected | recovered | stable | reverted | impact | Prometheus view |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, c := range r.RTO {
+		injected, detected, recovered, stable, reverted, impact, prom := "—", "—", "—", "—", "—", "—", "—"
+		if v := c.Recovery; v != nil {
+			injected = r.offset(v.Injected)
+			detected = since(v.Detected, v.Injected)
+			recovered = since(v.RecoveredAt, v.Injected)
+			stable = since(v.Stable(), v.Injected)
+			reverted = since(v.Reverted, v.Injected)
+			impact = v.Impact.Round(time.Millisecond).String()
+		}
+		if v := c.Prometheus; v != nil {
+			prom = "unbounded"
+			if v.Recovered {
+				prom = v.RTO.String()
+			}
+			prom += " at " + v.Resolution.String()
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", cell(c.label()), cell(c.Fault), mark(c.Passed),
+			orNone(c.Measured), cell(c.Objective), injected, detected, recovered, stable, reverted, impact, prom)
+	}
+	b.WriteString("\nTimes after *injected* count from the injection. ")
+	b.WriteString("Recovered means: ")
+	seen := map[string]bool{}
+	var conds []string
+	for _, c := range r.RTO {
+		if !seen[c.Name] {
+			seen[c.Name] = true
+			conds = append(conds, fmt.Sprintf("`%s`: %s", c.Name, cell(c.Condition)))
+		}
+	}
+	b.WriteString(strings.Join(conds, "; ") + ".\n")
+	for _, c := range r.RTO {
+		if !c.Passed && c.Detail != "" {
+			fmt.Fprintf(b, "\n- `%s`: %s", c.label(), cell(c.Detail))
+		}
+	}
+	b.WriteString("\n")
+}
+
+// writeDataLoss writes the RPO section.
+func writeDataLoss(b *strings.Builder, r *Report) {
+	if len(r.RPO) == 0 {
+		return
+	}
+	b.WriteString("\n## Data loss (RPO)\n\n")
+	b.WriteString("| check | fault | result | RPO | objective | acknowledged | lost | lost window | split brain | unverified | replication lag |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, c := range r.RPO {
+		acked, lost, window, split, unverified, lag := "—", "—", "—", "—", "—", "—"
+		if l := c.Loss; l != nil {
+			acked = fmt.Sprint(l.Acknowledged)
+			lost = fmt.Sprint(l.Lost)
+			if l.Lost > 0 {
+				window = r.offset(l.LostFrom) + " … " + r.offset(l.LostTo)
+			}
+			split = fmt.Sprint(l.SplitBrain)
+			unverified = fmt.Sprint(l.Unverified)
+			if l.ReplicationLag != nil {
+				lag = strconv.FormatFloat(*l.ReplicationLag, 'g', 6, 64)
+			}
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", cell(c.label()), cell(c.Fault), mark(c.Passed),
+			orNone(c.Measured), cell(c.Objective), acked, lost, window, split, unverified, lag)
+	}
+	for _, c := range r.RPO {
+		if l := c.Loss; l != nil && l.Lost > 0 {
+			ids := l.LostIDs
+			more := ""
+			if len(ids) > 10 {
+				ids, more = ids[:10], fmt.Sprintf(" and %d more", len(l.LostIDs)-10)
+			}
+			fmt.Fprintf(b, "\n- `%s` lost: %s%s", c.label(), cell(strings.Join(ids, ", ")), more)
+		}
+		if !c.Passed && c.Detail != "" {
+			fmt.Fprintf(b, "\n- `%s`: %s", c.label(), cell(c.Detail))
+		}
+	}
+	b.WriteString("\n")
 }

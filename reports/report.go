@@ -37,11 +37,131 @@ type Report struct {
 	Processes []Process       `json:"processes,omitempty"`
 	Load      []StreamSummary `json:"load"`
 	Checks    []slo.Verdict   `json:"checks"`
+	// RTO holds one entry per RTO check and injection of its fault.
+	RTO []RecoveryCheck `json:"rto,omitempty"`
+	// RPO holds one entry per RPO check and injection of its fault.
+	RPO []DataLossCheck `json:"rpo,omitempty"`
 }
 
 // Passed reports whether every check passed in a run that ran to its end.
 func (r *Report) Passed() bool { return r.Status == StatusPassed }
 
+// Counts returns how many checks of every kind (SLO, RTO, RPO) the report
+// holds and how many of them passed.
+func (r *Report) Counts() (passed, total int) {
+	for _, c := range r.Checks {
+		total++
+		if c.Passed {
+			passed++
+		}
+	}
+	for _, c := range r.RTO {
+		total++
+		if c.Passed {
+			passed++
+		}
+	}
+	for _, c := range r.RPO {
+		total++
+		if c.Passed {
+			passed++
+		}
+	}
+	return passed, total
+}
+
+// FailedNames returns the names of the checks of every kind that did not
+// pass, SLOs first, then RTO and RPO checks (each once, even when it failed
+// for several injections).
+func (r *Report) FailedNames() []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(name string) {
+		if !seen[name] {
+			seen[name] = true
+			out = append(out, name)
+		}
+	}
+	for _, c := range r.Checks {
+		if !c.Passed {
+			add(c.Name)
+		}
+	}
+	for _, c := range r.RTO {
+		if !c.Passed {
+			add(c.Name)
+		}
+	}
+	for _, c := range r.RPO {
+		if !c.Passed {
+			add(c.Name)
+		}
+	}
+	return out
+}
+
+// AllPassed reports whether every check of every kind passed.
+func (r *Report) AllPassed() bool {
+	passed, total := r.Counts()
+	return passed == total
+}
+
+// Where the main view of a RecoveryCheck comes from.
+const (
+	// RecoveryFromResults: the raw per-request results, at 100 ms.
+	RecoveryFromResults = "results"
+	// RecoveryFromPromQL: the condition's PromQL series, at its step.
+	RecoveryFromPromQL = "promql"
+)
+
+// RecoveryCheck is the RTO check of one injection of a fault.
+type RecoveryCheck struct {
+	Name  string `json:"name"`
+	Fault string `json:"fault"`
+	// Injection counts the fault's injections from 1 (a repeated fault has
+	// one check per injection).
+	Injection int `json:"injection"`
+	// Condition says what recovered means: "success ratio >= 0.99 over 1s,
+	// stable for 3s".
+	Condition string `json:"condition"`
+	Objective string `json:"objective"`
+	// Measured is the RTO as text: "2.3s", "unbounded", or "" when it
+	// could not be judged (Detail says why).
+	Measured string `json:"measured"`
+	Passed   bool   `json:"passed"`
+	// Source says what Recovery was computed from: RecoveryFromResults or
+	// RecoveryFromPromQL.
+	Source   string        `json:"source,omitempty"`
+	Recovery *slo.Recovery `json:"recovery,omitempty"`
+	// Prometheus is the same condition computed from gameday's client
+	// metrics at scrape resolution (PrometheusQuery), beside the raw view;
+	// nil when there is none.
+	Prometheus      *slo.Recovery `json:"prometheus,omitempty"`
+	PrometheusQuery string        `json:"prometheusQuery,omitempty"`
+	Detail          string        `json:"detail,omitempty"`
+}
+
+// DataLossCheck is the RPO check of one injection of a fault, on one write
+// probe.
+type DataLossCheck struct {
+	Name      string `json:"name"`
+	Fault     string `json:"fault"`
+	Injection int    `json:"injection"`
+	Probe     string `json:"probe"`
+	Objective string `json:"objective"`
+	// Measured is the RPO as text: "0s", "1.25s", or "" when it could not
+	// be judged.
+	Measured string `json:"measured"`
+	Passed   bool   `json:"passed"`
+	// From and To bound the writes judged for this injection: acknowledged
+	// in (From, To]. Writes of other injections belong to them.
+	From time.Time     `json:"from,omitzero"`
+	To   time.Time     `json:"to,omitzero"`
+	Loss *slo.DataLoss `json:"loss,omitempty"`
+	// ReplicationLagQuery is the expression ReplicationLag was read from.
+	ReplicationLagQuery string `json:"replicationLagQuery,omitempty"`
+	Detail              string `json:"detail,omitempty"`
+}
 // Failed returns the checks that did not pass.
 func (r *Report) Failed() []slo.Verdict {
 	var out []slo.Verdict

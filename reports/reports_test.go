@@ -46,6 +46,30 @@ func sample() *Report {
 			{Name: "p99|pipe", SLI: "latency p99", Objective: "<= 100ms", During: []string{"fault"}, Mode: "overall", Measured: 0.16, MeasuredText: "160ms", Samples: 300, Detail: "too slow"},
 			{Name: "empty", SLI: "success_ratio", Objective: ">= 0.5", During: []string{"recovery"}, Mode: "overall", Measured: math.NaN(), MeasuredText: "no data", Detail: "no requests in the window"},
 		},
+		RTO: []RecoveryCheck{
+			{
+				Name: "api-recovers", Fault: "kill-api-2", Injection: 1, Condition: "success ratio >= 0.99 over 1s, stable for 3s",
+				Objective: "<= 5s", Measured: "1.3s", Passed: true, Source: RecoveryFromResults,
+				Recovery: &slo.Recovery{
+					Fault: "kill-api-2", Injected: at(24), Reverted: at(26.2), End: at(40), Resolution: 100 * time.Millisecond, StableFor: 3 * time.Second,
+					Impacted: true, Detected: at(24.2), TimeToDetect: 200 * time.Millisecond, Recovered: true, RecoveredAt: at(25.3),
+					RTO: 1300 * time.Millisecond, Impact: 1100 * time.Millisecond, Samples: 560,
+				},
+				Prometheus: &slo.Recovery{Resolution: time.Second, Recovered: true, RTO: 2 * time.Second},
+			},
+			{
+				Name: "slow-recovers", Fault: "slow-api-1", Injection: 1, Condition: "latency p99 <= 100ms over 1s, stable for 3s",
+				Objective: "<= 10s", Measured: "unbounded",
+				Recovery: &slo.Recovery{Fault: "slow-api-1", Injected: at(10.001), End: at(24), Resolution: 100 * time.Millisecond, StableFor: 3 * time.Second, Impacted: true, Detected: at(10.101), TimeToDetect: 100 * time.Millisecond, Impact: 13899 * time.Millisecond},
+				Detail: "not recovered: the condition still did not hold at the end of the range, 13.999s after the injection",
+			},
+		},
+		RPO: []DataLossCheck{{
+			Name: "no-loss", Fault: "kill-api-2", Injection: 1, Probe: "kv", Objective: "<= 0s", Measured: "150ms",
+			Loss: &slo.DataLoss{Fault: "kill-api-2", Injected: at(24), Writes: 300, Acknowledged: 290, Found: 287, Lost: 3, LostIDs: []string{"p-1", "p-2", "p-3"},
+				LostFrom: at(23.85), LostTo: at(23.95), RPO: 150 * time.Millisecond, WorstRPO: 150 * time.Millisecond, ReplicationLag: new(0.12)},
+			Detail: "3 acknowledged writes lost, the oldest acknowledged 150ms before the injection",
+		}},
 	}
 }
 

@@ -178,12 +178,8 @@ func Run(ctx context.Context, s *scenarios.Scenario, raw []byte, opts ...Option)
 	if jerr != nil {
 		return res, &AbortedError{Reason: "judge the run", Err: jerr}
 	}
-	if failed := report.Failed(); len(failed) > 0 {
-		names := make([]string, len(failed))
-		for i, f := range failed {
-			names[i] = f.Name
-		}
-		return res, &ChecksFailedError{Failed: names}
+	if failed := report.FailedNames(); len(failed) > 0 {
+		return res, &ChecksFailedError{Failed: failed}
 	}
 	return res, nil
 }

@@ -51,6 +51,12 @@ const (
 	EventGuardReverted = "guard.reverted"
 )
 
+// Attributes of events, in Event.Attrs.
+const (
+	// AttrPassed is "true" or "false" on EventSteadyState.
+	AttrPassed = "passed"
+)
+
 // Event is one line of a run's events.jsonl: something that happened on
 // the timeline, with when it happened.
 type Event struct {

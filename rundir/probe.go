@@ -211,6 +211,8 @@ func (l *ProbeLog) Close() error {
 
 // ProbeResult is one write of the probe log with its read-back.
 type ProbeResult struct {
+	// Probe names the write probe; "" in a log of a single probe.
+	Probe string
 	Write load.ProbeWrite
 	// Read is the write's last read-back; nil: never read back (not
 	// acknowledged, or Verify ended first).

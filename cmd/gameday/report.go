@@ -61,11 +61,7 @@ each stream's results 1 GiB).`,
 			case reports.StatusPassed:
 				return nil
 			case reports.StatusFailed:
-				var names []string
-				for _, f := range rep.Failed() {
-					names = append(names, f.Name)
-				}
-				return &run.ChecksFailedError{Failed: names}
+				return &run.ChecksFailedError{Failed: rep.FailedNames()}
 			}
 			return &run.AbortedError{Reason: string(rep.Status) + ": " + rep.Reason}
 		},
