@@ -162,6 +162,7 @@ type DataLossCheck struct {
 	ReplicationLagQuery string `json:"replicationLagQuery,omitempty"`
 	Detail              string `json:"detail,omitempty"`
 }
+
 // Failed returns the checks that did not pass.
 func (r *Report) Failed() []slo.Verdict {
 	var out []slo.Verdict

@@ -61,7 +61,7 @@ func sample() *Report {
 				Name: "slow-recovers", Fault: "slow-api-1", Injection: 1, Condition: "latency p99 <= 100ms over 1s, stable for 3s",
 				Objective: "<= 10s", Measured: "unbounded",
 				Recovery: &slo.Recovery{Fault: "slow-api-1", Injected: at(10.001), End: at(24), Resolution: 100 * time.Millisecond, StableFor: 3 * time.Second, Impacted: true, Detected: at(10.101), TimeToDetect: 100 * time.Millisecond, Impact: 13899 * time.Millisecond},
-				Detail: "not recovered: the condition still did not hold at the end of the range, 13.999s after the injection",
+				Detail:   "not recovered: the condition still did not hold at the end of the range, 13.999s after the injection",
 			},
 		},
 		RPO: []DataLossCheck{{
