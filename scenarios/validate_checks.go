@@ -101,6 +101,7 @@ func (v *validator) recovery(p string, r Recovery) {
 	}
 	if prom && !client {
 		switch {
+		case r.PromQL == "": // reported above; the step has no default
 		case r.Step <= 0:
 			v.add(p+".step", "step %s is not positive (want more than 0s)", formatDuration(r.Step))
 		case r.Step%time.Millisecond != 0:
