@@ -26,6 +26,11 @@ load:
     requests: [{url: "{{.Base}}/"}]
 `
 
+// corpusCheck is a check a case appends when the scenario it breaks has
+// none, so that its only problems are the ones it is about.
+const corpusCheck = `checks: {slos: [{name: ok, client: {sli: success_ratio}, objective: ">= 0"}]}
+`
+
 // generatedCases returns the generated corpus: file name (without
 // ".bad.yaml") to content.
 func generatedCases() map[string][]byte {
@@ -74,6 +79,9 @@ func generatedCases() map[string][]byte {
 		"clientsli": corpusBase + "checks: {slos: [{name: s, client: &c {<<: *c}}]}\n",
 	}
 	for where, doc := range cycles {
+		if !strings.Contains(doc, "checks:") {
+			doc += corpusCheck // a scenario needs one; beside the point here
+		}
 		cases["gen-merge-cycle-"+where] = []byte("# A map that merges itself: " + where + ".\n" + doc)
 	}
 	return cases

@@ -28,6 +28,9 @@ const (
 	MaxStoreReplicas      = 3               // the most store replicas a LocalTarget may run
 	DefaultReplication    = ReplicationAsync
 	DefaultMetricsPath    = "/metrics" // MetricsEndpoint.Path
+
+	DefaultProbeWriteMethod = "POST" // WriteProbe.Write.Method
+	DefaultProbeReadMethod  = "GET"  // WriteProbe.Read.Method
 )
 
 // SetDefaults fills what the author left out, in place; see the Default
@@ -190,6 +193,65 @@ func SetDefaults(s *Scenario) {
 		}
 		if c.Client != nil && c.Client.SLI == SLILatency && absent(cp+"client.quantile", c.Client.Quantile == 0) {
 			c.Client.Quantile = DefaultQuantile
+		}
+	}
+	for i := range s.Checks.RTO {
+		c := &s.Checks.RTO[i]
+		cp := fmt.Sprintf("checks.rto[%d].", i)
+		if absent(cp+"stableFor", c.StableFor == 0) {
+			c.StableFor = DefaultStableFor
+		}
+		r := &c.Recovery
+		rp := cp + "recovery."
+		client := r.SuccessRatio != nil || r.Latency != nil
+		if client && r.PromQL == "" && absent(rp+"window", r.Window == 0) {
+			r.Window = DefaultRecoveryWindow
+		}
+		if r.Latency != nil && absent(rp+"quantile", r.Quantile == 0) {
+			r.Quantile = DefaultRecoveryQuantile
+		}
+		if r.PromQL != "" && !client && absent(rp+"step", r.Step == 0) {
+			r.Step = s.Metrics.ScrapeInterval
+		}
+	}
+	if len(s.Probes.Writes) == 1 {
+		for i := range s.Checks.RPO {
+			c := &s.Checks.RPO[i]
+			if absent(fmt.Sprintf("checks.rpo[%d].probe", i), c.Probe == "") {
+				c.Probe = s.Probes.Writes[0].Name
+			}
+		}
+	}
+	for i := range s.Checks.Abort {
+		c := &s.Checks.Abort[i]
+		cp := fmt.Sprintf("checks.abort[%d].", i)
+		if absent(cp+"window", c.Window == 0) {
+			c.Window = DefaultAbortWindow
+		}
+		if c.Client != nil && c.Client.SLI == SLILatency && absent(cp+"client.quantile", c.Client.Quantile == 0) {
+			c.Client.Quantile = DefaultQuantile
+		}
+	}
+	for i := range s.Probes.Writes {
+		w := &s.Probes.Writes[i]
+		wp := fmt.Sprintf("probes.writes[%d].", i)
+		if absent(wp+"write.method", w.Write.Method == "") {
+			w.Write.Method = DefaultProbeWriteMethod
+		}
+		if absent(wp+"read.method", w.Read.Method == "") {
+			w.Read.Method = DefaultProbeReadMethod
+		}
+		if absent(wp+"every", w.Every == 0) {
+			w.Every = DefaultProbeEvery
+		}
+		if absent(wp+"timeout", w.Timeout == 0) {
+			w.Timeout = DefaultProbeTimeout
+		}
+		if absent(wp+"settle", w.Settle == 0) {
+			w.Settle = DefaultProbeSettle
+		}
+		if absent(wp+"maxInFlight", w.MaxInFlight == 0) {
+			w.MaxInFlight = DefaultProbeMaxInFlight
 		}
 	}
 }

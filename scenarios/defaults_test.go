@@ -188,3 +188,69 @@ func TestWrittenNullDefaulted(t *testing.T) {
 		t.Errorf("LoadBytes(weight, method, name: null) request = %d, %q, %q; want the defaults %d, %q, %q", r.Weight, r.Method, r.Name, DefaultWeight, DefaultMethod, "GET /v1/feed")
 	}
 }
+
+// TestSetDefaultsChecks loads the scenario that uses every field of the
+// recovery checks, the abort guard and the write probes, and checks what
+// SetDefaults filled in and what it left as written.
+func TestSetDefaultsChecks(t *testing.T) {
+	s, err := Load("testdata/recovery.good.yaml")
+	if err != nil {
+		t.Fatalf("Load(recovery) = %v", err)
+	}
+	check := func(what string, got, want any) {
+		t.Helper()
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("after SetDefaults, %s = %v; want %v", what, got, want)
+		}
+	}
+	rto := s.Checks.RTO
+	check("rto[0].stableFor", rto[0].StableFor, DefaultStableFor)
+	check("rto[0].recovery.window", rto[0].Recovery.Window, DefaultRecoveryWindow)
+	check("rto[0].recovery.quantile", rto[0].Recovery.Quantile, DefaultRecoveryQuantile)
+	check("rto[0].recovery.step", rto[0].Recovery.Step, time.Duration(0)) // client-side: no step
+	check("rto[1].stableFor", rto[1].StableFor, 5*time.Second)            // written: kept
+	check("rto[1].recovery.window", rto[1].Recovery.Window, 2*time.Second)
+	check("rto[1].recovery.quantile", rto[1].Recovery.Quantile, 0.0)   // no latency: no quantile
+	check("rto[2].recovery.step", rto[2].Recovery.Step, 2*time.Second) // PromQL: the scrape interval
+	check("rto[2].recovery.window", rto[2].Recovery.Window, time.Duration(0))
+	check("rto[3].recovery.quantile", rto[3].Recovery.Quantile, 0.9)
+	check("rto[4].recovery.step", rto[4].Recovery.Step, 500*time.Millisecond)
+	check("rto[0].objective", rto[0].Objective, Objective{Op: OpLE, Value: 10, Unit: UnitDuration, Text: "<= 10s"})
+	check("rto[0].recovery.successRatio", *rto[0].Recovery.SuccessRatio, Objective{Op: OpGE, Value: 0.99, Text: ">= 0.99"})
+	check("rpo[0].probe", s.Checks.RPO[0].Probe, "posts")
+	check("rpo[1].probe", s.Checks.RPO[1].Probe, "tuned")
+	ab := s.Checks.Abort
+	check("abort[0].window", ab[0].Window, DefaultAbortWindow)
+	check("abort[1].window", ab[1].Window, 10*time.Second)
+	check("abort[1].client.quantile", ab[1].Client.Quantile, DefaultQuantile)
+	check("abort[2].window", ab[2].Window, DefaultAbortWindow)
+	w := s.Probes.Writes
+	check("writes[0]", []any{w[0].Write.Method, w[0].Read.Method, w[0].Every, w[0].Timeout, w[0].Settle, w[0].MaxInFlight},
+		[]any{"POST", "GET", DefaultProbeEvery, DefaultProbeTimeout, DefaultProbeSettle, DefaultProbeMaxInFlight})
+	check("writes[1]", []any{w[1].Write.Method, w[1].Read.Method, w[1].Every, w[1].Timeout, w[1].Settle, w[1].MaxInFlight},
+		[]any{"PUT", "GET", 100 * time.Millisecond, time.Second, time.Duration(0), 4}) // written, settle 0s included: kept
+	check("writes[1] statuses", [][]int{w[1].Acked, w[1].Found, w[1].NotFound}, [][]int{{200, 201}, {200}, {404, 410}})
+	check("slos[0]", []any{s.Checks.SLOs[0].SteadyState, s.Checks.SLOs[0].During}, []any{true, []Phase{PhaseBetween, PhaseRecovery}})
+}
+
+// TestRPOProbeDefault: an RPO check names the only write probe by default;
+// with several, none is chosen for it.
+func TestRPOProbeDefault(t *testing.T) {
+	for _, tt := range []struct {
+		probes []string
+		want   string
+	}{
+		{nil, ""},
+		{[]string{"only"}, "only"},
+		{[]string{"a", "b"}, ""},
+	} {
+		s := &Scenario{Checks: Checks{RPO: []RPO{{Name: "r", Fault: "f"}}}}
+		for _, name := range tt.probes {
+			s.Probes.Writes = append(s.Probes.Writes, WriteProbe{Name: name})
+		}
+		SetDefaults(s)
+		if got := s.Checks.RPO[0].Probe; got != tt.want {
+			t.Errorf("SetDefaults(probes %v): rpo[0].probe = %q; want %q", tt.probes, got, tt.want)
+		}
+	}
+}

@@ -75,7 +75,7 @@ func stringsOf[T ~string](xs []T) []string {
 // (those that have no default and that Validate requires).
 func requiredFields() map[reflect.Type][]string {
 	return map[reflect.Type][]string{
-		reflect.TypeFor[Scenario]():        {"apiVersion", "kind", "name", "load"},
+		reflect.TypeFor[Scenario]():        {"apiVersion", "kind", "name", "load", "checks"},
 		reflect.TypeFor[Stream]():          {"name", "duration", "profile", "requests"},
 		reflect.TypeFor[ConstantProfile](): {"rate"},
 		reflect.TypeFor[Request]():         {"url"},
@@ -89,6 +89,11 @@ func requiredFields() map[reflect.Type][]string {
 		reflect.TypeFor[ProcessFault]():    {"selector"},
 		reflect.TypeFor[SLO]():             {"name", "objective"},
 		reflect.TypeFor[ClientSLI]():       {"sli"},
+		reflect.TypeFor[RTO]():             {"name", "fault", "recovery", "objective"},
+		reflect.TypeFor[RPO]():             {"name", "fault", "objective"},
+		reflect.TypeFor[Abort]():           {"name", "objective"},
+		reflect.TypeFor[WriteProbe]():      {"name", "write", "read"},
+		reflect.TypeFor[ProbeRequest]():    {"url"},
 	}
 }
 
@@ -160,8 +165,18 @@ func (g *schemaGen) object(t reflect.Type) map[string]any {
 	case reflect.TypeFor[Fault]():
 		def["oneOf"] = []any{map[string]any{"required": []string{"network"}}, map[string]any{"required": []string{"process"}},
 			map[string]any{"required": []string{"http"}}, map[string]any{"required": []string{"exec"}}}
-	case reflect.TypeFor[SLO]():
+	case reflect.TypeFor[SLO](), reflect.TypeFor[Abort]():
 		def["oneOf"] = []any{map[string]any{"required": []string{"promql"}}, map[string]any{"required": []string{"client"}}}
+	case reflect.TypeFor[Checks]():
+		// At least one check that can fail a run; abort alone cannot.
+		def["anyOf"] = []any{map[string]any{"required": []string{"slos"}}, map[string]any{"required": []string{"rto"}}, map[string]any{"required": []string{"rpo"}}}
+	case reflect.TypeFor[Recovery]():
+		// Client-side (successRatio and/or latency) or promql with objective.
+		def["oneOf"] = []any{
+			map[string]any{"anyOf": []any{map[string]any{"required": []string{"successRatio"}}, map[string]any{"required": []string{"latency"}}},
+				"not": map[string]any{"anyOf": []any{map[string]any{"required": []string{"promql"}}, map[string]any{"required": []string{"objective"}}}}},
+			map[string]any{"required": []string{"promql", "objective"}},
+		}
 	case reflect.TypeFor[Scenario]():
 		props["apiVersion"] = map[string]any{"const": APIVersion}
 		props["kind"] = map[string]any{"const": KindScenario}

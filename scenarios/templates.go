@@ -238,6 +238,17 @@ func (s *Scenario) templateFields() []templateField {
 			addMap(p+".header", r.Header)
 		}
 	}
+	for i, w := range s.Probes.Writes {
+		for _, r := range []struct {
+			key string
+			req ProbeRequest
+		}{{"write", w.Write}, {"read", w.Read}} {
+			p := fmt.Sprintf("probes.writes[%d].%s", i, r.key)
+			add(p+".url", r.req.URL)
+			add(p+".body", r.req.Body)
+			addMap(p+".header", r.req.Header)
+		}
+	}
 	return out
 }
 

@@ -45,7 +45,7 @@ var (
 	signals    = []Signal{SignalKill, SignalTerm, SignalInt, SignalStop}
 	victims    = []VictimMode{ModeOne, ModeAll, ModeFixed, ModePercent}
 	sliKinds   = []ClientSLIKind{SLISuccessRatio, SLILatency, SLIThroughput}
-	phases     = []Phase{PhaseWarmup, PhaseFault, PhaseRecovery, PhaseAll}
+	phases     = []Phase{PhaseWarmup, PhaseFault, PhaseBetween, PhaseRecovery, PhaseAll}
 	modes      = []Mode{ModeOverall, ModeAlways}
 	ops        = []Op{OpLT, OpLE, OpGT, OpGE}
 	methods    = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
@@ -211,7 +211,8 @@ func (v *validator) scenario() {
 	v.tooLong("metrics.scrapeInterval", "scrapeInterval", s.Metrics.ScrapeInterval)
 	v.load(decl)
 	v.faults(decl)
-	v.slos()
+	v.probes(decl)
+	v.checks()
 }
 
 // target checks the target and returns what it declares, to check faults
@@ -492,9 +493,10 @@ func formatSelector(sel map[string]string) string {
 	return "{" + strings.Join(parts, ", ") + "}"
 }
 
-func (v *validator) slos() {
+// slos checks the SLOs; seen holds the names of every check, which are
+// unique across kinds.
+func (v *validator) slos(seen map[string]string) {
 	s := v.s
-	seen := map[string]string{}
 	for i, c := range s.Checks.SLOs {
 		p := fmt.Sprintf("checks.slos[%d]", i)
 		v.name(p+".name", c.Name, labelName, "letters, digits, '_', '.' and '-', starting with a letter or digit", seen)
@@ -507,13 +509,14 @@ func (v *validator) slos() {
 		if c.Client != nil {
 			v.client(p+".client", *c.Client)
 		}
-		switch {
-		case c.Objective.Op == "":
-			v.add(p+".objective", "required (such as \">= 0.99\" or \"<= 300ms\")")
-		case !slices.Contains(ops, c.Objective.Op):
-			v.add(p+".objective", "unknown operator %q (want one of %s)", c.Objective.Op, list(ops))
-		default:
-			v.objective(p+".objective", c)
+		if c.PromQL != "" {
+			v.promql(p+".promql", "promql", c.PromQL)
+		}
+		if v.objectiveOp(p+".objective", c.Objective, `">= 0.99" or "<= 300ms"`) {
+			v.objective(p+".objective", c.Objective, sliBound(c.Client))
+		}
+		if c.SteadyState && len(s.Faults) == 0 {
+			v.add(p+".steadyState", "steadyState needs a fault to protect: the scenario has no faults")
 		}
 		if len(c.During) == 0 {
 			v.add(p+".during", "at least one phase is required (want some of %s; leave during out for [%s])", list(phases), DefaultPhase)
@@ -543,22 +546,28 @@ func (v *validator) client(p string, c ClientSLI) {
 	} else if c.Quantile != 0 && slices.Contains(sliKinds, c.SLI) {
 		v.add(p+".quantile", "quantile applies only to sli latency, not %s", c.SLI)
 	}
+	v.streamRoute(p, c.Stream, c.Route)
+}
+
+// streamRoute checks the stream and route a client-side SLI or condition
+// at p restricts its requests to; empty ones are all.
+func (v *validator) streamRoute(p, stream, route string) {
 	v.routeSets()
 	routes, set := v.allRoutes, v.allSet
-	if c.Stream != "" {
+	if stream != "" {
 		var ok bool
-		if routes, ok = v.routes[c.Stream]; !ok {
+		if routes, ok = v.routes[stream]; !ok {
 			var names []string
 			for _, st := range v.s.Load {
 				names = append(names, st.Name)
 			}
-			v.add(p+".stream", "unknown stream %q (want one of %s)", c.Stream, capped(names))
+			v.add(p+".stream", "unknown stream %q (want one of %s)", stream, capped(names))
 			return
 		}
-		set = v.routeSet[c.Stream]
+		set = v.routeSet[stream]
 	}
-	if c.Route != "" && len(v.s.Load) > 0 && !set[c.Route] {
-		v.add(p+".route", "unknown route %q (want one of %s)", c.Route, capped(routes))
+	if route != "" && len(v.s.Load) > 0 && !set[route] {
+		v.add(p+".route", "unknown route %q (want one of %s)", route, capped(routes))
 	}
 }
 
@@ -590,49 +599,5 @@ func (v *validator) routeSets() {
 			}
 		}
 		v.routes[st.Name] = rs
-	}
-}
-
-// objective checks the unit and the range of an SLO's objective against
-// what its SLI yields:
-//
-//   - success_ratio: a plain number in [0, 1] or a percentage in [0%, 100%];
-//   - latency: a duration of 0s or more (a plain number is refused: its unit
-//     is not known);
-//   - throughput: a plain number of successful requests per second, 0 or
-//     more;
-//   - PromQL: a plain number, a percentage (read as a ratio) or a duration
-//     (read in seconds, Prometheus's base unit, as histogram_quantile over
-//     a _seconds histogram yields). The unit of a query's result is not
-//     known, so no range is checked.
-func (v *validator) objective(p string, c SLO) {
-	o := c.Objective
-	if c.Client == nil {
-		return
-	}
-	written := o.objectiveValue()
-	switch c.Client.SLI {
-	case SLISuccessRatio:
-		if o.Unit != UnitNone && o.Unit != UnitPercent {
-			v.add(p, "objective %q is %s: sli success_ratio takes a plain number in [0, 1] or a percentage in [0%%, 100%%]", o.Text, o.Unit)
-		} else if !(o.Value >= 0 && o.Value <= 1) {
-			v.add(p, "objective %q is out of range: a success ratio is in [0, 1], or [0%%, 100%%]", o.Text)
-		}
-	case SLILatency:
-		switch {
-		case o.Unit == UnitNone:
-			v.add(p, "objective %q has no unit: a latency needs a unit: %sms", o.Text, written)
-		case o.Unit != UnitDuration:
-			v.add(p, "objective %q is %s: sli latency takes a duration, such as \"<= 300ms\"", o.Text, o.Unit)
-		case o.Value < 0:
-			v.add(p, "objective %q is negative: a latency is 0s or more", o.Text)
-		}
-	case SLIThroughput:
-		switch {
-		case o.Unit != UnitNone:
-			v.add(p, "objective %q is %s: sli throughput takes a plain number of successful requests per second, such as \">= 40\"", o.Text, o.Unit)
-		case o.Value < 0:
-			v.add(p, "objective %q is negative: a throughput is 0 or more", o.Text)
-		}
 	}
 }

@@ -99,7 +99,7 @@ func TestValidate(t *testing.T) {
 		{"client route", func(s *Scenario) { s.Checks.SLOs[0].Client.Route = "feed" }, "checks.slos[0].client.route", `unknown route "feed" (want one of GET /v1/feed, POST /v1/posts)`},
 		{"objective", func(s *Scenario) { s.Checks.SLOs[0].Objective = Objective{} }, "checks.slos[0].objective", "required"},
 		{"objective op", func(s *Scenario) { s.Checks.SLOs[0].Objective.Op = "==" }, "checks.slos[0].objective", `unknown operator "=="`},
-		{"during", func(s *Scenario) { s.Checks.SLOs[1].During[1] = "steady" }, "checks.slos[1].during[1]", `unknown phase "steady" (want one of warmup, fault, recovery, all)`},
+		{"during", func(s *Scenario) { s.Checks.SLOs[1].During[1] = "steady" }, "checks.slos[1].during[1]", `unknown phase "steady" (want one of warmup, fault, between, recovery, all)`},
 		{"mode", func(s *Scenario) { s.Checks.SLOs[2].Mode = "" }, "checks.slos[2].mode", `unknown mode "" (want one of overall, always)`},
 		{"step", func(s *Scenario) { s.Checks.SLOs[2].Step = 0 }, "checks.slos[2].step", "step 0s is not positive"},
 	}
@@ -175,6 +175,7 @@ func TestValidateProgrammatic(t *testing.T) {
 		APIVersion: APIVersion, Kind: KindScenario, Name: "go",
 		Load: []Stream{{Name: "a", Duration: time.Second, Profile: Profile{Constant: &ConstantProfile{Rate: Rate{1, time.Second}}},
 			Requests: []Request{{URL: "{{.Base}}/"}}}},
+		Checks: Checks{SLOs: []SLO{{Name: "ok", Client: &ClientSLI{SLI: SLISuccessRatio}, Objective: Objective{Op: OpGE, Value: 0.99, Text: ">= 0.99"}}}},
 	}
 	if err := Validate(s); err == nil {
 		t.Errorf("Validate(undefaulted) = nil; want problems (no target, no timeout...)")
