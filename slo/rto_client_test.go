@@ -2,6 +2,7 @@ package slo
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -296,6 +297,30 @@ func TestCanceledRequests(t *testing.T) {
 	check(t, "Recovery(cut requests canceled)", got, outcome{detected: -1, recovered: 0})
 	if got.Canceled != 150 || got.Samples != 2089-150 {
 		t.Errorf("Recovery(cut requests canceled) = canceled %d samples %d; want 150 and %d", got.Canceled, got.Samples, 2089-150)
+	}
+
+	// Marked Canceled and fed through Add, or to ClientRTO: the same.
+	marked := slices.Clone(reqs)
+	for i := range marked {
+		marked[i].Canceled = cut(marked[i])
+	}
+	b, err = NewRecoveryBuckets(ratio99, kill, ms(20000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range marked {
+		b.Add(r)
+	}
+	viaAdd := b.Recovery()
+	viaRTO, err := ClientRTO(marked, kill, ms(20000), ratio99)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, r := range map[string]Recovery{"Add": viaAdd, "ClientRTO": viaRTO} {
+		check(t, name+"(cut requests marked Canceled)", r, outcome{detected: -1, recovered: 0})
+		if r.Canceled != 150 || r.Samples != 2089-150 {
+			t.Errorf("%s(cut requests marked Canceled) = canceled %d samples %d; want 150 and %d", name, r.Canceled, r.Samples, 2089-150)
+		}
 	}
 
 	// The same requests counted as failures break the condition.
