@@ -176,6 +176,12 @@ func TestClientRTO(t *testing.T) {
 		// By the definition the fault had no impact; the breach is listed.
 		{"breach after stableFor", append(traffic(-5000, 1010, failing()), traffic(4050, 20000, failing())...), 20000, ratio99,
 			outcome{detected: -1, recovered: 0, breaches: [][2]int{{2000, 4000}}, noData: 30}},
+		// A range of no length (the load ended at the injection), or one
+		// that ended before it: nothing to judge, and no recovery shown.
+		{"empty range", traffic(-5000, 20000, failing()), 0, ratio99,
+			outcome{detected: -1, recovered: -1}},
+		{"range ends before the injection", traffic(-5000, 20000, failing()), -1000, ratio99,
+			outcome{detected: -1, recovered: -1}},
 		// No request at all: every window is empty.
 		{"no requests", nil, 3000, ratio99,
 			outcome{detected: 100, recovered: -1, impact: 2900, breaches: [][2]int{{100, -1}}, noData: 30}},
