@@ -85,7 +85,7 @@ func merge(ws []Window) []Window {
 //
 //	load      ├──────────────────────────────────────────────┤
 //	faults             ├────┤  ├──┤       ·          ├────────── (never recovered)
-//	warmup    ├────────┤                  ·
+//	warmup    ├────────┤
 //	fault              ├────┤  ├──┤                  ├──────────┤
 //	between                 ├──┤  ├───────·──────────┤
 //	recovery  (none: the last fault never ended)
