@@ -193,10 +193,16 @@ func NewRecoveryBuckets(c RecoveryCondition, fault Span, end time.Time) (*Recove
 }
 
 // Add counts r, a request of the target: a success when r.OK, else a
-// failure. Requests of another stream or route than the condition's, and
-// requests completed outside the judged range and the window before it, are
-// ignored. Requests may come in any order.
+// failure; a canceled request goes to [RecoveryBuckets.AddCanceled], so a
+// caller can feed every request through Add. Requests of another stream or
+// route than the condition's, and requests completed outside the judged
+// range and the window before it, are ignored. Requests may come in any
+// order.
 func (b *RecoveryBuckets) Add(r Request) {
+	if r.Canceled {
+		b.AddCanceled(r)
+		return
+	}
 	if i, ok := b.index(r); ok {
 		c := &b.buckets[i-b.lo]
 		c.total++
@@ -211,8 +217,8 @@ func (b *RecoveryBuckets) Add(r Request) {
 }
 
 // AddCanceled counts r apart, as a request gameday itself cut short (a
-// stream stopping, an interrupt): it is not the target's failure, and
-// counts neither for nor against it. r.OK is not read.
+// stream stopping, an interrupt), whatever r.Canceled says: it is not the
+// target's failure, and counts neither for nor against it. r.OK is not read.
 func (b *RecoveryBuckets) AddCanceled(r Request) {
 	if _, ok := b.index(r); ok {
 		b.canceled++
@@ -331,8 +337,8 @@ func (b *RecoveryBuckets) Recovery() Recovery {
 // ClientRTO judges the recovery of fault (injected at fault.Start, reverted
 // at fault.End when known) on the requests of a run, in any order, up to end,
 // the end of the load. It fails only when c is not valid or the range is too
-// long for its resolution. reqs have no way to say a request was canceled:
-// a caller that knows feeds [RecoveryBuckets] itself.
+// long for its resolution. Canceled requests count apart, as
+// [RecoveryBuckets.Add] counts them.
 func ClientRTO(reqs []Request, fault Span, end time.Time, c RecoveryCondition) (Recovery, error) {
 	b, err := NewRecoveryBuckets(c, fault, end)
 	if err != nil {

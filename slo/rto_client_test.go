@@ -2,6 +2,7 @@ package slo
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -175,6 +176,12 @@ func TestClientRTO(t *testing.T) {
 		// By the definition the fault had no impact; the breach is listed.
 		{"breach after stableFor", append(traffic(-5000, 1010, failing()), traffic(4050, 20000, failing())...), 20000, ratio99,
 			outcome{detected: -1, recovered: 0, breaches: [][2]int{{2000, 4000}}, noData: 30}},
+		// A range of no length (the load ended at the injection), or one
+		// that ended before it: nothing to judge, and no recovery shown.
+		{"empty range", traffic(-5000, 20000, failing()), 0, ratio99,
+			outcome{detected: -1, recovered: -1}},
+		{"range ends before the injection", traffic(-5000, 20000, failing()), -1000, ratio99,
+			outcome{detected: -1, recovered: -1}},
 		// No request at all: every window is empty.
 		{"no requests", nil, 3000, ratio99,
 			outcome{detected: 100, recovered: -1, impact: 2900, breaches: [][2]int{{100, -1}}, noData: 30}},
@@ -296,6 +303,30 @@ func TestCanceledRequests(t *testing.T) {
 	check(t, "Recovery(cut requests canceled)", got, outcome{detected: -1, recovered: 0})
 	if got.Canceled != 150 || got.Samples != 2089-150 {
 		t.Errorf("Recovery(cut requests canceled) = canceled %d samples %d; want 150 and %d", got.Canceled, got.Samples, 2089-150)
+	}
+
+	// Marked Canceled and fed through Add, or to ClientRTO: the same.
+	marked := slices.Clone(reqs)
+	for i := range marked {
+		marked[i].Canceled = cut(marked[i])
+	}
+	b, err = NewRecoveryBuckets(ratio99, kill, ms(20000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range marked {
+		b.Add(r)
+	}
+	viaAdd := b.Recovery()
+	viaRTO, err := ClientRTO(marked, kill, ms(20000), ratio99)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, r := range map[string]Recovery{"Add": viaAdd, "ClientRTO": viaRTO} {
+		check(t, name+"(cut requests marked Canceled)", r, outcome{detected: -1, recovered: 0})
+		if r.Canceled != 150 || r.Samples != 2089-150 {
+			t.Errorf("%s(cut requests marked Canceled) = canceled %d samples %d; want 150 and %d", name, r.Canceled, r.Samples, 2089-150)
+		}
 	}
 
 	// The same requests counted as failures break the condition.

@@ -75,6 +75,12 @@ func TestSeriesRTO(t *testing.T) {
 		// The series starts at 3: no data from the injection on.
 		{"starts late", ratioSeries(3, 20, dips(nil)), kill, 20000,
 			outcome{detected: 0, recovered: 3000, impact: 3000, breaches: [][2]int{{0, 3000}}, noData: 3}},
+		// A range of no length, or one that ended before the injection:
+		// nothing to judge, and no recovery shown.
+		{"empty range", ratioSeries(-5, 20, dips(nil)), kill, 0,
+			outcome{detected: -1, recovered: -1}},
+		{"range ends before the injection", ratioSeries(-5, 20, dips(nil)), kill, -1000,
+			outcome{detected: -1, recovered: -1}},
 		// No series at all.
 		{"no series", nil, kill, 20000,
 			outcome{detected: 0, recovered: -1, impact: 20000, breaches: [][2]int{{0, -1}}, noData: 20}},

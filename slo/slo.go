@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sort"
 	"strconv"
 	"time"
 
@@ -26,12 +25,17 @@ type Request struct {
 	Latency time.Duration
 	// OK is true for a success: a 2xx or 3xx response.
 	OK bool
+	// Canceled is true for a request gameday itself cut short, as a stream
+	// stopped or the run was interrupted: not a failure of the target. It
+	// counts neither for nor against any SLI, and OK is not read.
+	Canceled bool
 }
 
 // Input is the data of a run that SLOs are judged on.
 type Input struct {
 	Timeline Timeline
-	// Requests are every client request of the run, sorted by Start.
+	// Requests are every client request of the run, in any order. A caller
+	// that streams the results feeds a [Judge] instead.
 	Requests []Request
 	// Query answers PromQL over the run's metrics; nil when there are none.
 	Query QueryRangeFunc
@@ -51,8 +55,11 @@ type Verdict struct {
 	// MeasuredText is Measured in the SLI's unit: "0.9912", "312ms", "48.5/s".
 	MeasuredText string `json:"measuredText"`
 	// Samples is how many requests (client) or steps (PromQL) were judged.
-	Samples int  `json:"samples"`
-	Passed  bool `json:"passed"`
+	Samples int `json:"samples"`
+	// Canceled is how many requests the SLO selected that gameday itself
+	// canceled: judged neither for nor against the target.
+	Canceled int  `json:"canceled,omitempty"`
+	Passed   bool `json:"passed"`
 	// Detail explains a failure: the worst step, missing data, an error.
 	Detail string `json:"detail,omitempty"`
 }
@@ -104,37 +111,14 @@ func worse(o scenarios.Objective, a, b float64) bool {
 	}
 }
 
-// Evaluate judges one SLO on the data of a run.
+// Evaluate judges one SLO on the data of a run: a [Judge] fed every request
+// of in.
 func Evaluate(ctx context.Context, spec scenarios.SLO, in Input) Verdict {
-	v := Verdict{
-		Name:      spec.Name,
-		Objective: spec.Objective.Text,
-		Mode:      string(spec.Mode),
-		Windows:   in.Timeline.PhaseWindows(spec.During),
-		Measured:  math.NaN(),
+	j := NewJudge(spec, in.Timeline)
+	for i := range in.Requests {
+		j.Add(in.Requests[i])
 	}
-	for _, p := range spec.During {
-		v.During = append(v.During, string(p))
-	}
-	if v.Objective == "" {
-		v.Objective = fmt.Sprintf("%s %g", spec.Objective.Op, spec.Objective.Value)
-	}
-	if len(v.Windows) == 0 {
-		v.Detail = fmt.Sprintf("the run had no %v phase: nothing to judge", v.During)
-		v.MeasuredText = "no data"
-		if spec.Client != nil {
-			v.SLI = clientSLIName(*spec.Client)
-		} else {
-			v.SLI = spec.PromQL
-		}
-		return v
-	}
-	if spec.Client != nil {
-		evalClient(spec, in.Requests, &v)
-	} else {
-		evalPromQL(ctx, spec, in.Query, &v)
-	}
-	return v
+	return j.Verdict(ctx, in.Query)
 }
 
 func clientSLIName(c scenarios.ClientSLI) string {
@@ -163,111 +147,6 @@ func format(kind scenarios.ClientSLIKind, x float64) string {
 		return strconv.FormatFloat(x, 'f', 1, 64) + "/s"
 	}
 	return strconv.FormatFloat(x, 'f', 4, 64)
-}
-
-// evalClient judges a client-side SLI on the raw requests.
-func evalClient(spec scenarios.SLO, reqs []Request, v *Verdict) {
-	c := *spec.Client
-	v.SLI = clientSLIName(c)
-	var selected []Request
-	for _, w := range v.Windows {
-		for _, r := range between(reqs, w.Start, w.End) {
-			if (c.Stream == "" || r.Stream == c.Stream) && (c.Route == "" || r.Route == c.Route) {
-				selected = append(selected, r)
-			}
-		}
-	}
-	var total time.Duration
-	for _, w := range v.Windows {
-		total += w.Duration()
-	}
-	v.Samples = len(selected)
-	if spec.Mode == scenarios.ModeAlways {
-		step := spec.Step
-		worst, worstAt, n := math.NaN(), time.Time{}, 0
-		for _, w := range v.Windows {
-			for from := w.Start; from.Before(w.End); from = from.Add(step) {
-				to := from.Add(step)
-				if to.After(w.End) {
-					to = w.End
-				}
-				x := clientValue(c, between(selected, from, to), to.Sub(from))
-				if math.IsNaN(x) {
-					continue
-				}
-				n++
-				if math.IsNaN(worst) || worse(spec.Objective, x, worst) {
-					worst, worstAt = x, from
-				}
-			}
-		}
-		v.Measured = worst
-		v.MeasuredText = format(c.SLI, worst)
-		v.Passed = n > 0 && Met(spec.Objective, worst)
-		switch {
-		case n == 0:
-			v.Detail = "no requests in the window"
-		case !v.Passed:
-			v.Detail = fmt.Sprintf("worst %s step starts at %s: %s", step, worstAt.UTC().Format(time.RFC3339Nano), v.MeasuredText)
-		}
-		return
-	}
-	v.Measured = clientValue(c, selected, total)
-	v.MeasuredText = format(c.SLI, v.Measured)
-	v.Passed = Met(spec.Objective, v.Measured)
-	if math.IsNaN(v.Measured) {
-		v.Detail = "no requests in the window"
-	}
-}
-
-// between returns the requests of reqs, sorted by Start, sent in [from, to).
-func between(reqs []Request, from, to time.Time) []Request {
-	lo := sort.Search(len(reqs), func(i int) bool { return !reqs[i].Start.Before(from) })
-	hi := sort.Search(len(reqs), func(i int) bool { return !reqs[i].Start.Before(to) })
-	return reqs[lo:max(lo, hi)]
-}
-
-// clientValue computes the SLI over reqs sent during a span of length d:
-// NaN when there is nothing to compute it from.
-func clientValue(c scenarios.ClientSLI, reqs []Request, d time.Duration) float64 {
-	switch c.SLI {
-	case scenarios.SLISuccessRatio:
-		if len(reqs) == 0 {
-			return math.NaN()
-		}
-		ok := 0
-		for _, r := range reqs {
-			if r.OK {
-				ok++
-			}
-		}
-		return float64(ok) / float64(len(reqs))
-	case scenarios.SLIThroughput:
-		if d <= 0 {
-			return math.NaN()
-		}
-		ok := 0
-		for _, r := range reqs {
-			if r.OK {
-				ok++
-			}
-		}
-		return float64(ok) / d.Seconds()
-	case scenarios.SLILatency:
-		// Latency is judged on successful requests: a refused connection
-		// answers fast and must not improve the latency SLI.
-		var lat []time.Duration
-		for _, r := range reqs {
-			if r.OK {
-				lat = append(lat, r.Latency)
-			}
-		}
-		if len(lat) == 0 {
-			return math.NaN()
-		}
-		return Quantile(lat, c.Quantile).Seconds()
-	}
-	return math.NaN()
 }
 
 // Quantile returns the q-quantile of ds by the nearest-rank method: the

@@ -66,7 +66,11 @@ func TestClientSLIs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		v := Evaluate(context.Background(), tt.spec, in)
-		if v.Passed != tt.passed || !near(v.Measured, tt.measured) {
+		ok := near(v.Measured, tt.measured)
+		if tt.spec.Client.SLI == scenarios.SLILatency {
+			ok = nearQuantile(v.Measured, tt.measured)
+		}
+		if v.Passed != tt.passed || !ok {
 			t.Errorf("%s: Evaluate = passed %v measured %v (%s); want passed %v measured %v", tt.name, v.Passed, v.Measured, v.Detail, tt.passed, tt.measured)
 		}
 	}
@@ -77,6 +81,16 @@ func near(a, b float64) bool {
 		return math.IsNaN(a) && math.IsNaN(b)
 	}
 	return math.Abs(a-b) < 1e-9
+}
+
+// nearQuantile reports whether a latency quantile read from a histogram is
+// the exact one to the precision LatencyDigits promises: at least it, and
+// above by less than 1/1024 of it.
+func nearQuantile(got, exact float64) bool {
+	if math.IsNaN(got) || math.IsNaN(exact) {
+		return math.IsNaN(got) && math.IsNaN(exact)
+	}
+	return got >= exact && got < exact*(1+1.0/1024)
 }
 
 func slo(c scenarios.ClientSLI, o scenarios.Objective, mode scenarios.Mode, during ...scenarios.Phase) scenarios.SLO {
@@ -197,6 +211,109 @@ func TestMet(t *testing.T) {
 	for _, tt := range tests {
 		if got := Met(objective(tt.op, tt.b), tt.v); got != tt.want {
 			t.Errorf("Met(%s %v, %v) = %v; want %v", tt.op, tt.b, tt.v, got, tt.want)
+		}
+	}
+}
+
+// TestSLOsAtVirtualTimes judges SLOs on synthetic data at virtual times with
+// known answers, as promtool tests rules. The timeline is twoFaults: warmup
+// [0, 10), fault [10, 18) and [24, 26), between [18, 24), recovery [26, 40).
+func TestSLOsAtVirtualTimes(t *testing.T) {
+	nan := math.NaN()
+	// exprs are PromQL answers: one point a second in [0, 40], or none
+	// where the value is absent.
+	exprs := map[string]func(sec float64) float64{
+		// NaN during [12, 14], as a ratio of two zero rates is: no data, not a value.
+		"ratio_nan": func(s float64) float64 {
+			if s >= 12 && s <= 14 {
+				return nan
+			}
+			return 1
+		},
+		// The series disappears at 20 (a target gone): the steps after it are not judged.
+		"disappears": func(s float64) float64 {
+			if s >= 20 {
+				return absent
+			}
+			return 0.5
+		},
+		// No point in [20, 24]: a gap.
+		"gap": func(s float64) float64 {
+			if s >= 20 && s <= 24 {
+				return absent
+			}
+			return 1
+		},
+		"all_nan": func(float64) float64 { return nan },
+	}
+	query := func(_ context.Context, expr string, start, end time.Time, _ time.Duration) ([]metrics.Series, error) {
+		fn, ok := exprs[expr]
+		if !ok {
+			return nil, errors.New("unknown expression " + expr)
+		}
+		s := metrics.Series{Labels: map[string]string{}}
+		for sec := 0.0; sec <= 40; sec++ {
+			if p := at(sec); !p.Before(start) && !p.After(end) && !math.IsInf(fn(sec), -1) {
+				s.Points = append(s.Points, metrics.Point{T: p, V: fn(sec)})
+			}
+		}
+		if len(s.Points) == 0 {
+			return nil, nil
+		}
+		return []metrics.Series{s}, nil
+	}
+	promSLO := func(expr string, o scenarios.Objective, mode scenarios.Mode, during ...scenarios.Phase) scenarios.SLO {
+		return scenarios.SLO{Name: "p", PromQL: expr, Objective: o, Mode: mode, During: during, Step: time.Second}
+	}
+	// Client requests every 10ms in [0, 20) and [25, 40): none in [20, 25),
+	// which holds the end of between and the second fault's first second.
+	reqs := append(requests(0, 20, never, constLat(20*time.Millisecond)), requests(25, 40, never, constLat(20*time.Millisecond))...)
+	ratio := scenarios.ClientSLI{SLI: scenarios.SLISuccessRatio}
+	tests := []struct {
+		name     string
+		spec     scenarios.SLO
+		passed   bool
+		measured float64
+		samples  int
+		detail   string
+	}{
+		// PromQL. NaN steps are skipped: 41 points less 3.
+		{"NaN always", promSLO("ratio_nan", objective(scenarios.OpGE, 0.99), scenarios.ModeAlways, scenarios.PhaseAll), true, 1, 38, ""},
+		{"NaN overall", promSLO("ratio_nan", objective(scenarios.OpGE, 0.99), scenarios.ModeOverall, scenarios.PhaseAll), true, 1, 38, ""},
+		// Only NaN in the fault windows [10, 18] and [24, 26]: no data fails.
+		{"all NaN", promSLO("all_nan", objective(scenarios.OpGE, 0.99), scenarios.ModeAlways, scenarios.PhaseFault), false, nan, 0, "no data in the window"},
+		// Points 0 … 19 of the 41: judged on those.
+		{"disappears", promSLO("disappears", objective(scenarios.OpLE, 0.5), scenarios.ModeAlways, scenarios.PhaseAll), true, 0.5, 20, ""},
+		// In the recovery [26, 40] it is gone: no data.
+		{"disappeared", promSLO("disappears", objective(scenarios.OpLE, 0.5), scenarios.ModeOverall, scenarios.PhaseRecovery), false, nan, 0, "no data in the window"},
+		// Between [18, 24] has points at 18 and 19 only.
+		{"gap always", promSLO("gap", objective(scenarios.OpGE, 1), scenarios.ModeAlways, scenarios.PhaseBetween), true, 1, 2, ""},
+
+		// Client. The phase exists, but no request was sent in it: no data fails.
+		{"empty window", slo(scenarios.ClientSLI{SLI: scenarios.SLISuccessRatio, Stream: "web"}, objective(scenarios.OpGE, 0.5), scenarios.ModeAlways, scenarios.PhaseFault),
+			false, nan, 0, "no requests in the window"},
+		// Steps without requests have no ratio: the gap is not judged; 3500 requests.
+		{"gap ratio always", slo(ratio, objective(scenarios.OpGE, 1), scenarios.ModeAlways, scenarios.PhaseAll), true, 1, 3500, ""},
+		// But throughput of a step without requests is 0/s: the gap's first step fails.
+		{"gap throughput always", slo(scenarios.ClientSLI{SLI: scenarios.SLIThroughput}, objective(scenarios.OpGE, 50), scenarios.ModeAlways, scenarios.PhaseAll),
+			false, 0, 3500, "worst 1s step starts at 2026-11-23T07:00:20Z: 0.0/s"},
+		// Between [18, 24) has requests in [18, 20) only: 200 in 6s.
+		{"gap throughput overall", slo(scenarios.ClientSLI{SLI: scenarios.SLIThroughput}, objective(scenarios.OpGE, 50), scenarios.ModeOverall, scenarios.PhaseBetween),
+			false, 200.0 / 6, 200, ""},
+		// Latency steps without a success are not judged.
+		{"gap latency always", slo(scenarios.ClientSLI{SLI: scenarios.SLILatency, Quantile: 0.99}, objective(scenarios.OpLE, 0.1), scenarios.ModeAlways, scenarios.PhaseBetween),
+			true, 0.02, 200, ""},
+	}
+	in := Input{Timeline: twoFaults(), Requests: reqs, Query: query}
+	for _, tt := range tests {
+		v := Evaluate(context.Background(), tt.spec, in)
+		ok := near(v.Measured, tt.measured)
+		if tt.spec.Client != nil && tt.spec.Client.SLI == scenarios.SLILatency {
+			ok = nearQuantile(v.Measured, tt.measured)
+		}
+		if v.Passed != tt.passed || !ok || v.Samples != tt.samples || !strings.Contains(v.Detail, tt.detail) || (tt.detail == "" && v.Detail != "") {
+			t.Errorf("%s: Evaluate = passed %v measured %v samples %d detail %q; want passed %v measured %v samples %d detail %q",
+				tt.name, v.Passed, v.Measured, v.Samples, v.Detail, tt.passed, tt.measured, tt.samples, tt.detail)
 		}
 	}
 }

@@ -38,7 +38,9 @@ type Timeline struct {
 }
 
 // faultWindows returns the union of the fault spans, clipped to the load,
-// in time order. A fault never recovered lasts until the end of the load.
+// in time order. A fault never recovered lasts until the end of the load. An
+// instant fault is a window of no length; one wholly outside the load is
+// none.
 func (tl Timeline) faultWindows() []Window {
 	var ws []Window
 	for _, f := range tl.Faults {
@@ -76,23 +78,45 @@ func merge(ws []Window) []Window {
 }
 
 // Windows returns the windows of phase p, in time order; none when the phase
-// did not occur (a fault phase in a run without faults, say). Warmup runs
-// from the start of the load to the first fault; fault is the union of the
-// times any fault was active; recovery runs from the end of the last fault
-// to the end of the load. Without faults, warmup is the whole load.
+// did not occur (a fault phase in a run without faults, say).
+//
+// Warmup, fault, between and recovery cover the load [Start, End) without
+// holes or overlaps; all is the whole load:
+//
+//	load      ├──────────────────────────────────────────────┤
+//	faults             ├────┤  ├──┤       ·          ├────────── (never recovered)
+//	warmup    ├────────┤
+//	fault              ├────┤  ├──┤                  ├──────────┤
+//	between                 ├──┤  ├───────·──────────┤
+//	recovery  (none: the last fault never ended)
+//
+// Fault is the union of the fault spans, clipped to the load, a fault never
+// recovered lasting to the end of the load; overlapping and adjacent spans
+// merge. Warmup runs from the start of the load to the first injection,
+// between from the end of one fault window to the start of the next, and
+// recovery from the end of the last fault window to the end of the load.
+// An instant fault (a kill recovered at once, the · above) has no fault
+// window but still ends the warmup and splits between. Without faults,
+// warmup is the whole load. A phase of no length has no window.
 func (tl Timeline) Windows(p scenarios.Phase) []Window {
 	all := Window{Start: tl.Start, End: tl.End}
 	faults := tl.faultWindows()
 	switch p {
 	case scenarios.PhaseAll:
-		return []Window{all}
+		return nonEmpty([]Window{all})
 	case scenarios.PhaseFault:
 		return nonEmpty(faults)
 	case scenarios.PhaseWarmup:
 		if len(faults) == 0 {
-			return []Window{all}
+			return nonEmpty([]Window{all})
 		}
 		return nonEmpty([]Window{{Start: tl.Start, End: faults[0].Start}})
+	case scenarios.PhaseBetween:
+		var ws []Window
+		for i := 1; i < len(faults); i++ {
+			ws = append(ws, Window{Start: faults[i-1].End, End: faults[i].Start})
+		}
+		return nonEmpty(ws)
 	case scenarios.PhaseRecovery:
 		if len(faults) == 0 {
 			return nil
