@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"text/template"
 	"time"
@@ -111,7 +112,14 @@ func Judge(ctx context.Context, dir string, opts ...JudgeOption) (*reports.Repor
 	slices.SortStableFunc(rep.Phases, func(a, b reports.Phase) int { return a.Start.Compare(b.Start) })
 
 	rtos := newRTOJudges(s.Checks.RTO, tl)
-	reqs, summaries, err := readResults(resultsDir, s, tl, func(r slo.Request) {
+	slos := make([]*slo.Judge, len(s.Checks.SLOs))
+	for i, spec := range s.Checks.SLOs {
+		slos[i] = slo.NewJudge(spec, tl)
+	}
+	summaries, err := readResults(resultsDir, s, tl, func(r slo.Request) {
+		for _, j := range slos {
+			j.Add(r)
+		}
 		for _, j := range rtos {
 			j.add(r)
 		}
@@ -121,14 +129,14 @@ func Judge(ctx context.Context, dir string, opts ...JudgeOption) (*reports.Repor
 	}
 	rep.Load = summaries
 
-	in := slo.Input{Timeline: tl, Requests: reqs}
+	var query slo.QueryRangeFunc // nil: the run has no metrics
 	if st, err := os.Stat(filepath.Join(dir, rundir.DirTSDB)); err == nil && st.IsDir() {
 		stored, err := metrics.OpenStored(filepath.Join(dir, rundir.DirTSDB))
 		if err != nil {
 			return nil, fmt.Errorf("judge %s: %w", dir, err)
 		}
 		defer func() { _ = stored.Close() }() // opened read only
-		in.Query = stored.QueryRange
+		query = stored.QueryRange
 	}
 	if pr := s.Target.Prometheus(); pr != nil {
 		from := o.promQLFrom
@@ -149,27 +157,27 @@ func Judge(ctx context.Context, dir string, opts ...JudgeOption) (*reports.Repor
 				return nil, fmt.Errorf("judge %s: %w", dir, err)
 			}
 			defer func() { _ = done() }() // each answer was written as it came
-			in.Query = q
+			query = q
 		case PromQLFromRecord:
 			q, err := recorded(promqlRecordPath(dir))
 			if err != nil {
 				return nil, fmt.Errorf("judge %s: %w", dir, err)
 			}
-			in.Query = q
+			query = q
 		}
 	}
-	for _, spec := range s.Checks.SLOs {
-		rep.Checks = append(rep.Checks, slo.Evaluate(ctx, spec, in))
+	for _, j := range slos {
+		rep.Checks = append(rep.Checks, j.Verdict(ctx, query))
 	}
 	for _, j := range rtos {
-		rep.RTO = append(rep.RTO, j.verdict(ctx, in.Query, s.Metrics.ScrapeInterval))
+		rep.RTO = append(rep.RTO, j.verdict(ctx, query, s.Metrics.ScrapeInterval))
 	}
 	if len(s.Checks.RPO) > 0 {
 		writes, err := probeWrites(dir)
 		if err != nil {
 			return nil, fmt.Errorf("judge %s: %w", dir, err)
 		}
-		rep.RPO = rpoChecks(ctx, s.Checks.RPO, tl, writes, in.Query, s.Metrics.ScrapeInterval)
+		rep.RPO = rpoChecks(ctx, s.Checks.RPO, tl, writes, query, s.Metrics.ScrapeInterval)
 	}
 	missingInjections(rep, s, tl)
 	if rep.Status == "" {
@@ -337,49 +345,51 @@ func mergeRecord(f *reports.Fault, rec chaos.Record) {
 	}
 }
 
-// readResults reads every stream's results: the requests for the SLIs,
-// sorted by start, and a summary per route.
-func readResults(dir string, s *scenarios.Scenario, tl slo.Timeline, each func(slo.Request)) ([]slo.Request, []reports.StreamSummary, error) {
+// readResults streams every result of the run's streams through each, as
+// a request of the SLIs, and sums them up per stream and route. Nothing
+// holds every result: memory grows with the routes, not the results.
+func readResults(dir string, s *scenarios.Scenario, tl slo.Timeline, each func(slo.Request)) ([]reports.StreamSummary, error) {
 	type acc struct {
 		sum    reports.StreamSummary
-		lat    []time.Duration
+		lat    *slo.Latencies
 		errors map[string]int
 	}
 	accs := map[[2]string]*acc{}
-	var reqs []slo.Request
 	for _, st := range s.Load {
 		path := filepath.Join(dir, st.Name+".gob")
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 			continue
 		}
 		err := load.ReadResults(path, func(stream, route string, r *vegeta.Result) error {
-			ok := load.Outcome(r) == load.OutcomeSuccess
-			req := slo.Request{Stream: stream, Route: route, Start: r.Timestamp, Latency: r.Latency, OK: ok}
-			each(req)
-			reqs = append(reqs, req)
+			outcome := load.Outcome(r)
+			ok := outcome == load.OutcomeSuccess
+			each(slo.Request{Stream: stream, Route: route, Start: r.Timestamp, Latency: r.Latency, OK: ok})
 			k := [2]string{stream, route}
 			a, found := accs[k]
 			if !found {
-				a = &acc{sum: reports.StreamSummary{Stream: stream, Route: route, Codes: map[string]int{}}, errors: map[string]int{}}
+				a = &acc{sum: reports.StreamSummary{Stream: stream, Route: route, Codes: map[string]int{}}, lat: slo.NewLatencies(), errors: map[string]int{}}
 				accs[k] = a
 			}
 			a.sum.Requests++
-			a.sum.Codes[fmt.Sprint(r.Code)]++
+			a.sum.Codes[strconv.Itoa(int(r.Code))]++
 			if ok {
 				a.sum.Successes++
-				a.lat = append(a.lat, r.Latency)
+				a.lat.Add(r.Latency)
 			}
-			if r.Error != "" {
+			if r.Error != "" && len(a.errors) < maxErrorKinds {
 				a.errors[r.Error]++
+			} else if r.Error != "" {
+				if _, seen := a.errors[r.Error]; seen {
+					a.errors[r.Error]++
+				}
 			}
 			a.sum.Max = max(a.sum.Max, r.Latency)
 			return nil
 		})
 		if err != nil {
-			return nil, nil, fmt.Errorf("read results of stream %q: %w", st.Name, err)
+			return nil, fmt.Errorf("read results of stream %q: %w", st.Name, err)
 		}
 	}
-	slices.SortFunc(reqs, func(a, b slo.Request) int { return a.Start.Compare(b.Start) })
 
 	durations := map[string]time.Duration{}
 	for _, st := range s.Load {
@@ -399,9 +409,9 @@ func readResults(dir string, s *scenarios.Scenario, tl slo.Timeline, each func(s
 		if d := durations[sum.Stream]; d > 0 {
 			sum.Throughput = float64(sum.Successes) / d.Seconds()
 		}
-		sum.P50 = slo.Quantile(a.lat, 0.50)
-		sum.P90 = slo.Quantile(a.lat, 0.90)
-		sum.P99 = slo.Quantile(a.lat, 0.99)
+		sum.P50 = a.lat.Quantile(0.50)
+		sum.P90 = a.lat.Quantile(0.90)
+		sum.P99 = a.lat.Quantile(0.99)
 		for msg, n := range a.errors {
 			sum.Errors = append(sum.Errors, reports.ErrorCount{Error: msg, Count: n})
 		}
@@ -416,8 +426,13 @@ func readResults(dir string, s *scenarios.Scenario, tl slo.Timeline, each func(s
 	slices.SortFunc(out, func(a, b reports.StreamSummary) int {
 		return cmp.Or(cmp.Compare(a.Stream, b.Stream), cmp.Compare(a.Route, b.Route))
 	})
-	return reqs, out, nil
+	return out, nil
 }
+
+// maxErrorKinds caps the distinct error messages counted per route: error
+// texts may carry a port or an address each, and must not make the judge's
+// memory grow with the results.
+const maxErrorKinds = 1000
 
 // lastResult is when the last result of the run's streams completed; zero
 // when there is none.

@@ -298,3 +298,29 @@ func clientValue(c scenarios.ClientSLI, n counts, lat histogram, d time.Duration
 	}
 	return math.NaN()
 }
+
+// Latencies collects latencies for quantiles, in memory that does not grow
+// with their number: an HDR histogram at LatencyDigits significant digits,
+// so a quantile is the exact nearest-rank value or up to 1/1024 above it.
+// The zero value is not usable: use NewLatencies.
+type Latencies struct {
+	h *hdrhistogram.Histogram
+}
+
+// NewLatencies returns an empty Latencies.
+func NewLatencies() *Latencies { return &Latencies{h: newLatencyHistogram()} }
+
+// Add records d; latencies over MaxTrackedLatency count as it.
+func (l *Latencies) Add(d time.Duration) { _ = l.h.RecordValue(latencyValue(d)) }
+
+// Count is how many latencies were added.
+func (l *Latencies) Count() int64 { return l.h.TotalCount() }
+
+// Quantile returns the q-quantile by the nearest-rank method, as [Quantile]
+// defines it, to the histogram's precision; 0 when empty.
+func (l *Latencies) Quantile(q float64) time.Duration {
+	if l.h.TotalCount() == 0 {
+		return 0
+	}
+	return histogramQuantile(l.h, q)
+}
