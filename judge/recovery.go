@@ -45,12 +45,40 @@ func newRTOJudges(specs []scenarios.RTO, tl slo.Timeline) []*rtoJudge {
 			}
 			j := &rtoJudge{spec: spec, injection: i + 1, span: sp, end: end}
 			if spec.Recovery.PromQL == "" {
-				j.buckets, j.err = slo.NewRecoveryBuckets(recoveryCondition(spec), sp, end)
+				c := recoveryCondition(spec)
+				c.Resolution = resolution(c.Window, spec.StableFor, end.Sub(sp.Start))
+				j.buckets, j.err = slo.NewRecoveryBuckets(c, sp, end)
 			}
 			out = append(out, j)
 		}
 	}
 	return out
+}
+
+// FineResolution is the grid of a client RTO whose window and stableFor
+// are multiples of it and whose judged range fits slo.MaxRecoveryBuckets
+// at it: the RTO is then placed to 10 ms (plus the gap between two
+// requests), ten times finer than slo.DefaultResolution, which is the
+// fallback.
+const FineResolution = 10 * time.Millisecond
+
+// resolution picks the grid of a client RTO: FineResolution when it fits,
+// else slo.DefaultResolution when it does, else the greatest common divisor
+// of window and stableFor (whole milliseconds, as validation demands).
+func resolution(window, stableFor, span time.Duration) time.Duration {
+	fits := func(res time.Duration) bool {
+		return window%res == 0 && stableFor%res == 0 && int64((span+window)/res) < slo.MaxRecoveryBuckets
+	}
+	for _, res := range []time.Duration{FineResolution, slo.DefaultResolution} {
+		if fits(res) {
+			return res
+		}
+	}
+	a, b := window, stableFor
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return min(a, slo.DefaultResolution)
 }
 
 // recoveryCondition is the client-side condition of spec.
