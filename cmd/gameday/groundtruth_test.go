@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gameday/gameday/reports"
+	"github.com/gameday/gameday/rundir"
 )
 
 // outageTarget answers 503 to every request for exactly the duration a
@@ -108,7 +112,9 @@ faults:
 				t.Errorf("run %d = exit %d\n%s\n%s", r, code, stdout, stderr)
 				return
 			}
-			rep := readReport(t, runDir(t, out))
+			dir := runDir(t, out)
+			rep := readReport(t, dir)
+			sameReportAgain(t, dir)
 			target.mu.Lock()
 			defer target.mu.Unlock()
 			for i := range trials {
@@ -145,6 +151,22 @@ faults:
 		t.Errorf("%d trials judged; want 20", n)
 	}
 	t.Logf("worst RTO error over %d trials: %s", n, worst)
+}
+
+// sameReportAgain runs gameday report on dir and fails unless it rebuilds
+// report.json byte for byte (acceptance 7 of the RTO/RPO issue).
+func sameReportAgain(t *testing.T, dir string) {
+	t.Helper()
+	before, err := os.ReadFile(filepath.Join(dir, rundir.FileReport))
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	code, _, stderr := cli(t, context.Background(), "report", dir)
+	after, _ := os.ReadFile(filepath.Join(dir, rundir.FileReport))
+	if code == exitAborted || code == exitUsage || !bytes.Equal(before, after) {
+		t.Errorf("gameday report %s = exit %d (%s); report.json rebuilt the same: %v", dir, code, stderr, bytes.Equal(before, after))
+	}
 }
 
 func findRTO(rep *reports.Report, name string) *reports.RecoveryCheck {
@@ -285,7 +307,9 @@ faults:
 			if code != want {
 				t.Errorf("lossy=%v: run = exit %d; want %d\n%s\n%s", lossy, code, want, stdout, stderr)
 			}
-			rep := readReport(t, runDir(t, out))
+			dir := runDir(t, out)
+			rep := readReport(t, dir)
+			sameReportAgain(t, dir)
 			store.mu.Lock()
 			defer store.mu.Unlock()
 			n, worst := 0, time.Duration(0)
