@@ -255,7 +255,7 @@ func ReadProbe(dir string) ([]ProbeResult, error) {
 	var (
 		out  []ProbeResult
 		byID = map[probeID]int{} // index in out
-		bad  error              // a line that is not JSON: only the last may be (torn)
+		bad  error               // a line that is not JSON: only the last may be (torn)
 	)
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
