@@ -16,16 +16,20 @@ const (
 	OutcomeClientError    = "client_error"    // 4xx
 	OutcomeServerError    = "server_error"    // 5xx
 	OutcomeTransportError = "transport_error" // no response (code 0), any other code, or an error after a 2xx/3xx
+	OutcomeCanceled       = "canceled"        // cut by gameday itself (see ErrCanceled): not the target's failure
 )
 
 // Outcome classifies a result: OutcomeSuccess for a 2xx or 3xx response with
-// no error, OutcomeClientError for 4xx, OutcomeServerError for 5xx, and
-// OutcomeTransportError for everything else: no response (code 0), a code
-// outside 200-599, or a 2xx/3xx whose body failed to arrive (timeout,
-// reset). Vegeta sets Error for every code outside 2xx/3xx, so the code
-// decides first.
+// no error, OutcomeClientError for 4xx, OutcomeServerError for 5xx,
+// OutcomeCanceled for a request Run cut when its context ended (its Error
+// starts with ErrCanceled's text; see Run), and OutcomeTransportError for
+// everything else: no response (code 0), a code outside 200-599, or a
+// 2xx/3xx whose body failed to arrive (timeout, reset). Vegeta sets Error
+// for every code outside 2xx/3xx, so the code decides first.
 func Outcome(r *vegeta.Result) string {
 	switch c := r.Code; {
+	case Canceled(r):
+		return OutcomeCanceled
 	case c >= 500 && c < 600:
 		return OutcomeServerError
 	case c >= 400 && c < 500:
@@ -66,8 +70,8 @@ type routeKey struct{ stream, route string }
 
 type requestKey struct {
 	routeKey
-	code uint16
-	err  bool // a 2xx/3xx with an error: a transport error
+	code    uint16
+	outcome string // a 2xx/3xx may be a success, a transport error or canceled
 }
 
 var _ Sink = (*Collector)(nil)
@@ -99,7 +103,7 @@ func NewCollector(reg prometheus.Registerer) (*Collector, error) {
 func (c *Collector) Record(stream, route string, r *vegeta.Result) {
 	outcome := Outcome(r)
 	rk := routeKey{stream, route}
-	qk := requestKey{routeKey: rk, code: r.Code, err: outcome == OutcomeTransportError}
+	qk := requestKey{routeKey: rk, code: r.Code, outcome: outcome}
 	c.mu.RLock()
 	ctr, okc := c.counters[qk]
 	obs, oko := c.observers[rk]

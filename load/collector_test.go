@@ -29,6 +29,11 @@ func TestOutcome(t *testing.T) {
 		{200, "context deadline exceeded (Client.Timeout or context cancellation while reading body)", OutcomeTransportError},
 		{101, "101 Switching Protocols", OutcomeTransportError},
 		{600, "600 ", OutcomeTransportError},
+		{0, "canceled by gameday: Get \"http://x/\": load stream stopped", OutcomeCanceled},
+		{200, "canceled by gameday: unexpected EOF", OutcomeCanceled},             // the body was cut
+		{503, "canceled by gameday: 503 Service Unavailable", OutcomeServerError}, // never marked: a status is the target's answer
+		{0, "canceled by gameday", OutcomeTransportError},                         // the mark is the text and ": "
+		{0, "Get \"http://x/\": canceled by gameday: x", OutcomeTransportError},   // only a prefix marks
 	}
 	for _, tt := range tests {
 		r := &vegeta.Result{Code: tt.code, Error: tt.err}
@@ -86,6 +91,8 @@ func TestCollector(t *testing.T) {
 	record("feed", 0, "connection refused", 1)
 	record("post", 404, "404 Not Found", 3)
 	record("post", 200, "timeout while reading body", 4)
+	record("post", 0, "canceled by gameday: read: load stream stopped", 2)
+	record("post", 200, "canceled by gameday: unexpected EOF", 1)
 
 	got := gather(t, reg)
 	wantRequests := series{
@@ -94,11 +101,13 @@ func TestCollector(t *testing.T) {
 		"code=0,outcome=transport_error,route=feed,stream=mobile":   1,
 		"code=404,outcome=client_error,route=post,stream=mobile":    3,
 		"code=200,outcome=transport_error,route=post,stream=mobile": 4,
+		"code=0,outcome=canceled,route=post,stream=mobile":          2,
+		"code=200,outcome=canceled,route=post,stream=mobile":        1,
 	}
 	checkSeries(t, "gameday_requests_total", got["gameday_requests_total"], wantRequests)
 	checkSeries(t, "gameday_request_duration_seconds", got["gameday_request_duration_seconds"], series{
 		"route=feed,stream=mobile": 8,
-		"route=post,stream=mobile": 7,
+		"route=post,stream=mobile": 10,
 	})
 
 	// A second collector on the same registry is refused, not a panic.
@@ -133,4 +142,47 @@ func BenchmarkCollectorRecord(b *testing.B) {
 			c.Record("mobile", "GET /v1/feed", r)
 		}
 	})
+}
+
+// TestMarkCanceled: Run marks as canceled exactly the results without a
+// complete response that ended once it had begun cutting.
+func TestMarkCanceled(t *testing.T) {
+	stop := time.Date(2026, 11, 28, 9, 15, 0, 0, time.UTC)
+	before, after := stop.Add(-time.Second), stop.Add(-500*time.Millisecond)
+	tests := []struct {
+		code    uint16
+		err     string
+		start   time.Time
+		latency time.Duration
+		want    string
+	}{
+		// In flight when the stop came, cut: no response.
+		{0, "read: load stream stopped", after, time.Second, OutcomeCanceled},
+		// Dialled after the stop: refused by the stopped pool.
+		{0, "dial: load stream stopped", stop.Add(time.Millisecond), 0, OutcomeCanceled},
+		// A 200 whose body was cut by the stop.
+		{200, "unexpected EOF", after, time.Second, OutcomeCanceled},
+		// Ended exactly at the stop: cut.
+		{0, "EOF", before, time.Second, OutcomeCanceled},
+		// The target's timeout, before the stop: its failure.
+		{0, "Client.Timeout exceeded", before, 999 * time.Millisecond, OutcomeTransportError},
+		// A 503 that arrived after the stop is the target's answer.
+		{503, "503 Service Unavailable", after, time.Second, OutcomeServerError},
+		// A success after the stop stays a success.
+		{200, "", after, time.Second, OutcomeSuccess},
+		// A 404 is an answer too.
+		{404, "404 Not Found", after, time.Second, OutcomeClientError},
+	}
+	for _, tt := range tests {
+		r := &vegeta.Result{Code: tt.code, Error: tt.err, Timestamp: tt.start, Latency: tt.latency}
+		markCanceled(r, stop)
+		markCanceled(r, stop) // marking twice is marking once
+		if got := Outcome(r); got != tt.want {
+			t.Errorf("markCanceled(code %d, error %q, ended %s after the stop): Outcome = %s (error %q); want %s",
+				tt.code, tt.err, tt.start.Add(tt.latency).Sub(stop), got, r.Error, tt.want)
+		}
+		if strings.Count(r.Error, ErrCanceled.Error()) > 1 {
+			t.Errorf("markCanceled twice: error %q; want one mark", r.Error)
+		}
+	}
 }

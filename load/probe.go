@@ -343,6 +343,24 @@ func NewProber(p WriteProbe, base string) (*Prober, error) {
 // Every is the probe's cadence, its default filled in.
 func (p *Prober) Every() time.Duration { return p.every }
 
+// VerifyBound is the longest Verify of n acknowledged writes can take
+// against a target that answers no read: VerifyConcurrency reads at a
+// time, each tried VerifyAttempts times, Timeout each, with the waits
+// between the attempts; and one Timeout of slack. A caller bounds Verify
+// with it, so that a hung target cannot hold a run.
+func (p *Prober) VerifyBound(n int) time.Duration {
+	rounds := (n + p.verifyConc - 1) / p.verifyConc
+	per, wait := time.Duration(0), verifyRetryWait
+	for a := range p.verifyAttempts {
+		per += p.timeout
+		if a > 0 {
+			per += wait
+			wait *= 2
+		}
+	}
+	return time.Duration(rounds)*per + p.timeout
+}
+
 // errProbeTimeout is the cause of a request's context when the probe's
 // timeout ended it.
 var errProbeTimeout = errors.New("probe timeout")

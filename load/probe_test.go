@@ -762,3 +762,19 @@ func TestParseOutcomes(t *testing.T) {
 		t.Errorf("ParseReadOutcome(acked) = nil error; want an error")
 	}
 }
+
+func TestVerifyBound(t *testing.T) {
+	p, err := NewProber(WriteProbe{Write: Request{URL: "/w/{{.ID}}"}, Verify: Request{URL: "/r/{{.ID}}"}, Timeout: time.Second}, "http://127.0.0.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 8 at a time, 3 attempts of 1 s with 100 ms and 200 ms between: 3.3 s a round, and 1 s of slack.
+	for _, tt := range []struct {
+		n    int
+		want time.Duration
+	}{{0, time.Second}, {1, 4300 * time.Millisecond}, {8, 4300 * time.Millisecond}, {9, 7600 * time.Millisecond}} {
+		if got := p.VerifyBound(tt.n); got != tt.want {
+			t.Errorf("VerifyBound(%d) = %s; want %s", tt.n, got, tt.want)
+		}
+	}
+}

@@ -29,8 +29,14 @@ func (f SinkFunc) Record(stream, route string, r *vegeta.Result) { f(stream, rou
 // Run sends the stream's load to base (e.g. "http://127.0.0.1:4312") until
 // s.Duration elapses or ctx ends, delivering every result to every sink in
 // completion order. When ctx ends Run stops promptly: no new request starts,
-// requests in flight are cut (their results carry ErrStopped's text or a
-// connection error), and Run returns once every result was delivered.
+// requests in flight are cut, and Run returns once every result was
+// delivered. A cut request's result is marked: its Error starts with
+// ErrCanceled's text and Outcome says OutcomeCanceled, so that what gameday
+// cut is never counted as the target's failure. The criterion: no
+// complete response (code 0, or an error after a 2xx/3xx) and an end
+// (Timestamp + Latency) at or after the moment ctx ended. The end of
+// s.Duration cuts nothing: requests in flight then complete, or fail by
+// their timeout (the target's failure).
 //
 // Each entry of the mix runs as its own Vegeta attack named
 // "<stream>/<route>", at exactly rate × weight / Σweights; the entries start
@@ -68,7 +74,10 @@ func Run(ctx context.Context, s Stream, base string, sinks ...Sink) (Summary, er
 	}
 
 	var interrupted atomic.Bool
+	var stopAt atomic.Pointer[time.Time] // when Run began cutting; nil until then
 	unregister := context.AfterFunc(runCtx, func() {
+		now := time.Now()
+		stopAt.Store(&now) // before any cut, so every cut request ends after it
 		interrupted.Store(true)
 		for _, a := range attackers {
 			a.Stop()
@@ -98,12 +107,18 @@ func Run(ctx context.Context, s Stream, base string, sinks ...Sink) (Summary, er
 		wg.Go(func() {
 			c := &counts[i]
 			for r := range results {
+				if at := stopAt.Load(); at != nil {
+					markCanceled(r, *at)
+				}
 				for _, sink := range sinks {
 					sink.Record(p.name, e.route, r)
 				}
 				c.Requests++
-				if Outcome(r) == OutcomeSuccess {
+				switch Outcome(r) {
+				case OutcomeSuccess:
 					c.Successes++
+				case OutcomeCanceled:
+					c.Canceled++
 				}
 			}
 		})
@@ -115,6 +130,7 @@ func Run(ctx context.Context, s Stream, base string, sinks ...Sink) (Summary, er
 		sum.Routes[e.route] = counts[i]
 		sum.Requests += counts[i].Requests
 		sum.Successes += counts[i].Successes
+		sum.Canceled += counts[i].Canceled
 	}
 	if renderErr != nil {
 		return sum, fmt.Errorf("load stream %q: %w", s.Name, renderErr)

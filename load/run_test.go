@@ -268,8 +268,8 @@ func TestRunCancel(t *testing.T) {
 	if got.err != nil {
 		t.Fatalf("Run() after cancel error: %v; want nil", got.err)
 	}
-	if !got.sum.Interrupted || got.sum.Requests == 0 || got.sum.Successes != 0 {
-		t.Errorf("Run() after cancel = %+v; want interrupted, requests, no successes", got.sum)
+	if !got.sum.Interrupted || got.sum.Requests == 0 || got.sum.Successes != 0 || got.sum.Canceled != got.sum.Requests {
+		t.Errorf("Run() after cancel = %+v; want interrupted, requests, no successes, every request canceled", got.sum)
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -280,8 +280,8 @@ func TestRunCancel(t *testing.T) {
 		t.Logf("Run() after cancel = %+v; first result error: %s", got.sum, results[0].Error)
 	}
 	for _, r := range results {
-		if Outcome(&r) != OutcomeTransportError || !strings.Contains(r.Error, ErrStopped.Error()) {
-			t.Errorf("result after cancel = code %d error %q; want a transport error with %q", r.Code, r.Error, ErrStopped)
+		if Outcome(&r) != OutcomeCanceled || !strings.HasPrefix(r.Error, ErrCanceled.Error()+": ") {
+			t.Errorf("result after cancel = code %d error %q, outcome %s; want %s, its error starting with %q", r.Code, r.Error, Outcome(&r), OutcomeCanceled, ErrCanceled)
 		}
 	}
 	// Every request the server got was cut: its handler saw the client go.

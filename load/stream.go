@@ -107,6 +107,7 @@ type Summary struct {
 	Stream    string
 	Requests  uint64                 // results delivered
 	Successes uint64                 // results whose Outcome is OutcomeSuccess
+	Canceled  uint64                 // results whose Outcome is OutcomeCanceled
 	Routes    map[string]RouteCounts // per route name
 	Elapsed   time.Duration          // from the first attack's start to the last result
 	// Interrupted is true when Run's context ended the stream before its
@@ -118,6 +119,7 @@ type Summary struct {
 type RouteCounts struct {
 	Requests  uint64
 	Successes uint64
+	Canceled  uint64
 }
 
 // entryPlan is one validated entry of a stream, ready to attack.

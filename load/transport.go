@@ -9,11 +9,47 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
 // ErrStopped is the error of a request that Run cut short because its
 // context ended: the request was in flight, or about to connect.
 var ErrStopped = errors.New("load stream stopped")
+
+// ErrCanceled starts the Error of every result of a request Run cut when
+// its context ended (an interrupt, an abort, the run stopping the load):
+// Run rewrites such a result's Error to "<ErrCanceled>: <what Vegeta
+// said>", and Outcome returns OutcomeCanceled for it. A target's own
+// failures never start with it: Vegeta's status errors start with the
+// code ("503 Service Unavailable"), its transport errors with the method
+// ("Get \"http://…\": …").
+var ErrCanceled = errors.New("canceled by gameday")
+
+// Canceled reports whether r is the result of a request Run cut (see
+// ErrCanceled): no complete response, and an Error Run marked.
+func Canceled(r *vegeta.Result) bool {
+	return (r.Code == 0 || (r.Code >= 200 && r.Code < 400)) &&
+		len(r.Error) > len(canceledMark) && r.Error[:len(canceledMark)] == canceledMark
+}
+
+// canceledMark starts a canceled result's Error.
+var canceledMark = ErrCanceled.Error() + ": "
+
+// markCanceled marks r as cut by Run when it is: a request without a
+// complete response (no status, or an error after a 2xx/3xx) that ended at
+// or after stopAt, the moment Run began cutting. A request that ended
+// before (a refused connection, the target's timeout) keeps its failure; a
+// status the target sent (a 5xx) is its answer, whenever it came.
+func markCanceled(r *vegeta.Result, stopAt time.Time) {
+	if Canceled(r) || r.Error == "" || (r.Code != 0 && (r.Code < 200 || r.Code >= 400)) {
+		return
+	}
+	if r.Timestamp.Add(r.Latency).Before(stopAt) {
+		return
+	}
+	r.Error = canceledMark + r.Error
+}
 
 // connPool is the dialer of one stream's HTTP transport. It remembers every
 // connection it opened so that stopping the stream can close them all: a

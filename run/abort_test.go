@@ -3,6 +3,7 @@ package run
 import (
 	"context"
 	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -12,22 +13,22 @@ import (
 	"github.com/gameday/gameday/scenarios"
 )
 
-// answer is a metrics.Querier that answers every instant query with the
-// same series, or an error.
-type answer struct {
+// fixedAnswer is a metrics.Querier that answers every query with the same
+// series, or an error.
+type fixedAnswer struct {
 	series []metrics.Series
 	err    error
 }
 
-func (a answer) Query(context.Context, string, time.Time) ([]metrics.Series, error) {
+func (a fixedAnswer) Query(context.Context, string, time.Time) ([]metrics.Series, error) {
 	return a.series, a.err
 }
 
-func (a answer) QueryRange(context.Context, string, time.Time, time.Time, time.Duration) ([]metrics.Series, error) {
+func (a fixedAnswer) QueryRange(context.Context, string, time.Time, time.Time, time.Duration) ([]metrics.Series, error) {
 	return a.series, a.err
 }
 
-var _ metrics.Querier = answer{}
+var _ metrics.Querier = fixedAnswer{}
 
 // TestAbortConditionMeasure: what a condition measures, and when it has
 // no data (which is never a trip).
@@ -40,7 +41,7 @@ func TestAbortConditionMeasure(t *testing.T) {
 	tests := []struct {
 		name    string
 		spec    scenarios.Abort
-		results []vegeta.Result // started at now-1s
+		results []vegeta.Result // started 1s before now
 		q       metrics.Querier
 		want    string // measured text; "" for no data
 		wantErr bool
@@ -52,11 +53,11 @@ func TestAbortConditionMeasure(t *testing.T) {
 			[]vegeta.Result{{Code: 0, Error: "connection refused"}}, nil, "", false},
 		{"throughput", scenarios.Abort{Client: &scenarios.ClientSLI{SLI: scenarios.SLIThroughput}, Window: 2 * time.Second},
 			[]vegeta.Result{{Code: 200}, {Code: 200}, {Code: 200}, {Code: 200}}, nil, "2.0/s", false},
-		{"promql, one series", scenarios.Abort{PromQL: "x"}, nil, answer{series: one(0.25)}, "0.25", false},
-		{"promql, no series: no data", scenarios.Abort{PromQL: "x"}, nil, answer{}, "", false},
-		{"promql, NaN: no data", scenarios.Abort{PromQL: "x"}, nil, answer{series: one(nan())}, "", false},
-		{"promql, two series: an error, not a trip", scenarios.Abort{PromQL: "x"}, nil, answer{series: append(one(1), one(2)...)}, "", true},
-		{"promql, a failed query: an error, not a trip", scenarios.Abort{PromQL: "x"}, nil, answer{err: errors.New("down")}, "", true},
+		{"promql, one series", scenarios.Abort{PromQL: "x"}, nil, fixedAnswer{series: one(0.25)}, "0.25", false},
+		{"promql, no series: no data", scenarios.Abort{PromQL: "x"}, nil, fixedAnswer{}, "", false},
+		{"promql, NaN: no data", scenarios.Abort{PromQL: "x"}, nil, fixedAnswer{series: one(math.NaN())}, "", false},
+		{"promql, two series: an error, not a trip", scenarios.Abort{PromQL: "x"}, nil, fixedAnswer{series: append(one(1), one(2)...)}, "", true},
+		{"promql, a failed query: an error, not a trip", scenarios.Abort{PromQL: "x"}, nil, fixedAnswer{err: errors.New("down")}, "", true},
 	}
 	for _, tt := range tests {
 		r := &runner{s: &scenarios.Scenario{Checks: scenarios.Checks{Abort: []scenarios.Abort{tt.spec}}}}
@@ -71,5 +72,3 @@ func TestAbortConditionMeasure(t *testing.T) {
 		}
 	}
 }
-
-func nan() float64 { var z float64; return z / z }

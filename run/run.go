@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -214,18 +215,22 @@ type runner struct {
 	vals   *scenarios.Values
 	redact *redactor
 
-	target  Target
-	running *target.Running
-	journal *rundir.Journal
-	guard   *guard
-	lease   *rundir.Lease
-	prom    *metrics.Embedded
-	own     *http.Server
-	results []*load.ResultsFile
+	target   Target
+	running  *target.Running
+	journal  *rundir.Journal
+	guard    *guard
+	lease    *rundir.Lease
+	prom     *metrics.Embedded
+	own      *http.Server
+	results  []*load.ResultsFile
+	probeLog *rundir.ProbeLog // nil without write probes
 
-	mu       sync.Mutex // guards faults and logFiles
+	mu       sync.Mutex // guards faults, logFiles and lastRecovered
 	faults   []chaos.Fault
 	logFiles []io.WriteCloser // the target's process logs, closed at teardown
+	// lastRecovered is when a fault was last recovered: the write probes'
+	// settle period starts from it.
+	lastRecovered time.Time
 
 	// teardownErr is what teardown could not do, kept whatever else ended
 	// the run.
@@ -365,6 +370,19 @@ func (r *runner) startMetrics(ctx context.Context) (*load.Collector, error) {
 	return collector, nil
 }
 
+// querier answers the scenario's PromQL while the run plays: the target's
+// own Prometheus when it has one, else the embedded one; nil before
+// metrics start.
+func (r *runner) querier() metrics.Querier {
+	if r.running != nil && r.running.Prometheus != nil {
+		return r.running.Prometheus
+	}
+	if r.prom != nil {
+		return r.prom
+	}
+	return nil
+}
+
 // awaitScrapes polls until n targets have been scraped successfully.
 func awaitScrapes(ctx context.Context, q metrics.Querier, n int, every time.Duration) error {
 	tick := time.NewTicker(min(every/4, 100*time.Millisecond))
@@ -396,11 +414,38 @@ func (r *runner) buildFaults() ([]chaos.Fault, error) {
 	return out, nil
 }
 
-// timeline runs the load streams and the faults from t0, and returns when
-// the load has ended and every fault's own schedule is over.
+// timeline runs the load streams, the write probes and the faults from
+// t0, with the steady-state check before the first fault and the abort
+// guard throughout, and returns when the load has ended, every fault's
+// own schedule is over and the probes have read their writes back.
+//
+//	t0 ── load and probes ─────────────────────────────── end of load ── settle ── read-back
+//	 │        steady state? ─▶ faults (held until it holds)      │
+//	 └─ abort guard, every second ────────────────────────────────┘
+//
+// A failed steady state or a tripped abort condition stops the load at
+// once; an abort first reverts every fault. Either is returned as an
+// AbortedError (exit 3), and the run is judged on what it has.
 func (r *runner) timeline(ctx context.Context, collector *load.Collector, faults []chaos.Fault) error {
 	if err := os.MkdirAll(filepath.Join(r.dir, rundir.DirResults), 0o755); err != nil {
 		return err
+	}
+	probes, err := r.buildProbes()
+	if err != nil {
+		return err
+	}
+	var extra []load.Sink // live taps on every stream's results
+	steady := r.steadySLOs()
+	var warm *warmupRecorder
+	if len(steady) > 0 && len(faults) > 0 {
+		warm = &warmupRecorder{}
+		extra = append(extra, warm)
+	}
+	aborts := r.buildAborts()
+	for _, c := range aborts {
+		if c.window != nil {
+			extra = append(extra, c.window)
+		}
 	}
 	var sinks [][]load.Sink
 	for _, st := range r.s.Load {
@@ -409,18 +454,35 @@ func (r *runner) timeline(ctx context.Context, collector *load.Collector, faults
 			return err
 		}
 		r.results = append(r.results, f)
-		sinks = append(sinks, []load.Sink{f, collector})
+		sinks = append(sinks, append([]load.Sink{f, collector}, extra...))
 	}
 
 	loadCtx, stopLoad := context.WithCancelCause(ctx)
 	defer stopLoad(nil)
 	faultCtx, stopFaults := context.WithCancel(loadCtx)
 	defer stopFaults()
+	// The probes write and the checks watch while the load plays.
+	liveCtx, stopLive := context.WithCancel(loadCtx)
+	defer stopLive()
+	var haltOnce sync.Once
+	var haltErr error // the steady-state failure or the abort that stopped the run; read after every goroutine ended
+	halt := func(err error) {
+		haltOnce.Do(func() {
+			haltErr = err
+			stopLoad(err)
+		})
+	}
+	// gate holds the first injection of every fault until the steady
+	// state holds.
+	gate := make(chan struct{})
+	if warm == nil {
+		close(gate)
+	}
 
 	t0 := time.Now()
 	r.events.Emit(rundir.Event{Time: t0, Type: rundir.EventLoadStarted})
-	var streams, faultsWG sync.WaitGroup
-	errs := make(chan error, len(r.s.Load)+len(faults))
+	var streams, faultsWG, probesWG, checks sync.WaitGroup
+	errs := make(chan error, len(r.s.Load)+2*len(faults)+2*len(probes)+2) // every goroutine once, and each fault's revert before the read-back
 	goSafe := func(wg *sync.WaitGroup, fn func() error) {
 		wg.Go(func() {
 			defer func() {
@@ -438,17 +500,81 @@ func (r *runner) timeline(ctx context.Context, collector *load.Collector, faults
 	for i, st := range r.s.Load {
 		goSafe(&streams, func() error { return r.stream(loadCtx, t0, st, sinks[i]) })
 	}
+	for _, p := range probes {
+		goSafe(&probesWG, func() error { return r.runProbe(liveCtx, p) })
+	}
 	for i, f := range faults {
-		goSafe(&faultsWG, func() error { return r.fault(faultCtx, t0, r.s.Faults[i], f) })
+		goSafe(&faultsWG, func() error { return r.fault(faultCtx, t0, r.s.Faults[i], f, gate) })
+	}
+	if warm != nil {
+		goSafe(&checks, func() error {
+			if !sleepUntil(liveCtx, t0.Add(firstFaultAt(r.s.Faults))) {
+				return nil // the load ended first: no fault to hold
+			}
+			if err := r.checkSteadyState(liveCtx, t0, time.Now(), steady, warm); err != nil {
+				halt(err)
+				return nil
+			}
+			close(gate)
+			return nil
+		})
+	}
+	if len(aborts) > 0 {
+		goSafe(&checks, func() error {
+			err := r.guardAborts(liveCtx, t0, aborts)
+			if err == nil {
+				return nil
+			}
+			// Every fault recovered at once: no fault starts after the
+			// stop, those in the middle of a call end it, then every one
+			// is reverted, as teardown would.
+			halt(err)
+			faultsWG.Wait()
+			tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.teardown)
+			defer cancel()
+			if ferr := errors.Join(r.revertFaults(tctx, "reverted on abort")...); ferr != nil {
+				return ferr
+			}
+			return nil
+		})
 	}
 	streams.Wait()
 	r.events.Emit(rundir.Event{Type: rundir.EventLoadFinished})
+	loadEnd := time.Now()
+	stopLive()
+	probesWG.Wait()
 	stopFaults()
 	faultsWG.Wait()
+	checks.Wait()
+	if len(probes) > 0 {
+		// The read-back needs every fault gone: those that last until the
+		// end of the load are reverted now rather than at teardown.
+		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.teardown)
+		for _, err := range r.revertFaults(tctx, "reverted at the end of the load, before the write probes' read-back") {
+			if err != nil {
+				errs <- err
+			}
+		}
+		cancel()
+		r.mu.Lock()
+		from := loadEnd
+		if r.lastRecovered.After(from) {
+			from = r.lastRecovered
+		}
+		r.mu.Unlock()
+		var verify sync.WaitGroup
+		for _, p := range probes {
+			goSafe(&verify, func() error { return r.verifyProbe(ctx, p, from) })
+		}
+		verify.Wait()
+	}
 	close(errs)
 	var all []error
 	for err := range errs {
 		all = append(all, err)
+	}
+	if haltErr != nil {
+		all = append([]error{haltErr}, all...)
 	}
 	if err := errors.Join(all...); err != nil {
 		return err
@@ -504,8 +630,9 @@ func (r *runner) stream(ctx context.Context, t0 time.Time, st scenarios.Stream, 
 // Repeat.Every, Repeat.Count times); each time recover after For, or at once
 // when the fault ends by itself (Recover then waits for that end: a kill
 // until its victims are back); a fault with neither stays until the load
-// ends. Whatever it leaves applied, teardown reverts.
-func (r *runner) fault(ctx context.Context, t0 time.Time, spec scenarios.Fault, f chaos.Fault) error {
+// ends. The first injection waits for gate to close (the steady state
+// held). Whatever it leaves applied, teardown reverts.
+func (r *runner) fault(ctx context.Context, t0 time.Time, spec scenarios.Fault, f chaos.Fault, gate <-chan struct{}) error {
 	n, every := 1, time.Duration(0)
 	if spec.Repeat != nil {
 		n, every = spec.Repeat.Count, spec.Repeat.Every
@@ -516,6 +643,14 @@ func (r *runner) fault(ctx context.Context, t0 time.Time, spec scenarios.Fault, 
 	for i := range n {
 		at := spec.At + time.Duration(i)*every
 		if !sleepUntil(ctx, t0.Add(at)) {
+			return nil
+		}
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return nil
+		}
+		if ctx.Err() != nil {
 			return nil
 		}
 		injected := time.Now()
@@ -544,9 +679,7 @@ func (r *runner) fault(ctx context.Context, t0 time.Time, spec scenarios.Fault, 
 			return nil
 		}
 		recs, err = f.Recover(ctx)
-		if len(recs) > 0 {
-			r.events.Emit(rundir.Event{Type: rundir.EventFaultRecover, Fault: spec.Name, Records: recs})
-		}
+		r.recovered(spec.Name, recs, "")
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -562,33 +695,10 @@ func (r *runner) fault(ctx context.Context, t0 time.Time, spec scenarios.Fault, 
 // and the metrics server, and closes the results files. It runs once, on
 // every exit path of execute.
 func (r *runner) teardown(ctx context.Context) error {
-	var errs []error
+	errs := r.revertFaults(ctx, "reverted at teardown")
 	r.mu.Lock()
-	faults := r.faults
 	r.faults = nil
 	r.mu.Unlock()
-	// Independent recoveries run in parallel, each bounded by ctx.
-	ferrs := make([]error, len(faults))
-	var wg sync.WaitGroup
-	for i, f := range faults {
-		wg.Go(func() {
-			defer func() {
-				if p := recover(); p != nil {
-					ferrs[i] = fmt.Errorf("revert fault %q: panic: %v", f.Name(), p)
-				}
-			}()
-			recs, err := f.Recover(ctx)
-			if len(recs) > 0 {
-				r.events.Emit(rundir.Event{Type: rundir.EventFaultRecover, Fault: f.Name(), Records: recs, Message: "reverted at teardown"})
-			}
-			if err != nil {
-				r.events.Emit(rundir.Event{Type: rundir.EventFaultError, Fault: f.Name(), Message: "revert: " + err.Error()})
-				ferrs[i] = fmt.Errorf("revert fault %q: %w", f.Name(), err)
-			}
-		})
-	}
-	wg.Wait()
-	errs = append(errs, ferrs...)
 	if r.prom != nil {
 		r.prom.Stop()
 	}
@@ -636,5 +746,49 @@ func (r *runner) teardown(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	if r.probeLog != nil {
+		if err := r.probeLog.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// revertFaults recovers every fault of the run that may still be applied,
+// in parallel, each bounded by ctx; recovering one already recovered is
+// harmless. It is teardown's, and the abort's and the probes' before it.
+func (r *runner) revertFaults(ctx context.Context, why string) []error {
+	r.mu.Lock()
+	faults := slices.Clone(r.faults)
+	r.mu.Unlock()
+	ferrs := make([]error, len(faults))
+	var wg sync.WaitGroup
+	for i, f := range faults {
+		wg.Go(func() {
+			defer func() {
+				if p := recover(); p != nil {
+					ferrs[i] = fmt.Errorf("revert fault %q: panic: %v", f.Name(), p)
+				}
+			}()
+			recs, err := f.Recover(ctx)
+			r.recovered(f.Name(), recs, why)
+			if err != nil {
+				r.events.Emit(rundir.Event{Type: rundir.EventFaultError, Fault: f.Name(), Message: "revert: " + err.Error()})
+				ferrs[i] = fmt.Errorf("revert fault %q: %w", f.Name(), err)
+			}
+		})
+	}
+	wg.Wait()
+	return ferrs
+}
+
+// recovered emits the records of a recovery, if any, and notes when it was.
+func (r *runner) recovered(fault string, recs []chaos.Record, why string) {
+	if len(recs) == 0 {
+		return
+	}
+	r.events.Emit(rundir.Event{Type: rundir.EventFaultRecover, Fault: fault, Records: recs, Message: why})
+	r.mu.Lock()
+	r.lastRecovered = time.Now()
+	r.mu.Unlock()
 }

@@ -29,6 +29,7 @@ const (
 //	{"kind":"read","seq":41,"id":"3f9a1c0b2e7d-41","outcome":"not_found","status":404,"time":"…","attempts":1}
 type ProbeEntry struct {
 	Kind    string `json:"kind"` // ProbeKindWrite or ProbeKindRead
+	Probe   string `json:"probe,omitempty"`
 	Seq     uint64 `json:"seq"`
 	ID      string `json:"id"`
 	Outcome string `json:"outcome"` // a load.WriteOutcome or a load.ReadOutcome, after Kind
@@ -124,18 +125,35 @@ func (l *ProbeLog) syncEvery(d time.Duration) {
 	}
 }
 
-// RecordWrite appends w.
-func (l *ProbeLog) RecordWrite(w load.ProbeWrite) {
+// Probe returns a sink that appends the records of the write probe named
+// name to l, each entry tagged with the name: several probes share one log.
+func (l *ProbeLog) Probe(name string) load.ProbeSink { return namedProbe{l: l, name: name} }
+
+// namedProbe is the sink of one probe of a shared ProbeLog.
+type namedProbe struct {
+	l    *ProbeLog
+	name string
+}
+
+func (n namedProbe) RecordWrite(w load.ProbeWrite) { n.l.recordWrite(n.name, w) }
+func (n namedProbe) RecordRead(r load.ProbeRead)   { n.l.recordRead(n.name, r) }
+
+// RecordWrite appends w, without a probe name.
+func (l *ProbeLog) RecordWrite(w load.ProbeWrite) { l.recordWrite("", w) }
+
+// RecordRead appends r, without a probe name.
+func (l *ProbeLog) RecordRead(r load.ProbeRead) { l.recordRead("", r) }
+
+func (l *ProbeLog) recordWrite(probe string, w load.ProbeWrite) {
 	l.append(&ProbeEntry{
-		Kind: ProbeKindWrite, Seq: w.Seq, ID: w.ID, Outcome: string(w.Outcome), Status: w.Status, Error: w.Error,
+		Kind: ProbeKindWrite, Probe: probe, Seq: w.Seq, ID: w.ID, Outcome: string(w.Outcome), Status: w.Status, Error: w.Error,
 		Sent: w.Sent.UTC(), Ack: w.Ack.UTC(), Skipped: w.Skipped,
 	})
 }
 
-// RecordRead appends r.
-func (l *ProbeLog) RecordRead(r load.ProbeRead) {
+func (l *ProbeLog) recordRead(probe string, r load.ProbeRead) {
 	l.append(&ProbeEntry{
-		Kind: ProbeKindRead, Seq: r.Seq, ID: r.ID, Outcome: string(r.Outcome), Status: r.Status, Error: r.Error,
+		Kind: ProbeKindRead, Probe: probe, Seq: r.Seq, ID: r.ID, Outcome: string(r.Outcome), Status: r.Status, Error: r.Error,
 		Time: r.Time.UTC(), Attempts: r.Attempts,
 	})
 }
@@ -211,7 +229,7 @@ func (l *ProbeLog) Close() error {
 
 // ProbeResult is one write of the probe log with its read-back.
 type ProbeResult struct {
-	// Probe names the write probe; "" in a log of a single probe.
+	// Probe names the write probe; "" in a log written without names.
 	Probe string
 	Write load.ProbeWrite
 	// Read is the write's last read-back; nil: never read back (not
@@ -222,7 +240,7 @@ type ProbeResult struct {
 // ReadProbe reads the probe log of run directory dir and returns every
 // write in the order the writes started (Sent, then Seq), each with its
 // read-back. Lines are decoded strictly: an unknown field or outcome, a
-// second write of an ID, an ack time on a write not acknowledged (or none
+// second write of an ID by one probe, an ack time on a write not acknowledged (or none
 // on one that is), or a read of an ID not written before, is an error that
 // names the line. A torn last line (not JSON), as a process killed while
 // writing leaves, is ignored. A missing log is an error wrapping
@@ -236,8 +254,8 @@ func ReadProbe(dir string) ([]ProbeResult, error) {
 
 	var (
 		out  []ProbeResult
-		byID = map[string]int{} // index in out
-		bad  error              // a line that is not JSON: only the last may be (torn)
+		byID = map[probeID]int{} // index in out
+		bad  error               // a line that is not JSON: only the last may be (torn)
 	)
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
@@ -268,8 +286,12 @@ func ReadProbe(dir string) ([]ProbeResult, error) {
 	return out, nil
 }
 
+// probeID is a write of one probe.
+type probeID struct{ probe, id string }
+
 // addProbeEntry adds e to out, checking it against what came before.
-func addProbeEntry(out *[]ProbeResult, byID map[string]int, e *ProbeEntry) error {
+func addProbeEntry(out *[]ProbeResult, byID map[probeID]int, e *ProbeEntry) error {
+	key := probeID{e.Probe, e.ID}
 	if e.ID == "" {
 		return fmt.Errorf("%s %d: no id", e.Kind, e.Seq)
 	}
@@ -279,14 +301,14 @@ func addProbeEntry(out *[]ProbeResult, byID map[string]int, e *ProbeEntry) error
 		if err != nil {
 			return fmt.Errorf("write %s: %w", e.ID, err)
 		}
-		if _, dup := byID[e.ID]; dup {
+		if _, dup := byID[key]; dup {
 			return fmt.Errorf("write %s: written twice", e.ID)
 		}
 		if (o == load.WriteAcked) == e.Ack.IsZero() {
 			return fmt.Errorf("write %s: outcome %s with ack time %q (want one exactly when acked)", e.ID, o, e.Ack.Format(time.RFC3339Nano))
 		}
-		byID[e.ID] = len(*out)
-		*out = append(*out, ProbeResult{Write: load.ProbeWrite{
+		byID[key] = len(*out)
+		*out = append(*out, ProbeResult{Probe: e.Probe, Write: load.ProbeWrite{
 			Seq: e.Seq, ID: e.ID, Sent: e.Sent, Ack: e.Ack, Outcome: o, Status: e.Status, Error: e.Error, Skipped: e.Skipped,
 		}})
 	case ProbeKindRead:
@@ -294,7 +316,7 @@ func addProbeEntry(out *[]ProbeResult, byID map[string]int, e *ProbeEntry) error
 		if err != nil {
 			return fmt.Errorf("read %s: %w", e.ID, err)
 		}
-		i, ok := byID[e.ID]
+		i, ok := byID[key]
 		if !ok {
 			return fmt.Errorf("read %s: no write of that id before it", e.ID)
 		}

@@ -113,6 +113,44 @@ func TestProbeLogFormat(t *testing.T) {
 	}
 }
 
+// Two probes share one log: each entry carries its probe's name, the same
+// ID written by both is two writes, and a read belongs to its own probe's
+// write. The unnamed entries above (TestProbeLogFormat) are the format of
+// a log without names, which ReadProbe still reads.
+func TestProbeLogNamedProbes(t *testing.T) {
+	dir := t.TempDir()
+	l, err := CreateProbeLog(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := l.Probe("orders"), l.Probe("carts")
+	w := load.ProbeWrite{Seq: 0, ID: "x-0", Sent: at(0), Ack: at(5), Outcome: load.WriteAcked, Status: 201}
+	a.RecordWrite(w)
+	w2 := w
+	w2.Sent, w2.Ack = at(1), at(6)
+	b.RecordWrite(w2)
+	r := load.ProbeRead{Seq: 0, ID: "x-0", Time: at(9000), Outcome: load.ReadNotFound, Status: 404, Attempts: 1}
+	b.RecordRead(r)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, FileProbe))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first, _, _ := strings.Cut(string(raw), "\n"); first != `{"kind":"write","probe":"orders","seq":0,"id":"x-0","outcome":"acked","status":201,"sent":"2026-11-28T09:15:00Z","ack":"2026-11-28T09:15:00.005Z"}` {
+		t.Errorf("first line of %s = %s; want the write tagged with its probe", FileProbe, first)
+	}
+	got, err := ReadProbe(dir)
+	if err != nil {
+		t.Fatalf("ReadProbe() error: %v", err)
+	}
+	want := []ProbeResult{{Probe: "orders", Write: w}, {Probe: "carts", Write: w2, Read: &r}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("ReadProbe() =\n%s\nwant\n%s", showResults(got), showResults(want))
+	}
+}
+
 // A torn last line, as SIGKILL leaves it, is ignored; appending cuts it.
 func TestProbeLogTornLastLine(t *testing.T) {
 	dir := t.TempDir()
