@@ -363,7 +363,8 @@ func readResults(dir string, s *scenarios.Scenario, tl slo.Timeline, each func(s
 		err := load.ReadResults(path, func(stream, route string, r *vegeta.Result) error {
 			outcome := load.Outcome(r)
 			ok := outcome == load.OutcomeSuccess
-			each(slo.Request{Stream: stream, Route: route, Start: r.Timestamp, Latency: r.Latency, OK: ok})
+			canceled := outcome == load.OutcomeCanceled
+			each(slo.Request{Stream: stream, Route: route, Start: r.Timestamp, Latency: r.Latency, OK: ok, Canceled: canceled})
 			k := [2]string{stream, route}
 			a, found := accs[k]
 			if !found {
@@ -371,6 +372,12 @@ func readResults(dir string, s *scenarios.Scenario, tl slo.Timeline, each func(s
 				accs[k] = a
 			}
 			a.sum.Requests++
+			if canceled {
+				// Cut by gameday, not answered by the target: counted
+				// apart, in no ratio.
+				a.sum.Canceled++
+				return nil
+			}
 			a.sum.Codes[strconv.Itoa(int(r.Code))]++
 			if ok {
 				a.sum.Successes++
@@ -403,8 +410,8 @@ func readResults(dir string, s *scenarios.Scenario, tl slo.Timeline, each func(s
 	var out []reports.StreamSummary
 	for _, a := range accs {
 		sum := a.sum
-		if sum.Requests > 0 {
-			sum.SuccessRatio = float64(sum.Successes) / float64(sum.Requests)
+		if judged := sum.Requests - sum.Canceled; judged > 0 {
+			sum.SuccessRatio = float64(sum.Successes) / float64(judged)
 		}
 		if d := durations[sum.Stream]; d > 0 {
 			sum.Throughput = float64(sum.Successes) / d.Seconds()

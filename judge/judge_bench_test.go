@@ -47,7 +47,11 @@ checks:
 
 // benchRun writes a run directory of n results spread over the scenario's
 // 10 minutes: during each fault's first 5 s every request fails.
-func benchRun(tb testing.TB, dir string, n int) {
+func benchRun(tb testing.TB, dir string, n int) { benchRunWith(tb, dir, n, nil) }
+
+// benchRunWith is benchRun with mutate applied to each result before it is
+// written.
+func benchRunWith(tb testing.TB, dir string, n int, mutate func(i int, r *vegeta.Result)) {
 	tb.Helper()
 	start := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 	if err := os.WriteFile(filepath.Join(dir, rundir.FileScenario), []byte(benchScenario), 0o644); err != nil {
@@ -93,6 +97,9 @@ func benchRun(tb testing.TB, dir string, n int) {
 			if off >= at && off < at+5*time.Second {
 				r.Code, r.Error = 503, ""
 			}
+		}
+		if mutate != nil {
+			mutate(i, &r)
 		}
 		rf.Record("mobile", "feed", &r)
 	}

@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/gameday/gameday/load"
 	"github.com/gameday/gameday/reports"
 )
 
@@ -54,5 +57,38 @@ func TestJudgeKnownRecovery(t *testing.T) {
 	}
 	if !bytes.Equal(a.Bytes(), b.Bytes()) {
 		t.Errorf("judging the same directory twice gave two reports:\n%s\n---\n%s", a.String(), b.String())
+	}
+}
+
+// Requests gameday itself cut are not the target's failures: a run whose
+// only failures are canceled requests meets a success ratio of 1 and
+// recovers at once, and the summary counts them apart.
+func TestJudgeCountsCanceledApart(t *testing.T) {
+	dir := t.TempDir()
+	benchRunWith(t, dir, 60_000, func(i int, r *vegeta.Result) {
+		r.Code, r.Error = 200, ""
+		if i%10 == 0 {
+			r.Code, r.Error = 0, load.ErrCanceled.Error()+`: Get "http://127.0.0.1:1/v1/feed": context canceled`
+		}
+	})
+	rep, err := Judge(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range rep.Checks {
+		if !c.Passed || c.Canceled == 0 {
+			t.Errorf("%s: passed %v, canceled %d, %s; want passed with the canceled counted apart", c.Name, c.Passed, c.Canceled, c.Detail)
+		}
+	}
+	for _, c := range rep.RTO {
+		if c.Recovery == nil || c.Recovery.RTO != 0 || c.Recovery.Impacted || c.Recovery.Canceled == 0 {
+			t.Errorf("%s: %+v; want no impact and the canceled counted apart", c.Name, c.Recovery)
+		}
+	}
+	if s := rep.Load[0]; s.Canceled != 6000 || s.SuccessRatio != 1 || s.Codes["0"] != 0 {
+		t.Errorf("summary: %d canceled, success ratio %v, codes %v; want 6000, 1 and no code 0", s.Canceled, s.SuccessRatio, s.Codes)
+	}
+	if rep.Status != reports.StatusPassed {
+		t.Errorf("status %s; want passed", rep.Status)
 	}
 }

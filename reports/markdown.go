@@ -77,8 +77,12 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 	}
 	b.WriteString("\n## Load\n\n| stream | route | requests | success | throughput | p50 | p90 | p99 | max | codes |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, s := range r.Load {
-		fmt.Fprintf(&b, "| %s | %s | %d | %.2f%% | %.1f/s | %s | %s | %s | %s | %s |\n", cell(s.Stream), cell(s.Route),
-			s.Requests, 100*s.SuccessRatio, s.Throughput, ms(s.P50), ms(s.P90), ms(s.P99), ms(s.Max), codes(s.Codes))
+		requests := strconv.Itoa(s.Requests)
+		if s.Canceled > 0 {
+			requests += fmt.Sprintf(" (%d canceled by gameday)", s.Canceled)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %.2f%% | %.1f/s | %s | %s | %s | %s | %s |\n", cell(s.Stream), cell(s.Route),
+			requests, 100*s.SuccessRatio, s.Throughput, ms(s.P50), ms(s.P90), ms(s.P99), ms(s.Max), codes(s.Codes))
 	}
 	for _, s := range r.Load {
 		for _, e := range s.Errors {

@@ -205,9 +205,12 @@ type Process struct {
 
 // StreamSummary sums up the client-side results of one route of a stream.
 type StreamSummary struct {
-	Stream       string         `json:"stream"`
-	Route        string         `json:"route"`
-	Requests     int            `json:"requests"`
+	Stream   string `json:"stream"`
+	Route    string `json:"route"`
+	Requests int    `json:"requests"`
+	// Canceled counts the requests gameday itself cut (an interrupt, an
+	// abort): in Requests, in no ratio, code or latency.
+	Canceled     int            `json:"canceled,omitempty"`
 	Successes    int            `json:"successes"`
 	SuccessRatio float64        `json:"successRatio"`
 	Throughput   float64        `json:"throughput"` // successful requests per second
