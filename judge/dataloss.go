@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math"
+	"slices"
 	"time"
 
 	"github.com/gameday/gameday/load"
@@ -28,7 +28,7 @@ func probeWrites(dir string) (map[string][]slo.ProbeWrite, error) {
 	}
 	out := map[string][]slo.ProbeWrite{}
 	for _, r := range results {
-		w := slo.ProbeWrite{ID: r.Write.ID}
+		w := slo.ProbeWrite{ID: r.Write.ID, Sent: r.Write.Sent}
 		if r.Write.Outcome == load.WriteAcked {
 			w.Acked = r.Write.Ack
 		}
@@ -47,11 +47,12 @@ func probeWrites(dir string) (map[string][]slo.ProbeWrite, error) {
 	return out, nil
 }
 
-// rpoChecks judges every RPO check, once per injection of its fault. The
-// writes judged for an injection at t0 are those acknowledged after the
-// end of the last fault window that ended at or before t0 (the run's start
-// when none did) and before the next injection of any fault: a write lost
-// to an earlier fault, or to a later one, is that fault's loss.
+// rpoChecks judges every RPO check, once per injection of its fault, on
+// the writes sent in the injection's range (see lossRange): a write lost
+// to an earlier fault, or to a later one, is that fault's loss. Membership
+// goes by the time a write was sent, not acknowledged: a write the target
+// stored before a fault and acknowledged a moment after the fault ended
+// (its answer crossing the fault's own) is still that fault's.
 func rpoChecks(ctx context.Context, specs []scenarios.RPO, tl slo.Timeline, writes map[string][]slo.ProbeWrite, query slo.QueryRangeFunc, step time.Duration) []reports.DataLossCheck {
 	var out []reports.DataLossCheck
 	for _, spec := range specs {
@@ -74,7 +75,7 @@ func rpoChecks(ctx context.Context, specs []scenarios.RPO, tl slo.Timeline, writ
 			}
 			var in []slo.ProbeWrite
 			for _, w := range all {
-				if w.Acked.IsZero() || (w.Acked.After(c.From) && w.Acked.Before(c.To)) {
+				if w.Sent.After(c.From) && (c.To.IsZero() || !w.Sent.After(c.To)) {
 					in = append(in, w)
 				}
 			}
@@ -108,22 +109,53 @@ func rpoChecks(ctx context.Context, specs []scenarios.RPO, tl slo.Timeline, writ
 }
 
 // lossRange is the range of acknowledgement times judged for the
-// injection sp: (from, to).
+// injection sp: (from, to], to zero when the range runs to the end. The injections of the run, in time order,
+// split the load into consecutive ranges: the one of an injection ends
+// when its fault window ends (its recovery; at once for an instant
+// fault), or at the next injection if that comes first; the last one
+// runs to the end. A lost write thus belongs to the first fault that
+// ended after it was sent: acknowledged before the injection it is in the
+// fault's RPO, after it in its split brain.
 func lossRange(tl slo.Timeline, sp slo.Span) (from, to time.Time) {
-	from = tl.Start.Add(-time.Nanosecond)
-	to = time.Unix(math.MaxInt32, 0)
-	for _, o := range tl.Faults {
-		if o == sp {
-			continue
+	spans := slices.Clone(tl.Faults)
+	slices.SortStableFunc(spans, func(a, b slo.Span) int { return a.Start.Compare(b.Start) })
+	never := time.Unix(1<<40, 0)
+	bound := func(i int) time.Time {
+		if i == len(spans)-1 {
+			return never
 		}
-		if !o.End.IsZero() && !o.End.After(sp.Start) && o.End.After(from) {
-			from = o.End
+		end := spans[i].End
+		if end.IsZero() {
+			end = never
 		}
-		if o.Start.After(sp.Start) && o.Start.Before(to) {
-			to = o.Start
-		}
+		end = maxTime(end, spans[i].Start)
+		return minTime(end, spans[i+1].Start)
 	}
-	return from, to
+	from = tl.Start.Add(-time.Nanosecond)
+	for i := range spans {
+		if spans[i] == sp {
+			if to = bound(i); to.Equal(never) {
+				to = time.Time{}
+			}
+			return from, to
+		}
+		from = maxTime(from, bound(i))
+	}
+	return from, time.Time{}
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 // valueBefore is the value of expr just before t: the last sample at or

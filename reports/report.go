@@ -153,8 +153,11 @@ type DataLossCheck struct {
 	// be judged.
 	Measured string `json:"measured"`
 	Passed   bool   `json:"passed"`
-	// From and To bound the writes judged for this injection: acknowledged
-	// in (From, To]. Writes of other injections belong to them.
+	// From and To bound the writes judged for this injection: sent in
+	// (From, To]; To zero: to the end. Consecutive injections have
+	// consecutive ranges: a range ends with its fault window (or at the
+	// next injection), so a lost write belongs to the first fault that
+	// ended after it was sent.
 	From time.Time     `json:"from,omitzero"`
 	To   time.Time     `json:"to,omitzero"`
 	Loss *slo.DataLoss `json:"loss,omitempty"`

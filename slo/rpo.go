@@ -38,6 +38,9 @@ func (r ReadBack) String() string {
 // ProbeWrite is one write of the RPO probe, as its log records it.
 type ProbeWrite struct {
 	ID string
+	// Sent is when the probe sent the write; it says which injection a
+	// write belongs to (see judge), not its RPO.
+	Sent time.Time
 	// Acked is when the target acknowledged the write; zero when it never
 	// did (the write failed, timed out, or was never answered).
 	Acked time.Time
