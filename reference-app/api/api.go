@@ -274,6 +274,8 @@ func New(d Deps, secret []byte, instance string, opts ...Option) (*API, error) {
 //	POST /v1/posts        JWT; 201 Post (Idempotency-Key replays the same post)
 //	GET  /v1/posts/{id}   200 Post, 404
 //	POST /v1/sync         JWT; 200 SyncResponse (idempotent per clientId)
+//	GET  /v1/sync/{clientId}  JWT; 200 Post the primary holds under that id
+//	                      (sync clientId or Idempotency-Key), 404, 503
 //	POST /v1/devices      JWT; 201 Device
 func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/auth/signup", a.signup)
@@ -284,6 +286,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("POST /v1/posts", a.authed(a.createPost))
 	mux.HandleFunc("GET /v1/posts/{id}", a.getPost)
 	mux.Handle("POST /v1/sync", a.authed(a.sync))
+	mux.Handle("GET /v1/sync/{clientId}", a.authed(a.getSync))
 	mux.Handle("POST /v1/devices", a.authed(a.registerDevice))
 }
 

@@ -19,6 +19,11 @@ type Store interface {
 	Write(ctx context.Context, ops []Op) (applied []bool, err error)
 	// Get returns the value at bucket/key.
 	Get(ctx context.Context, bucket, key string) (json.RawMessage, error)
+	// GetPrimary returns the value at bucket/key as the store's current
+	// primary holds it: never a replica's or a deposed primary's copy.
+	// When it cannot be sure of that, the error wraps ErrUnavailable, and
+	// ErrNotFound means the primary does not hold the key.
+	GetPrimary(ctx context.Context, bucket, key string) (json.RawMessage, error)
 	// List returns up to limit items of bucket whose keys start with
 	// prefix, ordered by key (descending when reverse).
 	List(ctx context.Context, bucket, prefix string, limit int, reverse bool) ([]Item, error)
@@ -144,6 +149,11 @@ func (g guardedStore) Write(ctx context.Context, ops []Op) (applied []bool, err 
 
 func (g guardedStore) Get(ctx context.Context, bucket, key string) (v json.RawMessage, err error) {
 	err = g.b.do(func() (err error) { v, err = g.s.Get(ctx, bucket, key); return err })
+	return v, err
+}
+
+func (g guardedStore) GetPrimary(ctx context.Context, bucket, key string) (v json.RawMessage, err error) {
+	err = g.b.do(func() (err error) { v, err = g.s.GetPrimary(ctx, bucket, key); return err })
 	return v, err
 }
 

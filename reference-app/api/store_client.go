@@ -132,7 +132,7 @@ type writeAnswer struct {
 // Write sends ops as one batch with the primary's fencing epoch.
 func (c *StoreClient) Write(ctx context.Context, ops []Op) ([]bool, error) {
 	var ans writeAnswer
-	if err := c.call(ctx, http.MethodPost, "/v1/write", nil, writeRequest{Ops: ops}, &ans); err != nil {
+	if err := c.call(ctx, http.MethodPost, "/v1/write", nil, writeRequest{Ops: ops}, true, &ans); err != nil {
 		return nil, fmt.Errorf("store write: %w", err)
 	}
 	if len(ans.Applied) != len(ops) {
@@ -146,8 +146,25 @@ func (c *StoreClient) Get(ctx context.Context, bucket, key string) (json.RawMess
 	var ans struct {
 		Value json.RawMessage `json:"value"`
 	}
-	if err := c.call(ctx, http.MethodGet, "/v1/get", url.Values{"bucket": {bucket}, "key": {key}}, nil, &ans); err != nil {
+	if err := c.call(ctx, http.MethodGet, "/v1/get", url.Values{"bucket": {bucket}, "key": {key}}, nil, false, &ans); err != nil {
 		return nil, fmt.Errorf("store get %s/%s: %w", bucket, key, err)
+	}
+	return ans.Value, nil
+}
+
+// GetPrimary reads bucket/key from the primary itself: it asks its source
+// for the primary first (PrimarySource.Refresh), then sends the read with
+// that primary's epoch as X-Fencing-Epoch, so that only an unfenced primary
+// at that epoch answers it (a replica refuses with 503 "not primary", a
+// deposed or fenced primary with 409). A refusal refreshes the source and
+// is tried once more; a second one is ErrUnavailable, never ErrNotFound.
+func (c *StoreClient) GetPrimary(ctx context.Context, bucket, key string) (json.RawMessage, error) {
+	var ans struct {
+		Value json.RawMessage `json:"value"`
+	}
+	c.src.Refresh(ctx)
+	if err := c.call(ctx, http.MethodGet, "/v1/get", url.Values{"bucket": {bucket}, "key": {key}}, nil, true, &ans); err != nil {
+		return nil, fmt.Errorf("store primary get %s/%s: %w", bucket, key, err)
 	}
 	return ans.Value, nil
 }
@@ -164,15 +181,18 @@ func (c *StoreClient) List(ctx context.Context, bucket, prefix string, limit int
 	var ans struct {
 		Items []Item `json:"items"`
 	}
-	if err := c.call(ctx, http.MethodGet, "/v1/list", q, nil, &ans); err != nil {
+	if err := c.call(ctx, http.MethodGet, "/v1/list", q, nil, false, &ans); err != nil {
 		return nil, fmt.Errorf("store list %s: %w", bucket, err)
 	}
 	return ans.Items, nil
 }
 
 // call sends one request to the primary, and once more after a refusal
-// that a new primary or epoch may cure.
-func (c *StoreClient) call(ctx context.Context, method, path string, q url.Values, body, out any) error {
+// that a new primary or epoch may cure. A fenced request carries the
+// primary's epoch (a write: when it has one; a primary read: always, 0
+// meaning any epoch), and a 409 refuses it; an unfenced read is answered by
+// whatever node the source names.
+func (c *StoreClient) call(ctx context.Context, method, path string, q url.Values, body any, fenced bool, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, c.o.timeout)
 	defer cancel()
 	var payload []byte
@@ -187,7 +207,7 @@ func (c *StoreClient) call(ctx context.Context, method, path string, q url.Value
 				return fmt.Errorf("store primary unknown: %w", ErrUnavailable)
 			}
 		}
-		status, ans, err := c.roundTrip(ctx, p, method, path, q, payload)
+		status, ans, err := c.roundTrip(ctx, p, method, path, q, payload, fenced)
 		if err != nil {
 			return fmt.Errorf("%s %s: %w: %w", method, p.URL, ErrUnavailable, err)
 		}
@@ -196,7 +216,7 @@ func (c *StoreClient) call(ctx context.Context, method, path string, q url.Value
 		}
 		_ = json.Unmarshal(ans, &e)
 		refused := (status == http.StatusServiceUnavailable && e.Error == "not primary") ||
-			(status == http.StatusConflict && method == http.MethodPost)
+			(status == http.StatusConflict && fenced)
 		switch {
 		case status == http.StatusOK:
 			if err := json.Unmarshal(ans, out); err != nil {
@@ -216,7 +236,7 @@ func (c *StoreClient) call(ctx context.Context, method, path string, q url.Value
 	}
 }
 
-func (c *StoreClient) roundTrip(ctx context.Context, p Primary, method, path string, q url.Values, payload []byte) (int, []byte, error) {
+func (c *StoreClient) roundTrip(ctx context.Context, p Primary, method, path string, q url.Values, payload []byte, fenced bool) (int, []byte, error) {
 	u := p.URL + path
 	if len(q) > 0 {
 		u += "?" + q.Encode()
@@ -232,7 +252,9 @@ func (c *StoreClient) roundTrip(ctx context.Context, p Primary, method, path str
 	if payload != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if p.Epoch > 0 && method == http.MethodPost {
+	// A write carries the epoch when there is one; a primary read always
+	// does (0 asks for the primary at any epoch).
+	if fenced && (p.Epoch > 0 || method != http.MethodPost) {
 		req.Header.Set(FencingEpochHeader, strconv.FormatInt(p.Epoch, 10))
 	}
 	return send(c.o.hc, req)

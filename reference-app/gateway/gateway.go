@@ -86,7 +86,7 @@ const (
 // DefaultRoutes are the API's route patterns. The gateway proxies them under
 // these patterns, so its request metrics carry the same bounded route
 // labels as the api's; every other path is proxied under "/".
-var DefaultRoutes = []string{"GET /v1/feed", "POST /v1/posts", "GET /v1/posts/{id}"}
+var DefaultRoutes = []string{"GET /v1/feed", "POST /v1/posts", "GET /v1/posts/{id}", "GET /v1/sync/{clientId}"}
 
 // Upstream is one api replica the gateway proxies to.
 type Upstream struct {

@@ -451,6 +451,20 @@ func TestRetryOnUpstreamStatus(t *testing.T) {
 	}
 }
 
+// TestSyncReadStaysUnavailable: the read-back of a write probe, GET
+// /v1/sync/{clientId}, is retried once on a 503 and, when every replica
+// answers 503, reaches the client as a 503: never a 404, which would count
+// a write as lost.
+func TestSyncReadStaysUnavailable(t *testing.T) {
+	h := newHarness(t, []*httptest.Server{statusServer(t, http.StatusServiceUnavailable), statusServer(t, http.StatusServiceUnavailable)}, WithHealthInterval(forever))
+	if a := h.send(t, "GET", "/v1/sync/probe-1", "", nil); a.status != http.StatusServiceUnavailable {
+		t.Errorf("GET /v1/sync/probe-1 with every replica answering 503 = %d %s; want 503", a.status, a.body)
+	}
+	if got := h.retries(); got != 1 {
+		t.Errorf("refapp_gateway_retries_total{result=retried} = %v; want 1", got)
+	}
+}
+
 func TestUpstreamStatusPassedThroughWhenNoOtherReplica(t *testing.T) {
 	h := newHarness(t, []*httptest.Server{statusServer(t, http.StatusServiceUnavailable)}, WithHealthInterval(forever))
 	if a := h.send(t, "GET", "/v1/feed", "", nil); a.status != http.StatusServiceUnavailable || a.instance != "broken" {

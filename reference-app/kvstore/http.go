@@ -38,6 +38,33 @@ const (
 	resultError         = "error"
 )
 
+// fencingEpoch returns r's FencingHeader: the epoch, and whether the
+// header was present.
+func fencingEpoch(r *http.Request) (uint64, bool, error) {
+	h := r.Header.Get(FencingHeader)
+	if h == "" {
+		return 0, false, nil
+	}
+	epoch, err := strconv.ParseUint(h, 10, 64)
+	if err != nil {
+		return 0, true, fmt.Errorf("%w: header %s %q: want a non-negative integer", errInvalid, FencingHeader, h)
+	}
+	return epoch, true, nil
+}
+
+// read runs do as it is, or, when r carries FencingHeader, as a read of the
+// primary at that epoch (Node.primaryRead).
+func (n *Node) read(r *http.Request, do func() error) error {
+	epoch, primary, err := fencingEpoch(r)
+	switch {
+	case err != nil:
+		return err
+	case primary:
+		return n.primaryRead(epoch, do)
+	}
+	return do()
+}
+
 func (n *Node) handleWrite(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	result := resultOK
@@ -45,14 +72,11 @@ func (n *Node) handleWrite(w http.ResponseWriter, r *http.Request) {
 		n.metrics.writes.WithLabelValues(result).Inc()
 		n.metrics.writeDuration.Observe(time.Since(start).Seconds())
 	}()
-	var epoch uint64
-	if h := r.Header.Get(FencingHeader); h != "" {
-		var err error
-		if epoch, err = strconv.ParseUint(h, 10, 64); err != nil {
-			result = resultInvalid
-			n.fail(w, fmt.Errorf("%w: header %s %q: want a non-negative integer", errInvalid, FencingHeader, h))
-			return
-		}
+	epoch, _, err := fencingEpoch(r)
+	if err != nil {
+		result = resultInvalid
+		n.fail(w, err)
+		return
 	}
 	var req WriteRequest
 	if err := decodeStrict(w, r, MaxWriteBytes, &req); err != nil {
@@ -124,7 +148,11 @@ func (n *Node) handleGet(w http.ResponseWriter, r *http.Request) {
 		n.fail(w, fmt.Errorf("%w: bucket and key are required", errInvalid))
 		return
 	}
-	item, ok, err := n.get(bucket, key)
+	var (
+		item Item
+		ok   bool
+	)
+	err := n.read(r, func() (err error) { item, ok, err = n.get(bucket, key); return err })
 	if err != nil {
 		n.fail(w, err)
 		return
@@ -161,7 +189,8 @@ func (n *Node) handleList(w http.ResponseWriter, r *http.Request) {
 		}
 		reverse = v
 	}
-	items, err := n.list(bucket, q.Get("prefix"), limit, reverse)
+	var items []KV
+	err := n.read(r, func() (err error) { items, err = n.list(bucket, q.Get("prefix"), limit, reverse); return err })
 	if err != nil {
 		n.fail(w, err)
 		return

@@ -578,3 +578,54 @@ func TestFollowDiscardsDivergentWrites(t *testing.T) {
 		t.Errorf("refapp_store_discarded_writes_total after more writes = %v; want still %d", got, n)
 	}
 }
+
+// TestPrimaryRead: a read that carries X-Fencing-Epoch is answered only by
+// the unfenced primary at that epoch; one without it by any node.
+func TestPrimaryRead(t *testing.T) {
+	p := kvstoretest.Start(t, "", append(kvstoretest.FastOptions, kvstore.WithNode("p"))...)
+	r := kvstoretest.Start(t, "", append(kvstoretest.FastOptions, kvstore.WithNode("r"),
+		kvstore.WithMode(kvstore.RoleReplica), kvstore.WithPrimary(p.URL))...)
+	mustWrite(t, kvstore.NewClient(kvstore.FixedPrimary(p.URL), hc), kvstore.Put("b", "k", raw(`1`)))
+	kvstoretest.WaitFor(t, wait, "r applied 1", func() bool { return r.Node().Status().AppliedSeq == 1 })
+	get, list := "/v1/get?bucket=b&key=k", "/v1/list?bucket=b"
+	for _, tt := range []struct {
+		name, url, path string
+		header          []string // name, value
+		code            int
+		body            string // a part of the answer
+	}{
+		// Without the header any node answers from its own data.
+		{"replica, no header", r.URL, get, nil, 200, `"value":1`},
+		{"primary, no header", p.URL, get, nil, 200, `"value":1`},
+		// The primary at the named epoch answers; 0 names any epoch.
+		{"primary at its epoch", p.URL, get, []string{kvstore.FencingHeader, "1"}, 200, `"value":1`},
+		{"primary at any epoch", p.URL, get, []string{kvstore.FencingHeader, "0"}, 200, `"value":1`},
+		{"primary list at its epoch", p.URL, list, []string{kvstore.FencingHeader, "1"}, 200, `"key":"k"`},
+		{"primary, absent key", p.URL, "/v1/get?bucket=b&key=none", []string{kvstore.FencingHeader, "1"}, 404, "not found"},
+		// A replica refuses: its copy may lag.
+		{"replica get", r.URL, get, []string{kvstore.FencingHeader, "1"}, 503, kvstore.MsgNotPrimary},
+		{"replica list", r.URL, list, []string{kvstore.FencingHeader, "0"}, 503, kvstore.MsgNotPrimary},
+		{"bad header", p.URL, get, []string{kvstore.FencingHeader, "x"}, 400, kvstore.FencingHeader},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, body, _ := call(t, "GET", tt.url+tt.path, "", tt.header...)
+			if code != tt.code || !strings.Contains(body, tt.body) {
+				t.Errorf("GET %s %v = %d %s; want %d with %q", tt.path, tt.header, code, body, tt.code, tt.body)
+			}
+		})
+	}
+
+	// A higher epoch proves the primary deposed: 409, and it is fenced, so
+	// that no primary read (nor write) is answered by it from then on.
+	if code, body, _ := call(t, "GET", p.URL+get, "", kvstore.FencingHeader, "2"); code != 409 {
+		t.Errorf("primary read at epoch 2 of a primary at 1 = %d %s; want 409", code, body)
+	}
+	for _, epoch := range []string{"0", "1"} {
+		if code, body, _ := call(t, "GET", p.URL+get, "", kvstore.FencingHeader, epoch); code != 409 {
+			t.Errorf("primary read at epoch %s of a fenced primary = %d %s; want 409", epoch, code, body)
+		}
+	}
+	if got := p.Metric("refapp_store_is_primary"); got != 0 {
+		t.Errorf("refapp_store_is_primary after a read at a higher epoch = %v; want 0 (fenced)", got)
+	}
+}

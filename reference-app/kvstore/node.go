@@ -393,22 +393,7 @@ func (n *Node) newTermLocked() {
 // the sync timeout: that batch is in the log but not acknowledged.
 func (n *Node) write(ctx context.Context, ops []Op, epoch uint64) (WriteResult, error) {
 	n.writeMu.Lock()
-	n.mu.Lock()
-	st, closed := n.st, n.closed
-	n.mu.Unlock()
-	var err error
-	switch {
-	case closed:
-		err = errClosed
-	case st.Role != RolePrimary:
-		err = errNotPrimary
-	case st.Fenced:
-		err = errFenced
-	case epoch > st.Epoch:
-		err = n.fenceLocked(fmt.Sprintf("a write carried epoch %d", epoch))
-	case epoch != 0 && epoch < st.Epoch:
-		err = fmt.Errorf("%w: the request's epoch %d is below the store's %d", errStaleEpoch, epoch, st.Epoch)
-	}
+	st, err := n.admitLocked(epoch, "a write")
 	if err != nil {
 		n.writeMu.Unlock()
 		return WriteResult{}, err
@@ -424,6 +409,46 @@ func (n *Node) write(ctx context.Context, ops []Op, epoch uint64) (WriteResult, 
 		return res, err
 	}
 	return res, n.awaitReplica(ctx, res.Seq, res.Epoch)
+}
+
+// admitLocked returns the node's state when it may act as the primary at
+// epoch (0: none given): an open, unfenced primary whose epoch is not below
+// epoch. Otherwise it returns errClosed, errNotPrimary, errFenced (a higher
+// epoch, carried by what, fences the store at once) or errStaleEpoch.
+// n.writeMu must be held.
+func (n *Node) admitLocked(epoch uint64, what string) (state, error) {
+	n.mu.Lock()
+	st, closed := n.st, n.closed
+	n.mu.Unlock()
+	var err error
+	switch {
+	case closed:
+		err = errClosed
+	case st.Role != RolePrimary:
+		err = errNotPrimary
+	case st.Fenced:
+		err = errFenced
+	case epoch > st.Epoch:
+		err = n.fenceLocked(fmt.Sprintf("%s carried epoch %d", what, epoch))
+	case epoch != 0 && epoch < st.Epoch:
+		err = fmt.Errorf("%w: the request's epoch %d is below the store's %d", errStaleEpoch, epoch, st.Epoch)
+	}
+	return st, err
+}
+
+// primaryRead runs read as the primary at epoch (0: any epoch), under the
+// rules of a write (admitLocked): a replica, a fenced or closed store and
+// another epoch refuse it, and a higher epoch fences the store. No
+// promotion, follow or discard can happen while read runs, so what it reads
+// is the data of the primary the caller named, not a replica's copy or a
+// deposed primary's.
+func (n *Node) primaryRead(epoch uint64, read func() error) error {
+	n.writeMu.Lock()
+	defer n.writeMu.Unlock()
+	if _, err := n.admitLocked(epoch, "a primary read"); err != nil {
+		return err
+	}
+	return read()
 }
 
 // fenceLocked marks the primary stale after it saw a higher epoch, and
@@ -485,7 +510,8 @@ func (n *Node) maxAckLocked() uint64 {
 	return m
 }
 
-// get and list read the node's own data, primary or replica.
+// get and list read the node's own data, primary or replica (see
+// primaryRead for a read that must come from the primary).
 func (n *Node) get(bucket, key string) (Item, bool, error) { return n.eng.get(bucket, key) }
 
 func (n *Node) list(bucket, prefix string, limit int, reverse bool) ([]KV, error) {

@@ -11,7 +11,12 @@ import (
 // answers.
 
 // FencingHeader carries the fencing epoch of a write: a write whose epoch
-// differs from the store's is refused with 409.
+// differs from the store's is refused with 409. On a read (GET /v1/get,
+// GET /v1/list) it asks for the primary's data: the read is answered only
+// by an unfenced primary at that epoch (0: at any epoch), under the rules
+// of a write (503 not primary on a replica; 409 on a fenced store or
+// another epoch, a higher one fencing the store). A read without it is
+// answered by any node from its own data.
 const FencingHeader = "X-Fencing-Epoch"
 
 // Error messages the client tells apart. A 503 whose error is exactly

@@ -14,7 +14,8 @@ import (
 // (POST /v1/write, GET /v1/get, GET /v1/list) over maps. It is a primary
 // at epoch 1 until told otherwise. As a replica it answers writes with 503
 // "not primary"; a write whose X-Fencing-Epoch differs from its epoch gets
-// 409.
+// 409. A read with X-Fencing-Epoch is a primary read, refused like a write
+// (its epoch 0 matches any).
 type Store struct {
 	*server
 
@@ -25,6 +26,7 @@ type Store struct {
 	primary   bool
 	primaryAt string   // the URL a replica names as primary
 	epochs    []string // X-Fencing-Epoch of every write, "" when absent
+	reads     []string // X-Fencing-Epoch of every get and list, "" when absent
 	failSkip  int      // writes to apply before failing failNext
 	failNext  int      // writes to answer 500 after failSkip
 }
@@ -98,6 +100,40 @@ func (s *Store) FencingEpochs() []string {
 	return slices.Clone(s.epochs)
 }
 
+// ReadEpochs returns the X-Fencing-Epoch header of every get and list
+// received ("" when absent: not a primary read), in order.
+func (s *Store) ReadEpochs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.reads)
+}
+
+// refuseLocked answers a request whose X-Fencing-Epoch is hdr as the store
+// does, and reports whether it did: 503 not primary on a replica, 409 when
+// the epoch is not the store's (0 on a read: any epoch). s.mu must be held.
+func (s *Store) refuseLocked(w http.ResponseWriter, hdr string, read bool) bool {
+	if !s.primary {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "not primary", "primary": s.primaryAt})
+		return true
+	}
+	if hdr != "" {
+		e, err := strconv.ParseInt(hdr, 10, 64)
+		if err != nil || (e != s.epoch && (!read || e != 0)) {
+			writeError(w, http.StatusConflict, "fencing epoch "+hdr+" is not "+strconv.FormatInt(s.epoch, 10))
+			return true
+		}
+	}
+	return false
+}
+
+// readRefused records a read's X-Fencing-Epoch and, for a primary read,
+// answers it as refuseLocked does. s.mu must be held.
+func (s *Store) readRefused(w http.ResponseWriter, r *http.Request) bool {
+	hdr := r.Header.Get("X-Fencing-Epoch")
+	s.reads = append(s.reads, hdr)
+	return hdr != "" && s.refuseLocked(w, hdr, true)
+}
+
 type op struct {
 	Op     string          `json:"op"`
 	Bucket string          `json:"bucket"`
@@ -126,16 +162,8 @@ func (s *Store) write(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	hdr := r.Header.Get("X-Fencing-Epoch")
 	s.epochs = append(s.epochs, hdr)
-	if !s.primary {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "not primary", "primary": s.primaryAt})
+	if s.refuseLocked(w, hdr, false) {
 		return
-	}
-	if hdr != "" {
-		e, err := strconv.ParseInt(hdr, 10, 64)
-		if err != nil || e != s.epoch {
-			writeError(w, http.StatusConflict, "fencing epoch "+hdr+" is not "+strconv.FormatInt(s.epoch, 10))
-			return
-		}
 	}
 	if s.failSkip > 0 {
 		s.failSkip--
@@ -172,6 +200,9 @@ func (s *Store) get(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.readRefused(w, r) {
+		return
+	}
 	v, ok := s.buckets[q.Get("bucket")][q.Get("key")]
 	if !ok {
 		writeError(w, http.StatusNotFound, "not found")
@@ -193,6 +224,9 @@ func (s *Store) list(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.readRefused(w, r) {
+		return
+	}
 	b := s.buckets[q.Get("bucket")]
 	var keys []string
 	for k := range b {
