@@ -55,6 +55,28 @@ func probeWrites(dir string) (map[string][]slo.ProbeWrite, error) {
 // (its answer crossing the fault's own) is still that fault's.
 func rpoChecks(ctx context.Context, specs []scenarios.RPO, tl slo.Timeline, writes map[string][]slo.ProbeWrite, query slo.QueryRangeFunc, step time.Duration) []reports.DataLossCheck {
 	var out []reports.DataLossCheck
+	// The injections judged on one probe split its writes between them;
+	// faults no RPO check of the probe names do not (a link cut before a
+	// failover belongs to the failover's loss).
+	judged := map[string]slo.Timeline{}
+	for _, spec := range specs {
+		if _, ok := judged[spec.Probe]; ok {
+			continue
+		}
+		names := map[string]bool{}
+		for _, o := range specs {
+			if o.Probe == spec.Probe {
+				names[o.Fault] = true
+			}
+		}
+		sub := slo.Timeline{Start: tl.Start, End: tl.End}
+		for _, sp := range tl.Faults {
+			if names[sp.Fault] {
+				sub.Faults = append(sub.Faults, sp)
+			}
+		}
+		judged[spec.Probe] = sub
+	}
 	for _, spec := range specs {
 		n := 0
 		for _, sp := range tl.Faults {
@@ -63,7 +85,7 @@ func rpoChecks(ctx context.Context, specs []scenarios.RPO, tl slo.Timeline, writ
 			}
 			n++
 			c := reports.DataLossCheck{Name: spec.Name, Fault: spec.Fault, Injection: n, Probe: spec.Probe, Objective: spec.Objective.String()}
-			c.From, c.To = lossRange(tl, sp)
+			c.From, c.To = lossRange(judged[spec.Probe], sp)
 			all, ok := writes[spec.Probe]
 			if !ok && len(writes) == 1 {
 				all, ok = writes[""] // the log of a single probe names none
