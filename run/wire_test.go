@@ -127,12 +127,12 @@ func (l *lab) dirty(t *testing.T) string {
 }
 
 // run plays s and returns its error and events.
-func (l *lab) run(t *testing.T, s *scenarios.Scenario, raw []byte, opts ...Option) (*Result, error, []rundir.Event) {
+func (l *lab) run(t *testing.T, s *scenarios.Scenario, raw []byte, opts ...Option) (*Result, []rundir.Event, error) {
 	t.Helper()
 	return l.runCtx(t, context.Background(), s, raw, opts...)
 }
 
-func (l *lab) runCtx(t *testing.T, ctx context.Context, s *scenarios.Scenario, raw []byte, opts ...Option) (*Result, error, []rundir.Event) {
+func (l *lab) runCtx(t *testing.T, ctx context.Context, s *scenarios.Scenario, raw []byte, opts ...Option) (*Result, []rundir.Event, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
@@ -147,7 +147,7 @@ func (l *lab) runCtx(t *testing.T, ctx context.Context, s *scenarios.Scenario, r
 	if left := l.dirty(t); left != "" {
 		t.Errorf("after the run the Toxiproxy holds %s; want nothing of gameday's", left)
 	}
-	return res, err, events
+	return res, events, err
 }
 
 // eventsOf returns the events of type typ, and the index of the first.
@@ -188,7 +188,7 @@ func TestWriteProbesInARun(t *testing.T) {
 			Every: 50 * time.Millisecond, Timeout: time.Second, Settle: 200 * time.Millisecond, MaxInFlight: 4,
 		})
 	}
-	res, err, events := l.run(t, s, raw)
+	res, events, err := l.run(t, s, raw)
 	if err != nil {
 		t.Fatalf("Run() = %v; want a pass", err)
 	}
@@ -258,7 +258,7 @@ func TestSteadyStateFailureInjectsNoFault(t *testing.T) {
 		Objective: scenarios.Objective{Op: scenarios.OpGE, Value: 0.99, Text: ">= 0.99"},
 		During:    []scenarios.Phase{scenarios.PhaseAll}, Mode: scenarios.ModeOverall, Step: time.Second, SteadyState: true,
 	})
-	res, err, events := l.run(t, s, raw)
+	res, events, err := l.run(t, s, raw)
 	var aborted *AbortedError
 	if !errors.As(err, &aborted) || exitCode(err) != ExitAborted || !strings.Contains(err.Error(), "steady") {
 		t.Fatalf("Run() = %v (exit %d); want an AbortedError, exit 3, naming the steady state", err, exitCode(err))
@@ -294,7 +294,7 @@ func TestSteadyStatePassesThenFaults(t *testing.T) {
 		Objective: scenarios.Objective{Op: scenarios.OpLE, Value: 0.3, Unit: scenarios.UnitDuration, Text: "<= 300ms"},
 		During:    []scenarios.Phase{scenarios.PhaseAll}, Mode: scenarios.ModeOverall, Step: time.Second, SteadyState: true,
 	})
-	_, err, events := l.run(t, s, raw)
+	_, events, err := l.run(t, s, raw)
 	if err != nil {
 		t.Fatalf("Run() = %v; want a pass", err)
 	}
@@ -328,7 +328,7 @@ func TestAbortRevertsEveryFault(t *testing.T) {
 			s, raw := l.scenario(t, "60s", `  - {name: down, at: 300ms, network: {link: edge, toxic: down}}
   - {name: slow, at: 200ms, network: {link: edge, toxic: latency, latency: 1ms}}`)
 			s.Checks.Abort = []scenarios.Abort{tt.abort}
-			res, err, events := l.run(t, s, raw)
+			res, events, err := l.run(t, s, raw)
 			if exitCode(err) != ExitAborted || !strings.Contains(err.Error(), "abort") {
 				t.Fatalf("Run() = %v (exit %d); want an abort, exit 3", err, exitCode(err))
 			}
@@ -388,7 +388,7 @@ func TestInterruptedReadBack(t *testing.T) {
 	}}
 	ctx, interrupt := context.WithCancel(context.Background())
 	defer interrupt()
-	res, err, events := l.runCtx(t, ctx, s, raw, WithProgress(func(e rundir.Event) {
+	res, events, err := l.runCtx(t, ctx, s, raw, WithProgress(func(e rundir.Event) {
 		if e.Type == rundir.EventProbeStopped {
 			interrupt()
 		}

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gameday/gameday/metrics"
+	"github.com/gameday/gameday/rundir"
+)
+
+// failoverScenario is the reference backend losing its store primary:
+// replication to the replica is cut, the primary keeps acknowledging
+// writes, then it is killed and the sentinel promotes the replica. The
+// write probe uses the api's per-user key-value endpoint, where one
+// acknowledged PUT is one store write.
+func failoverScenario(replication string) string {
+	return fmt.Sprintf(`apiVersion: gameday/v1
+kind: Scenario
+name: store-failover-%[1]s
+target: {local: {apiReplicas: 1, storeReplicas: 1, replication: %[1]s, restartDelay: 1s}}
+metrics: {scrapeInterval: 250ms}
+load:
+  - name: reads
+    duration: 12s
+    profile: {constant: {rate: 20/s}}
+    timeout: 2s
+    requests: [{url: "{{.Base}}/v1/feed"}]
+probes:
+  writes:
+    - name: kv
+      every: 50ms
+      timeout: 1s
+      settle: 1s
+      write: {method: PUT, url: "{{.Base}}/v1/kv/probe-{{.ID}}", body: '{"value":"{{.ID}}"}', header: {Authorization: "Bearer {{.Token}}"}}
+      read: {url: "{{.Base}}/v1/kv/probe-{{.ID}}", header: {Authorization: "Bearer {{.Token}}"}}
+faults:
+  - {name: cut-replication, at: 1500ms, for: 4s, network: {link: repl-store-1, toxic: down}}
+  - {name: kill-primary, at: 3s, process: {selector: {instance: store-1}, signal: KILL}}
+checks:
+  rpo:
+    - {name: no-loss, fault: kill-primary, objective: "<= 0s", replicationLag: max(refapp_store_replication_lag_seconds)}
+`, replication)
+}
+
+// End to end on the reference backend (acceptance 4 of the RTO/RPO issue):
+// a store failover in sync mode loses no acknowledged write (RPO 0); in
+// async mode, with the replication link cut, the lost count the write
+// probe measures equals the writes the old primary reports it discarded
+// when it rejoined (refapp_store_discarded_writes_total).
+func TestStoreFailoverRPO(t *testing.T) {
+	for _, tt := range []struct {
+		replication string
+		exit        int
+	}{
+		{"sync", exitOK},
+		{"async", exitFailed},
+	} {
+		t.Run(tt.replication, func(t *testing.T) {
+			out := t.TempDir()
+			scenario := writeFile(t, "failover.yaml", failoverScenario(tt.replication))
+			code, stdout, stderr := cli(t, context.Background(), "run", scenario, "--out", out)
+			dir := runDir(t, out)
+			if code != tt.exit {
+				t.Fatalf("run = exit %d; want %d\n%s\n%s", code, tt.exit, stdout, stderr)
+			}
+			rep := readReport(t, dir)
+			c := findRPO(rep, "no-loss")
+			if c == nil || c.Loss == nil {
+				t.Fatalf("no judged RPO in the report: %+v", rep.RPO)
+			}
+			l := c.Loss
+			t.Logf("%s: %d writes, %d acknowledged, %d found, %d lost (split brain %d), %d unverified, RPO %s, replication lag %v",
+				tt.replication, l.Writes, l.Acknowledged, l.Found, l.Lost, l.SplitBrain, l.Unverified, l.RPO, fmtLag(l.ReplicationLag))
+			if l.Acknowledged == 0 || l.Unverified != 0 {
+				t.Fatalf("%d acknowledged, %d unverified; want writes acknowledged and every one read back", l.Acknowledged, l.Unverified)
+			}
+			discarded := storeDiscarded(t, dir, rep.End)
+			switch tt.replication {
+			case "sync":
+				if l.Lost != 0 || l.RPO != 0 || !c.Passed {
+					t.Errorf("sync replication: lost %d, RPO %s, passed %v; want nothing lost", l.Lost, l.RPO, c.Passed)
+				}
+				if discarded != 0 {
+					t.Errorf("sync replication: the store discarded %v writes; want 0", discarded)
+				}
+			case "async":
+				if l.Lost == 0 || float64(l.Lost) != discarded {
+					t.Errorf("async replication: lost %d, the old primary discarded %v; want equal and above 0", l.Lost, discarded)
+				}
+				if l.RPO <= 0 || l.RPO > 2*time.Second {
+					t.Errorf("async replication: RPO %s; want the time since the cut (about 1.5s)", l.RPO)
+				}
+			}
+			sameReportAgain(t, dir)
+		})
+	}
+}
+
+func fmtLag(v *float64) string {
+	if v == nil {
+		return "none"
+	}
+	return fmt.Sprintf("%gs", *v)
+}
+
+// storeDiscarded reads, from the run's TSDB, the writes the store
+// processes report they discarded when they rejoined as a replica, as
+// last scraped before end.
+func storeDiscarded(t *testing.T, dir string, end time.Time) float64 {
+	t.Helper()
+	stored, err := metrics.OpenStored(filepath.Join(dir, rundir.DirTSDB))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stored.Close()
+	series, err := stored.QueryRange(context.Background(), "sum(max_over_time(refapp_store_discarded_writes_total[1h]))", end.Add(-time.Second), end, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := 0.0
+	for _, s := range series {
+		for _, p := range s.Points {
+			if !math.IsNaN(p.V) {
+				v = math.Max(v, p.V)
+			}
+		}
+	}
+	return v
+}
