@@ -1,7 +1,7 @@
 // Package api is refapp's stateless mobile API (ARCHITECTURE.md, "api"):
 // accounts with JWT, profiles, a cache-aside feed, posts with a
-// transactional outbox of notification events, offline sync and device
-// registration.
+// transactional outbox of notification events, offline sync, device
+// registration and a per-user key-value store.
 //
 // The API keeps no state of its own that matters: everything durable is in
 // the store, reached through the Store interface; the feed is cached through
@@ -277,6 +277,9 @@ func New(d Deps, secret []byte, instance string, opts ...Option) (*API, error) {
 //	GET  /v1/sync/{clientId}  JWT; 200 Post the primary holds under that id
 //	                      (sync clientId or Idempotency-Key), 404, 503
 //	POST /v1/devices      JWT; 201 Device
+//	PUT  /v1/kv/{key}     JWT; {"value":V} → 204 once the store acknowledged
+//	                      its one write (one op: put userkv userId/key), 503
+//	GET  /v1/kv/{key}     JWT; 200 {"key","value"} the primary holds, 404, 503
 func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/auth/signup", a.signup)
 	mux.HandleFunc("POST /v1/auth/login", a.login)
@@ -288,6 +291,8 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("POST /v1/sync", a.authed(a.sync))
 	mux.Handle("GET /v1/sync/{clientId}", a.authed(a.getSync))
 	mux.Handle("POST /v1/devices", a.authed(a.registerDevice))
+	mux.Handle("PUT /v1/kv/{key}", a.authed(a.putKV))
+	mux.Handle("GET /v1/kv/{key}", a.authed(a.getKV))
 }
 
 // dependencyError answers a failed dependency call: 503 with Retry-After

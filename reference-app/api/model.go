@@ -47,6 +47,7 @@ const (
 	bucketIdempotency = "idempotency" // userId/Idempotency-Key → Post
 	bucketSync        = "sync"        // userId/clientId → Post
 	bucketDevices     = "devices"     // userId/deviceId → Device
+	bucketUserKV      = "userkv"      // userId/key → a JSON value (PUT /v1/kv/{key})
 )
 
 // Post is one post.

@@ -85,8 +85,13 @@ const (
 
 // DefaultRoutes are the API's route patterns. The gateway proxies them under
 // these patterns, so its request metrics carry the same bounded route
-// labels as the api's; every other path is proxied under "/".
-var DefaultRoutes = []string{"GET /v1/feed", "POST /v1/posts", "GET /v1/posts/{id}", "GET /v1/sync/{clientId}"}
+// labels as the api's; every other path is proxied under "/". The write
+// probe's pairs have theirs: GET /v1/sync/{clientId}, and PUT and GET
+// /v1/kv/{key} (both labelled /v1/kv/{key}).
+var DefaultRoutes = []string{
+	"GET /v1/feed", "POST /v1/posts", "GET /v1/posts/{id}", "GET /v1/sync/{clientId}",
+	"PUT /v1/kv/{key}", "GET /v1/kv/{key}",
+}
 
 // Upstream is one api replica the gateway proxies to.
 type Upstream struct {

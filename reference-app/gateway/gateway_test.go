@@ -775,3 +775,47 @@ func mustURL(t *testing.T, raw string) *url.URL {
 	}
 	return u
 }
+
+// TestKVRoutes: the write probe's PUT and GET /v1/kv/{key} are proxied
+// under their own patterns (route label /v1/kv/{key}), and reach the api.
+func TestKVRoutes(t *testing.T) {
+	h := newHarness(t, []*httptest.Server{newAPI(t, "api-1")}, WithHealthInterval(forever))
+	mux := http.NewServeMux()
+	h.g.Register(mux)
+	for _, tt := range []struct {
+		method, path, pattern string
+	}{
+		{"PUT", "/v1/kv/probe-1", "PUT /v1/kv/{key}"},
+		{"GET", "/v1/kv/probe-1", "GET /v1/kv/{key}"},
+		// The api has no other method on it: the catch-all.
+		{"DELETE", "/v1/kv/probe-1", "/"},
+	} {
+		if _, got := mux.Handler(httptest.NewRequest(tt.method, tt.path, nil)); got != tt.pattern {
+			t.Errorf("gateway pattern of %s %s = %q; want %q", tt.method, tt.path, got, tt.pattern)
+		}
+	}
+	auth := map[string]string{"Authorization": "Bearer " + apiToken}
+	if a := h.send(t, "PUT", "/v1/kv/probe-1", `{"value":"probe-1"}`, auth); a.status != http.StatusNoContent {
+		t.Fatalf("PUT /v1/kv/probe-1 through the gateway = %d %s; want 204", a.status, a.body)
+	}
+	if a := h.send(t, "GET", "/v1/kv/probe-1", "", auth); a.status != http.StatusOK || !strings.Contains(a.body, `"value":"probe-1"`) {
+		t.Errorf("GET /v1/kv/probe-1 through the gateway = %d %s; want 200 with the value", a.status, a.body)
+	}
+}
+
+// TestKVPutRetriedAsIdempotent: the gateway's policy treats PUT as
+// idempotent, so PUT /v1/kv/{key} answered 503 is sent once more to
+// another replica, like every PUT; with every replica answering 503 the
+// client gets the 503, and GET /v1/kv/{key} stays a 503, never a 404.
+func TestKVPutRetriedAsIdempotent(t *testing.T) {
+	h := newHarness(t, []*httptest.Server{statusServer(t, http.StatusServiceUnavailable), statusServer(t, http.StatusServiceUnavailable)}, WithHealthInterval(forever))
+	if a := h.send(t, "PUT", "/v1/kv/probe-1", `{"value":"probe-1"}`, nil); a.status != http.StatusServiceUnavailable {
+		t.Errorf("PUT /v1/kv/probe-1 with every replica answering 503 = %d %s; want 503", a.status, a.body)
+	}
+	if a := h.send(t, "GET", "/v1/kv/probe-1", "", nil); a.status != http.StatusServiceUnavailable {
+		t.Errorf("GET /v1/kv/probe-1 with every replica answering 503 = %d %s; want 503", a.status, a.body)
+	}
+	if got := h.retries(); got != 2 {
+		t.Errorf("refapp_gateway_retries_total{result=retried} = %v; want 2 (the PUT and the GET, once each)", got)
+	}
+}

@@ -88,7 +88,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // Retryable reports whether r may be sent twice: its method is idempotent
 // (GET, HEAD, OPTIONS, PUT, DELETE) or it is a POST carrying an
-// Idempotency-Key header.
+// Idempotency-Key header. Idempotent means that a second copy leaves the
+// state the first left, not that it costs the upstream nothing: a retried
+// PUT /v1/kv/{key} whose first copy reached the store anyway (its answer
+// was lost, or the store logged it without acknowledging it) is a second
+// store write of the same value.
 func Retryable(r *http.Request) bool {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete:

@@ -26,6 +26,7 @@ type Store struct {
 	primary   bool
 	primaryAt string   // the URL a replica names as primary
 	epochs    []string // X-Fencing-Epoch of every write, "" when absent
+	writes    [][]Op   // the ops of every write, in the order of epochs
 	reads     []string // X-Fencing-Epoch of every get and list, "" when absent
 	failSkip  int      // writes to apply before failing failNext
 	failNext  int      // writes to answer 500 after failSkip
@@ -100,6 +101,19 @@ func (s *Store) FencingEpochs() []string {
 	return slices.Clone(s.epochs)
 }
 
+// Writes returns the ops of every well-formed write received, applied or
+// refused, one element per POST /v1/write, in order (the order of
+// FencingEpochs).
+func (s *Store) Writes() [][]Op {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([][]Op, len(s.writes))
+	for i, w := range s.writes {
+		out[i] = slices.Clone(w)
+	}
+	return out
+}
+
 // ReadEpochs returns the X-Fencing-Epoch header of every get and list
 // received ("" when absent: not a primary read), in order.
 func (s *Store) ReadEpochs() []string {
@@ -134,7 +148,8 @@ func (s *Store) readRefused(w http.ResponseWriter, r *http.Request) bool {
 	return hdr != "" && s.refuseLocked(w, hdr, true)
 }
 
-type op struct {
+// Op is one operation of a write, as received.
+type Op struct {
 	Op     string          `json:"op"`
 	Bucket string          `json:"bucket"`
 	Key    string          `json:"key"`
@@ -143,7 +158,7 @@ type op struct {
 
 func (s *Store) write(w http.ResponseWriter, r *http.Request) {
 	var req struct {
-		Ops []op `json:"ops"`
+		Ops []Op `json:"ops"`
 	}
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
@@ -162,6 +177,7 @@ func (s *Store) write(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	hdr := r.Header.Get("X-Fencing-Epoch")
 	s.epochs = append(s.epochs, hdr)
+	s.writes = append(s.writes, req.Ops)
 	if s.refuseLocked(w, hdr, false) {
 		return
 	}
