@@ -23,6 +23,7 @@ const (
 	KindNetwork = "network" // a Toxiproxy toxic or a disabled link
 	KindProcess = "process" // a signal sent to a process
 	KindAction  = "action"  // an HTTP request sent or a command run (chaos/action)
+	KindPod     = "pod"     // a Kubernetes pod deleted (chaos/kube)
 )
 
 // Record is what one fault did to one target.
@@ -37,6 +38,17 @@ type Record struct {
 	// command's stdout and stderr, a response body), bounded by the fault
 	// kind; empty for other kinds.
 	Output string `json:"output,omitempty"`
+	// Steps is the target's own recovery timeline, when the fault kind
+	// watches it: for a pod, killed, replacement created, scheduled,
+	// ready, owner fully ready. In time order.
+	Steps []Step `json:"steps,omitempty"`
+}
+
+// Step is one instant of a target's recovery timeline.
+type Step struct {
+	Name   string    `json:"name"` // "killed", "replacement created", "scheduled", "ready", "owner ready"
+	At     time.Time `json:"at"`
+	Detail string    `json:"detail,omitempty"` // the replacement pod's name, the owner's readiness
 }
 
 // Recovered reports whether the record is closed: the fault's effect on its

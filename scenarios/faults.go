@@ -25,7 +25,46 @@ type Fault struct {
 	Process *ProcessFault `yaml:"process,omitempty" json:"process,omitempty"`
 	HTTP    *HTTPFault    `yaml:"http,omitempty" json:"http,omitempty"`
 	Exec    *ExecFault    `yaml:"exec,omitempty" json:"exec,omitempty"`
+	// Pod deletes pods of a Kubernetes target.
+	Pod *PodFault `yaml:"pod,omitempty" json:"pod,omitempty"`
 }
+
+// PodFault deletes pods of a Kubernetes target, chosen by selectors in one
+// namespace, and watches their owner (Deployment, StatefulSet, ReplicaSet)
+// until it is fully ready again: the fault ends by itself then. Every
+// deletion is announced by a Kubernetes Event on the victim's owner.
+type PodFault struct {
+	// Namespace is one of the target's namespaces; required.
+	Namespace string `yaml:"namespace" json:"namespace"`
+	// LabelSelector and FieldSelector select the pods, in Kubernetes'
+	// selector syntax ("app=api,tier!=cache", "status.phase=Running");
+	// at least one is required.
+	LabelSelector string `yaml:"labelSelector,omitempty" json:"labelSelector,omitempty"`
+	FieldSelector string `yaml:"fieldSelector,omitempty" json:"fieldSelector,omitempty"`
+	// Mode, Count, Percent and Seed choose the victims among the selected
+	// pods as for a process fault.
+	Mode    VictimMode `yaml:"mode" json:"mode"`
+	Count   int        `yaml:"count,omitempty" json:"count,omitempty"`
+	Percent float64    `yaml:"percent,omitempty" json:"percent,omitempty"`
+	Seed    *int64     `yaml:"seed,omitempty" json:"seed,omitempty"`
+	// GracePeriod is the deletion's grace period; 0 deletes at once
+	// (force). Default DefaultPodGracePeriod.
+	GracePeriod time.Duration `yaml:"gracePeriod" json:"gracePeriod"`
+	// MaxVictims caps the pods one injection deletes, whatever the mode;
+	// default DefaultMaxVictims, at most MaxPodVictims.
+	MaxVictims int `yaml:"maxVictims" json:"maxVictims"`
+	// ReadyTimeout bounds the wait for the owners to be fully ready again;
+	// default DefaultPodReadyTimeout. Past it the fault ends unrecovered.
+	ReadyTimeout time.Duration `yaml:"readyTimeout" json:"readyTimeout"`
+}
+
+// Defaults and limits of pod faults.
+const (
+	DefaultPodGracePeriod  = 0 * time.Second
+	DefaultMaxVictims      = 10
+	MaxPodVictims          = 1000
+	DefaultPodReadyTimeout = 5 * time.Minute
+)
 
 // Repeat repeats a fault: injected at At, At+Every, … Count times; each
 // time it must have ended (For, or by itself) before the next.
@@ -334,6 +373,7 @@ func (p ProcessFault) VictimCount(n int) int {
 const (
 	FaultNetwork = "network"
 	FaultProcess = "process"
+	FaultPod     = "pod"
 	FaultHTTP    = "http"
 	FaultExec    = "exec"
 )
@@ -344,7 +384,7 @@ func (f Fault) Kind() string {
 	for _, k := range []struct {
 		name string
 		set  bool
-	}{{FaultNetwork, f.Network != nil}, {FaultProcess, f.Process != nil}, {FaultHTTP, f.HTTP != nil}, {FaultExec, f.Exec != nil}} {
+	}{{FaultNetwork, f.Network != nil}, {FaultProcess, f.Process != nil}, {FaultHTTP, f.HTTP != nil}, {FaultExec, f.Exec != nil}, {FaultPod, f.Pod != nil}} {
 		if k.set {
 			kinds = append(kinds, k.name)
 		}

@@ -15,13 +15,35 @@ type Target struct {
 	Processes *ProcessesTarget `yaml:"processes,omitempty" json:"processes,omitempty"`
 	// External is a running system named by URLs.
 	External *ExternalTarget `yaml:"external,omitempty" json:"external,omitempty"`
+	// Kubernetes is a system running in a Kubernetes cluster: pod faults
+	// act on it through the cluster's API.
+	Kubernetes *KubernetesTarget `yaml:"kubernetes,omitempty" json:"kubernetes,omitempty"`
+}
+
+// KubernetesTarget is a system in a Kubernetes cluster: reached at the
+// URLs of an ExternalTarget (an ingress, a port-forward the user runs),
+// with the user's Toxiproxy and Prometheus as for one, and the cluster's
+// API for pod faults, limited to Namespaces.
+type KubernetesTarget struct {
+	ExternalTarget `yaml:",inline" json:",inline"`
+	// Kubeconfig is the path of a kubeconfig file (a template over env
+	// and file); empty: $KUBECONFIG, then ~/.kube/config, unless InCluster.
+	Kubeconfig string `yaml:"kubeconfig,omitempty" json:"kubeconfig,omitempty"`
+	// Context is the kubeconfig context; empty: its current context.
+	Context string `yaml:"context,omitempty" json:"context,omitempty"`
+	// InCluster uses the service account of the pod gameday runs in.
+	InCluster bool `yaml:"inCluster,omitempty" json:"inCluster,omitempty"`
+	// Namespaces are the only namespaces the scenario may touch; required,
+	// and never kube-system.
+	Namespaces []string `yaml:"namespaces" json:"namespaces"`
 }
 
 // Target kinds, as Target.Kind names them.
 const (
-	TargetLocal     = "local"
-	TargetProcesses = "processes"
-	TargetExternal  = "external"
+	TargetLocal      = "local"
+	TargetProcesses  = "processes"
+	TargetExternal   = "external"
+	TargetKubernetes = "kubernetes"
 )
 
 // Kind names the kind of target that is set; "" when none or more than one is.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	toxiclient "github.com/Shopify/toxiproxy/v2/client"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/gameday/gameday/chaos"
 	"github.com/gameday/gameday/chaos/process"
@@ -40,6 +41,10 @@ type Running struct {
 	Prometheus metrics.Querier
 	// Attrs are facts about the target for the run's events (no secrets).
 	Attrs map[string]string
+	// Kube is a client of the target's Kubernetes API, and Namespaces the
+	// only namespaces pod faults may touch; nil for other kinds.
+	Kube       kubernetes.Interface
+	Namespaces []string
 }
 
 // Link is one edge of a target that runs through a Toxiproxy proxy.
