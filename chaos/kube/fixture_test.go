@@ -8,9 +8,11 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
+	k8stypes "k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/fake"
 )
 
@@ -27,13 +29,13 @@ const ns = "shop"
 func ptr[T any](v T) *T { return &v }
 
 func controllerRef(apiVersion, kind, name string) *metav1.OwnerReference {
-	return &metav1.OwnerReference{APIVersion: apiVersion, Kind: kind, Name: name, UID: types.UID(kind + "-" + name), Controller: ptr(true)}
+	return &metav1.OwnerReference{APIVersion: apiVersion, Kind: kind, Name: name, UID: k8stypes.UID(kind + "-" + name), Controller: ptr(true)}
 }
 
 // pod is a Running, scheduled and Ready pod.
 func pod(namespace, name string, labels map[string]string, owner *metav1.OwnerReference) *corev1.Pod {
 	p := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, UID: types.UID("pod-" + name), Labels: labels,
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, UID: k8stypes.UID("pod-" + name), Labels: labels,
 			CreationTimestamp: metav1.NewTime(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))},
 		Spec: corev1.PodSpec{NodeName: "node-1"},
 		Status: corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{
@@ -47,7 +49,9 @@ func pod(namespace, name string, labels map[string]string, owner *metav1.OwnerRe
 	return p
 }
 
-func apiLabels() map[string]string { return map[string]string{"app": "api", "pod-template-hash": "7d9"} }
+func apiLabels() map[string]string {
+	return map[string]string{"app": "api", "pod-template-hash": "7d9"}
+}
 
 func deployment(ready int32) *appsv1.Deployment {
 	return &appsv1.Deployment{
@@ -111,3 +115,12 @@ func names(vs []Victim) []string {
 	}
 	return out
 }
+
+type (
+	fakeClient = fake.Clientset
+	eventsItem = eventsv1.Event
+	watchIface = watch.Interface
+)
+
+// podUID is the UID of the fixture pod name.
+func podUID(name string) k8stypes.UID { return k8stypes.UID("pod-" + name) }
