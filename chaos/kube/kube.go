@@ -84,10 +84,12 @@ type Spec struct {
 	// Seed makes the choice reproducible: the same seed and the same pods
 	// (by name) pick the same victims. Records say it.
 	Seed int64
-	// GracePeriod of the deletion; 0 deletes at once.
+	// GracePeriod of the deletion, in whole seconds (Kubernetes counts
+	// it so; anything else is refused); 0 deletes at once (force).
 	GracePeriod time.Duration
 	// ReadyTimeout bounds the wait, in Recover, for every victim's owner
-	// to be fully ready again.
+	// to be fully ready again, counted from Inject; past it the fault
+	// ends unrecovered (see Recover). 0 is DefaultReadyTimeout.
 	ReadyTimeout time.Duration
 	// RunID names the run in the Events recorded on the owners.
 	RunID string
