@@ -51,6 +51,7 @@ func (f *Fault) kill(ctx context.Context, obs *observer, sel selection) ([]chaos
 			obs.forget(uid)
 			return recs, fmt.Errorf("delete pod %s: %w", rec.Target, err)
 		}
+		obs.deleted(uid, time.Now())
 		recs = append(recs, rec)
 	}
 	return recs, nil

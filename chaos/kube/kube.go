@@ -327,6 +327,7 @@ func (f *Fault) Recover(ctx context.Context) ([]chaos.Record, error) {
 		return nil, nil
 	}
 	o := f.obs
+	o.confirmGone(ctx, f.client)
 	select {
 	case <-o.done:
 	case <-o.expired():

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
@@ -63,6 +64,7 @@ type tracked struct {
 	returned bool // rec was returned by Recover, closed
 
 	killed    bool
+	deletedAt time.Time // when its delete call returned
 	replUID   types.UID // its replacement, once seen
 	replName  string
 	scheduled bool
@@ -191,6 +193,43 @@ func (o *observer) forget(uid types.UID) {
 	defer o.mu.Unlock()
 	o.victims = slices.DeleteFunc(o.victims, func(t *tracked) bool { return t.uid == uid })
 	delete(o.byUID, uid)
+}
+
+// deleted notes that the delete call of the pod uid returned at.
+func (o *observer) deleted(uid types.UID, at time.Time) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if t := o.byUID[uid]; t != nil {
+		t.deletedAt = at
+	}
+}
+
+// confirmGone asks the API, once, about each victim the watch has not seen
+// deleted: one already gone (or replaced under its name) was killed when
+// its delete call returned. The watch can miss a deletion made between its
+// list and its watch (a real API server replays it; the fake clientset
+// does not).
+func (o *observer) confirmGone(ctx context.Context, client kubernetes.Interface) {
+	o.mu.Lock()
+	var check []tracked
+	for _, t := range o.victims {
+		if !t.killed && !t.deletedAt.IsZero() {
+			check = append(check, *t)
+		}
+	}
+	o.mu.Unlock()
+	for _, t := range check {
+		p, err := client.CoreV1().Pods(o.ns).Get(ctx, t.Pod, metav1.GetOptions{})
+		if !(apierrors.IsNotFound(err) || (err == nil && p.UID != t.uid)) {
+			continue
+		}
+		o.update(func(time.Time) {
+			if v := o.byUID[t.uid]; v != nil && !v.killed {
+				v.killed = true
+				v.step(StepKilled, v.deletedAt, v.Pod+" gone before the watch saw it (time: the delete call's return)")
+			}
+		})
+	}
 }
 
 // seal says every victim was handed over: done may close.
