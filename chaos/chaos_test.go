@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"encoding/json"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -19,6 +20,9 @@ func TestRecordJSON(t *testing.T) {
 		{Record{Fault: "slow", Kind: KindNetwork, Target: "db", Action: "latency 1s downstream", InjectedAt: at, RecoveredAt: at.Add(1500 * time.Millisecond)},
 			`{"fault":"slow","kind":"network","target":"db","action":"latency 1s downstream","injectedAt":"2026-03-01T12:00:00Z","recoveredAt":"2026-03-01T12:00:01.5Z"}`},
 		// An action's output travels with its record.
+		{Record{Fault: "kill-pod", Kind: KindPod, Target: "shop/api-1", Action: "delete", InjectedAt: at, RecoveredAt: at.Add(time.Second),
+			Steps: []Step{{Name: "killed", At: at}, {Name: "owner ready", At: at.Add(time.Second), Detail: "Deployment/api: 3/3 ready"}}},
+			`{"fault":"kill-pod","kind":"pod","target":"shop/api-1","action":"delete","injectedAt":"2026-03-01T12:00:00Z","recoveredAt":"2026-03-01T12:00:01Z","steps":[{"name":"killed","at":"2026-03-01T12:00:00Z"},{"name":"owner ready","at":"2026-03-01T12:00:01Z","detail":"Deployment/api: 3/3 ready"}]}`},
 		{Record{Fault: "restore", Kind: KindAction, Target: "restore.sh", Action: "exec restore.sh → exit 0 in 1.2s", InjectedAt: at, Output: "restored 3 tables\n"},
 			`{"fault":"restore","kind":"action","target":"restore.sh","action":"exec restore.sh → exit 0 in 1.2s","injectedAt":"2026-03-01T12:00:00Z","output":"restored 3 tables\n"}`},
 	}
@@ -28,7 +32,7 @@ func TestRecordJSON(t *testing.T) {
 			t.Errorf("json.Marshal(%+v) = %s, %v; want %s", tt.rec, b, err, tt.want)
 		}
 		var back Record
-		if err := json.Unmarshal(b, &back); err != nil || back != tt.rec {
+		if err := json.Unmarshal(b, &back); err != nil || !reflect.DeepEqual(back, tt.rec) {
 			t.Errorf("json.Unmarshal(%s) = %+v, %v; want %+v", b, back, err, tt.rec)
 		}
 		if got, want := tt.rec.Recovered(), !tt.rec.RecoveredAt.IsZero(); got != want {
