@@ -71,3 +71,24 @@ func TestPodDefaults(t *testing.T) {
 		t.Error("pod fault EndsByItself() = false; want true (over once the owners are ready again)")
 	}
 }
+
+func TestFaultDescribe(t *testing.T) {
+	s, err := Load("testdata/kubernetes.good.yaml")
+	if err != nil {
+		t.Fatalf("Load = %v", err)
+	}
+	for i, want := range []string{
+		"delete one pod in shop matching labels app=api,tier!=canary (grace 0s, at most 10 pods, owners ready within 5m)",
+		"delete 50% of the pods in shop-db matching labels app in (db) and fields status.phase=Running (grace 30s, at most 2 pods, owners ready within 2m)",
+		"delete 2 pods in shop matching labels app=api (grace 0s, at most 10 pods, owners ready within 5m)",
+		"add latency 100ms downstream on link api-db",
+	} {
+		if got := s.Faults[i].Describe(); got != want {
+			t.Errorf("faults[%d].Describe() = %q; want %q", i, got, want)
+		}
+	}
+	k := Fault{Process: &ProcessFault{Selector: map[string]string{"role": "api"}, Signal: SignalKill, Mode: ModeOne}}
+	if got, want := k.Describe(), "send KILL to one process matching {role: api}"; got != want {
+		t.Errorf("process Describe() = %q; want %q", got, want)
+	}
+}
