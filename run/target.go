@@ -92,7 +92,12 @@ func targetKinds() map[string]func(s *scenarios.Scenario, env targetEnv) Target 
 			})
 		},
 		scenarios.TargetKubernetes: func(s *scenarios.Scenario, env targetEnv) Target {
+			dir := ""
+			if s.File != "" {
+				dir = s.ResolvePath(".")
+			}
 			return kubernetes.New(s.Target.Kubernetes, kubernetes.Config{
+				Dir: dir,
 				External: external.Config{
 					RunID:   env.runID,
 					Journal: env.journal,

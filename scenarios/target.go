@@ -27,7 +27,8 @@ type Target struct {
 type KubernetesTarget struct {
 	ExternalTarget `yaml:",inline" json:",inline"`
 	// Kubeconfig is the path of a kubeconfig file (a template over env
-	// and file); empty: $KUBECONFIG, then ~/.kube/config, unless InCluster.
+	// and file), relative to the scenario file's folder; empty:
+	// $KUBECONFIG, then ~/.kube/config, unless InCluster.
 	Kubeconfig string `yaml:"kubeconfig,omitempty" json:"kubeconfig,omitempty"`
 	// Context is the kubeconfig context; empty: its current context.
 	Context string `yaml:"context,omitempty" json:"context,omitempty"`

@@ -49,6 +49,9 @@ type Config struct {
 	External external.Config
 	// Funcs are env and file, for a templated kubeconfig path.
 	Funcs template.FuncMap
+	// Dir is the scenario file's folder, which a relative kubeconfig path
+	// is taken from; empty: the working directory.
+	Dir string
 	// KubeconfigEnv is the value of $KUBECONFIG (a list of paths), read
 	// when the scenario names no kubeconfig; empty: ~/.kube/config.
 	KubeconfigEnv string
@@ -186,6 +189,9 @@ func (t *Target) restConfig() (*rest.Config, error) {
 		path, err := t.expand(t.spec.Kubeconfig)
 		if err != nil {
 			return nil, err
+		}
+		if !filepath.IsAbs(path) && t.cfg.Dir != "" {
+			path = filepath.Join(t.cfg.Dir, path)
 		}
 		rules.ExplicitPath = path
 	case t.cfg.KubeconfigEnv != "":

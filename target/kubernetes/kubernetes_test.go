@@ -95,6 +95,8 @@ func TestStart(t *testing.T) {
 	}{
 		// The scenario's kubeconfig at a named context.
 		{name: "kubeconfig and context", spec: scenarios.KubernetesTarget{Kubeconfig: path, Context: "good", Namespaces: []string{"shop", "shop-db"}}},
+		// A relative kubeconfig, from the scenario's folder.
+		{name: "relative kubeconfig", spec: scenarios.KubernetesTarget{Kubeconfig: filepath.Base(path), Context: "good", Namespaces: []string{"shop"}}},
 		// $KUBECONFIG when the scenario names none.
 		{name: "KUBECONFIG", kubeEnv: path, spec: scenarios.KubernetesTarget{Context: "good", Namespaces: []string{"shop"}}},
 		// The current context is the unreachable cluster.
@@ -111,7 +113,7 @@ func TestStart(t *testing.T) {
 			if spec.BaseURL == "" {
 				spec.BaseURL = srv.URL + "/"
 			}
-			tg := New(&spec, Config{KubeconfigEnv: tc.kubeEnv})
+			tg := New(&spec, Config{KubeconfigEnv: tc.kubeEnv, Dir: filepath.Dir(path)})
 			r, err := tg.Start(t.Context())
 			defer func() { _ = tg.Stop(context.Background()) }()
 			var ue *external.UnreachableError
