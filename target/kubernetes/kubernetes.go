@@ -120,10 +120,7 @@ func (t *Target) Start(ctx context.Context) (*target.Running, error) {
 		return nil, &external.UnreachableError{What: "kubernetes API", URL: host, Err: err}
 	}
 	for _, ns := range t.spec.Namespaces {
-		nctx, cancel := context.WithTimeout(ctx, DefaultReachTimeout)
-		_, err := client.CoreV1().Namespaces().Get(nctx, ns, metav1.GetOptions{})
-		cancel()
-		if err != nil {
+		if err := checkNamespace(ctx, client, ns); err != nil {
 			if ctx.Err() != nil {
 				return nil, context.Cause(ctx)
 			}
@@ -147,6 +144,23 @@ func (t *Target) Start(ctx context.Context) (*target.Running, error) {
 	}
 	r.Attrs["kubernetes.namespaces"] = strings.Join(t.spec.Namespaces, ",")
 	return r, nil
+}
+
+// checkNamespace checks that namespace ns exists. Namespaces are
+// cluster-scoped: a user granted only a namespaced Role may not get one;
+// then listing pods in it (which the Role must allow) stands in for the
+// check, and a namespace that does not exist is found at the first fault.
+func checkNamespace(ctx context.Context, client kubernetes.Interface, ns string) error {
+	ctx, cancel := context.WithTimeout(ctx, DefaultReachTimeout)
+	defer cancel()
+	_, err := client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	if !apierrors.IsForbidden(err) {
+		return err
+	}
+	if _, lerr := client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{Limit: 1}); lerr != nil {
+		return lerr
+	}
+	return nil
 }
 
 // Stop stops the URL part (removes the proxies it created); the cluster

@@ -31,6 +31,13 @@ func apiServer(t *testing.T, namespaces ...string) *httptest.Server {
 		switch {
 		case r.URL.Path == "/version":
 			_ = json.NewEncoder(w).Encode(map[string]string{"major": "1", "minor": "37", "gitVersion": "v1.37.2"})
+		case r.URL.Path == "/api/v1/namespaces/role-only":
+			// A namespaced Role: namespaces (cluster-scoped) are forbidden.
+			w.WriteHeader(http.StatusForbidden)
+			_ = json.NewEncoder(w).Encode(metav1.Status{TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"}, Status: metav1.StatusFailure,
+				Reason: metav1.StatusReasonForbidden, Code: http.StatusForbidden, Message: `namespaces "role-only" is forbidden`})
+		case r.URL.Path == "/api/v1/namespaces/role-only/pods":
+			_ = json.NewEncoder(w).Encode(corev1.PodList{TypeMeta: metav1.TypeMeta{Kind: "PodList", APIVersion: "v1"}})
 		case strings.HasPrefix(r.URL.Path, "/api/v1/namespaces/"):
 			name := strings.TrimPrefix(r.URL.Path, "/api/v1/namespaces/")
 			for _, ns := range namespaces {
@@ -103,6 +110,8 @@ func TestStart(t *testing.T) {
 		{name: "API unreachable", spec: scenarios.KubernetesTarget{Kubeconfig: path, Namespaces: []string{"shop"}}, unreach: "kubernetes API"},
 		// A context the kubeconfig lacks.
 		{name: "unknown context", spec: scenarios.KubernetesTarget{Kubeconfig: path, Context: "nope", Namespaces: []string{"shop"}}, wantErr: `context "nope" does not exist`},
+		// A namespace gameday may not get, but may list pods in.
+		{name: "namespaced role", spec: scenarios.KubernetesTarget{Kubeconfig: path, Context: "good", Namespaces: []string{"shop", "role-only"}}},
 		// A namespace the cluster lacks.
 		{name: "missing namespace", spec: scenarios.KubernetesTarget{Kubeconfig: path, Context: "good", Namespaces: []string{"shop", "billing"}}, namespaceE: "billing", wantErr: `namespace "billing" does not exist in the cluster`},
 		// The cluster answers; the base URL does not.
