@@ -343,6 +343,14 @@ func mergeRecord(f *reports.Fault, rec chaos.Record) {
 	if rec.Output != "" {
 		f.Output = rec.Output
 	}
+	if len(rec.Steps) > 0 {
+		// The recovered record's steps are the whole timeline; an
+		// injected one's its beginning.
+		f.Steps = make([]reports.Step, len(rec.Steps))
+		for i, st := range rec.Steps {
+			f.Steps[i] = reports.Step{Name: st.Name, At: st.At, Detail: st.Detail}
+		}
+	}
 }
 
 // readResults streams every result of the run's streams through each, as

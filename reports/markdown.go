@@ -68,6 +68,7 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", cell(f.Name), f.Kind, cell(f.Target),
 				cell(f.Action), r.offset(f.InjectedAt), r.offset(f.RecoveredAt), cell(f.Error))
 		}
+		writeSteps(&b, r)
 	}
 	if len(r.Processes) > 0 {
 		b.WriteString("\n## Processes\n\n| instance | starts | exits |\n|---|---|---|\n")
@@ -94,6 +95,33 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 		return fmt.Errorf("write report.md: %w", err)
 	}
 	return nil
+}
+
+// writeSteps lists, under the faults table, the recovery timeline of each
+// fault whose kind watches one (a pod's), each step from the injection:
+// "killed +0s, replacement created +30ms (api-7d9f-x2), ...".
+func writeSteps(b *strings.Builder, r *Report) {
+	first := true
+	for _, f := range r.Faults {
+		if len(f.Steps) == 0 {
+			continue
+		}
+		if first {
+			b.WriteString("\nRecovery steps, from each injection:\n")
+			first = false
+		}
+		parts := make([]string, len(f.Steps))
+		for i, st := range f.Steps {
+			parts[i] = st.Name + " " + since(st.At, f.InjectedAt)
+			if st.Detail != "" {
+				parts[i] += " (" + st.Detail + ")"
+			}
+		}
+		fmt.Fprintf(b, "\n- `%s` on %s: %s", f.Name, cell(f.Target), cell(strings.Join(parts, ", ")))
+	}
+	if !first {
+		b.WriteString("\n")
+	}
 }
 
 // ms renders a latency with a precision fit for a table.

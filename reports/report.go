@@ -197,6 +197,18 @@ type Fault struct {
 	// Output is what an action fault's command printed or its request got
 	// back, bounded.
 	Output string `json:"output,omitempty"`
+	// Steps is the target's own recovery timeline, when the fault kind
+	// watches it (a pod: killed, replacement created, scheduled, ready,
+	// owner ready), in time order.
+	Steps []Step `json:"steps,omitempty"`
+}
+
+// Step is one instant of a target's recovery timeline after a fault.
+type Step struct {
+	Name string    `json:"name"`
+	At   time.Time `json:"at"`
+	// Detail says more: the replacement pod's name, the owner's readiness.
+	Detail string `json:"detail,omitempty"`
 }
 
 // Process sums up what happened to one process of the target.

@@ -33,6 +33,14 @@ func sample() *Report {
 		Faults: []Fault{
 			{Name: "slow-api-1", Kind: "network", Target: "gateway-api-1", Action: "latency 150ms±20ms downstream", InjectedAt: at(10.001), RecoveredAt: at(18.002)},
 			{Name: "kill-api-2", Kind: "process", Target: "api-2", Action: "SIGKILL pid 4242", InjectedAt: at(24), RecoveredAt: at(26.2)},
+			{Name: "kill-pod", Kind: "pod", Target: "shop/api-7d9f-abcde", Action: "delete pod (grace 0s), owner Deployment/api", InjectedAt: at(30), RecoveredAt: at(30.1),
+				Steps: []Step{
+					{Name: "killed", At: at(30)},
+					{Name: "replacement created", At: at(30.03), Detail: "api-7d9f-x2k4q"},
+					{Name: "scheduled", At: at(30.04)},
+					{Name: "ready", At: at(30.09)},
+					{Name: "owner ready", At: at(30.1), Detail: "3/3 ready"},
+				}},
 		},
 		Processes: []Process{{Instance: "api-1", Starts: 1}, {Instance: "api-2", Starts: 2, Exits: 1}},
 		Load: []StreamSummary{{
@@ -120,6 +128,9 @@ func TestJSONRoundTrip(t *testing.T) {
 	}
 	if out.Status != in.Status || len(out.Checks) != len(in.Checks) || out.Checks[1].Name != "p99|pipe" || out.Load[0].P99 != in.Load[0].P99 {
 		t.Errorf("ReadJSON(WriteJSON(r)) = %+v; want the same report", out)
+	}
+	if got := out.Faults[2].Steps; len(got) != 5 || got[1] != in.Faults[2].Steps[1] {
+		t.Errorf("ReadJSON(WriteJSON(r)).Faults[2].Steps = %+v; want %+v", got, in.Faults[2].Steps)
 	}
 	if got := out.Failed(); len(got) != 2 {
 		t.Errorf("Failed() = %d checks; want 2", len(got))

@@ -4,8 +4,11 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/gameday/gameday/chaos"
+	"github.com/gameday/gameday/chaos/kube"
 	"github.com/gameday/gameday/chaos/network"
 	"github.com/gameday/gameday/chaos/process"
 	"github.com/gameday/gameday/scenarios"
@@ -28,6 +31,7 @@ func faultKinds() map[string]func(f scenarios.Fault, env faultEnv) (chaos.Fault,
 		scenarios.FaultProcess: newProcessFault,
 		scenarios.FaultHTTP:    newHTTPFault,
 		scenarios.FaultExec:    newExecFault,
+		scenarios.FaultPod:     newPodFault,
 	}
 }
 
@@ -68,6 +72,34 @@ func newProcessFault(f scenarios.Fault, env faultEnv) (chaos.Fault, error) {
 	}
 	return process.New(f.Name, env.running.Processes, process.Spec{
 		Selector: p.Selector, Signal: sig, Victims: p.VictimCount, Seed: seed,
+	}), nil
+}
+
+func newPodFault(f scenarios.Fault, env faultEnv) (chaos.Fault, error) {
+	if env.running.Kube == nil {
+		return nil, fmt.Errorf("fault %q: the target has no Kubernetes cluster", f.Name)
+	}
+	p := f.Pod
+	if !slices.Contains(env.running.Namespaces, p.Namespace) {
+		// Validate refuses it; the target says it again, as the last word.
+		return nil, fmt.Errorf("fault %q: namespace %q is not one of the target's (%s)", f.Name, p.Namespace, strings.Join(env.running.Namespaces, ", "))
+	}
+	seed := randomSeed()
+	if p.Seed != nil {
+		seed = *p.Seed
+	}
+	return kube.New(f.Name, env.running.Kube, kube.Spec{
+		Namespace:     p.Namespace,
+		LabelSelector: p.LabelSelector,
+		FieldSelector: p.FieldSelector,
+		Mode:          kube.Mode(p.Mode),
+		Count:         p.Count,
+		Percent:       p.Percent,
+		MaxVictims:    p.MaxVictims,
+		Seed:          seed,
+		GracePeriod:   p.GracePeriod,
+		ReadyTimeout:  p.ReadyTimeout,
+		RunID:         env.runID,
 	}), nil
 }
 

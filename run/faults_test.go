@@ -9,7 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/gameday/gameday/chaos/kube"
 	"github.com/gameday/gameday/scenarios"
+	"github.com/gameday/gameday/target"
 	"github.com/gameday/gameday/target/processes"
 )
 
@@ -167,4 +171,36 @@ func describe(f scenarios.Fault) string {
 		return "exec " + strings.Join(f.Exec.Command, " ")
 	}
 	return "?"
+}
+
+// TestNewPodFault builds the pod fault of a scenario against a target's
+// cluster, and refuses one without a cluster or outside its namespaces.
+func TestNewPodFault(t *testing.T) {
+	f := scenarios.Fault{Name: "kill-api", Pod: &scenarios.PodFault{Namespace: "shop", LabelSelector: "app=api", Mode: scenarios.ModeOne, MaxVictims: 1, ReadyTimeout: time.Minute}}
+	client := fake.NewClientset()
+	for _, tc := range []struct {
+		name    string
+		running target.Running
+		wantErr string
+	}{
+		{name: "kubernetes target", running: target.Running{Kube: client, Namespaces: []string{"shop"}}},
+		{name: "no cluster", running: target.Running{}, wantErr: "the target has no Kubernetes cluster"},
+		{name: "other namespace", running: target.Running{Kube: client, Namespaces: []string{"billing"}}, wantErr: `namespace "shop" is not one of the target's (billing)`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cf, err := newFault(f, faultEnv{runID: "r1", running: &tc.running})
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("newFault(pod) = %v; want an error saying %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("newFault(pod) = %v; want no error", err)
+			}
+			if _, ok := cf.(*kube.Fault); !ok || cf.Name() != "kill-api" || !endsByItself(cf) {
+				t.Errorf("newFault(pod) = %T %q, ends by itself %v; want a *kube.Fault kill-api that ends by itself", cf, cf.Name(), endsByItself(cf))
+			}
+		})
+	}
 }

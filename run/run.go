@@ -90,6 +90,16 @@ func WithRefappBinary(path string) Option { return func(o *options) { o.refapp =
 // "gameday __guard DIR"). Without it no guard runs.
 func WithGuard(command ...string) Option { return func(o *options) { o.guard = command } }
 
+// lookupEnv reads a variable of the environment the run was given; empty
+// when it was given none.
+func (o options) lookupEnv(name string) string {
+	if o.env.LookupEnv == nil {
+		return ""
+	}
+	v, _ := o.env.LookupEnv(name)
+	return v
+}
+
 // Result is a finished run.
 type Result struct {
 	// Dir is the run directory.
@@ -305,7 +315,8 @@ func (r *runner) startTarget(ctx context.Context) error {
 		onEvent: func(e target.Event) {
 			r.events.Emit(rundir.Event{Time: e.Time, Type: e.Type, Instance: e.Instance, PID: e.PID, Message: e.Detail})
 		},
-		refapp: r.opts.refapp,
+		refapp:     r.opts.refapp,
+		kubeconfig: r.opts.lookupEnv("KUBECONFIG"),
 	})
 	if err != nil {
 		return err

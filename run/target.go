@@ -12,6 +12,7 @@ import (
 	"github.com/gameday/gameday/scenarios"
 	"github.com/gameday/gameday/target"
 	"github.com/gameday/gameday/target/external"
+	"github.com/gameday/gameday/target/kubernetes"
 	"github.com/gameday/gameday/target/local"
 	"github.com/gameday/gameday/target/processes"
 )
@@ -36,6 +37,9 @@ type targetEnv struct {
 	logs    func(instance string) io.Writer
 	onEvent func(target.Event)
 	refapp  string // the reference backend's executable, for local targets
+	// kubeconfig is $KUBECONFIG, for kubernetes targets that name no
+	// kubeconfig.
+	kubeconfig string
 }
 
 // targetKinds builds a target of each kind from its scenario: one row per
@@ -85,6 +89,23 @@ func targetKinds() map[string]func(s *scenarios.Scenario, env targetEnv) Target 
 				Journal: env.journal,
 				Funcs:   env.funcs,
 				Live:    env.live,
+			})
+		},
+		scenarios.TargetKubernetes: func(s *scenarios.Scenario, env targetEnv) Target {
+			dir := ""
+			if s.File != "" {
+				dir = s.ResolvePath(".")
+			}
+			return kubernetes.New(s.Target.Kubernetes, kubernetes.Config{
+				Dir: dir,
+				External: external.Config{
+					RunID:   env.runID,
+					Journal: env.journal,
+					Funcs:   env.funcs,
+					Live:    env.live,
+				},
+				Funcs:         env.funcs,
+				KubeconfigEnv: env.kubeconfig,
 			})
 		},
 	}

@@ -267,13 +267,17 @@ func (d *decoder) scalar(n *yaml.Node, path, want string) (string, bool) {
 	return n.Value, true
 }
 
-// field is one yaml key of a struct.
+// field is one yaml key of a struct: index is the path of struct field
+// indexes to it (longer than one for a field of an inline struct).
 type field struct {
 	name  string
-	index int
+	index []int
 }
 
-// yamlFields lists the yaml keys of a struct type in declaration order.
+// yamlFields lists the yaml keys of a struct type in declaration order. The
+// keys of a struct field tagged `yaml:",inline"` are listed in its place, as
+// if they were the outer struct's own (yaml.v3's meaning of inline); a key
+// written twice that way is a bug of the types, and panics.
 func yamlFields(t reflect.Type) []field {
 	var fs []field
 	for i := range t.NumField() {
@@ -281,14 +285,27 @@ func yamlFields(t reflect.Type) []field {
 		if !f.IsExported() {
 			continue
 		}
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "" && opts == "inline" && f.Type.Kind() == reflect.Struct {
+			for _, in := range yamlFields(f.Type) {
+				fs = append(fs, field{name: in.name, index: append([]int{i}, in.index...)})
+			}
+			continue
+		}
 		switch name {
 		case "-":
 			continue
 		case "":
 			name = strings.ToLower(f.Name)
 		}
-		fs = append(fs, field{name: name, index: i})
+		fs = append(fs, field{name: name, index: []int{i}})
+	}
+	seen := map[string]bool{}
+	for _, f := range fs {
+		if seen[f.name] {
+			panic(fmt.Sprintf("scenarios: yaml key %q appears twice in %s (an inline struct repeats it)", f.name, t))
+		}
+		seen[f.name] = true
 	}
 	return fs
 }
@@ -326,7 +343,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, path string, v reflect.Value) {
 			}
 			d.nulls[p] = kv.pos()
 		}
-		d.decode(kv.value, p, v.Field(fields[i].index))
+		d.decode(kv.value, p, v.FieldByIndex(fields[i].index))
 	}
 }
 

@@ -70,7 +70,10 @@ func SetDefaults(s *Scenario) {
 	if s.Target.External == nil && named("target.external") {
 		s.Target.External = &ExternalTarget{}
 	}
-	if s.Target.Local == nil && s.Target.Processes == nil && s.Target.External == nil {
+	if s.Target.Kubernetes == nil && named("target.kubernetes") {
+		s.Target.Kubernetes = &KubernetesTarget{}
+	}
+	if s.Target.Local == nil && s.Target.Processes == nil && s.Target.External == nil && s.Target.Kubernetes == nil {
 		s.Target.Local = &LocalTarget{}
 	}
 	if p := s.Target.Processes; p != nil {
@@ -140,14 +143,21 @@ func SetDefaults(s *Scenario) {
 				p.Signal = DefaultSignal
 			}
 			if absent(fp+"process.mode", p.Mode == "") {
-				switch {
-				case p.Count != 0:
-					p.Mode = ModeFixed
-				case p.Percent != 0:
-					p.Mode = ModePercent
-				default:
-					p.Mode = ModeOne
-				}
+				p.Mode = defaultMode(p.Count, p.Percent)
+			}
+		}
+		if p := f.Pod; p != nil {
+			if absent(fp+"pod.mode", p.Mode == "") {
+				p.Mode = defaultMode(p.Count, p.Percent)
+			}
+			if absent(fp+"pod.gracePeriod", p.GracePeriod == 0) {
+				p.GracePeriod = DefaultPodGracePeriod
+			}
+			if absent(fp+"pod.maxVictims", p.MaxVictims == 0) {
+				p.MaxVictims = DefaultMaxVictims
+			}
+			if absent(fp+"pod.readyTimeout", p.ReadyTimeout == 0) {
+				p.ReadyTimeout = DefaultPodReadyTimeout
 			}
 		}
 		if h := f.HTTP; h != nil {
@@ -254,6 +264,19 @@ func SetDefaults(s *Scenario) {
 			w.MaxInFlight = DefaultProbeMaxInFlight
 		}
 	}
+}
+
+// defaultMode is the victim mode of a process or pod fault that names
+// none: fixed when it writes a count, percent when it writes a percent,
+// else one.
+func defaultMode(count int, percent float64) VictimMode {
+	switch {
+	case count != 0:
+		return ModeFixed
+	case percent != 0:
+		return ModePercent
+	}
+	return ModeOne
 }
 
 // baseAction matches a leading {{.Base}} action, however it is spaced.

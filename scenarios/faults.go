@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"strings"
 	"time"
 )
 
@@ -443,4 +444,68 @@ func (n NetworkFault) Describe() string {
 		a += fmt.Sprintf(" toxicity %g", *n.Toxicity)
 	}
 	return a
+}
+
+// Describe says what a valid fault does when it is injected, without its
+// timing, for a plan (gameday run --dry-run): "add latency 200ms
+// downstream on link api-db", "send KILL to one process matching {role: api}", "delete
+// one pod in shop matching app=api". Templates are shown as written, not
+// expanded.
+func (f Fault) Describe() string {
+	switch {
+	case f.Network != nil && f.Network.Toxic == ToxicDown:
+		return "cut link " + f.Network.Link + " (proxy disabled)"
+	case f.Network != nil:
+		return "add " + f.Network.Describe() + " on link " + f.Network.Link
+	case f.Process != nil:
+		p := f.Process
+		return fmt.Sprintf("send %s to %s matching %s", p.Signal, victimText(p.Mode, p.Count, p.Percent, "process", "processes"), formatSelector(p.Selector))
+	case f.Pod != nil:
+		return f.Pod.Describe()
+	case f.HTTP != nil:
+		d := f.HTTP.Method + " " + f.HTTP.URL
+		if r := f.HTTP.Recover; r != nil {
+			d += "; on recovery " + r.Method + " " + r.URL
+		}
+		return d
+	case f.Exec != nil:
+		d := "run " + strings.Join(f.Exec.Command, " ")
+		if r := f.Exec.Recover; r != nil {
+			d += "; on recovery run " + strings.Join(r.Command, " ")
+		}
+		return d
+	}
+	return ""
+}
+
+// Describe says what a valid pod fault deletes: "delete one pod in shop
+// matching app=api (grace 0s, at most 10 pods, owners ready within 5m)".
+func (p PodFault) Describe() string {
+	var sel []string
+	if p.LabelSelector != "" {
+		sel = append(sel, "labels "+p.LabelSelector)
+	}
+	if p.FieldSelector != "" {
+		sel = append(sel, "fields "+p.FieldSelector)
+	}
+	return fmt.Sprintf("delete %s in %s matching %s (grace %s, at most %d pods, owners ready within %s)",
+		victimText(p.Mode, p.Count, p.Percent, "pod", "pods"), p.Namespace, strings.Join(sel, " and "),
+		formatDuration(p.GracePeriod), p.MaxVictims, formatDuration(p.ReadyTimeout))
+}
+
+// victimText says how many things a victim mode hits: "one pod", "all
+// pods", "2 pods", "50% of the pods".
+func victimText(mode VictimMode, count int, percent float64, one, many string) string {
+	switch mode {
+	case ModeAll:
+		return "all " + many
+	case ModeFixed:
+		if count == 1 {
+			return "1 " + one
+		}
+		return fmt.Sprintf("%d %s", count, many)
+	case ModePercent:
+		return fmt.Sprintf("%g%% of the %s", percent, many)
+	}
+	return "one " + one
 }

@@ -75,25 +75,27 @@ func stringsOf[T ~string](xs []T) []string {
 // (those that have no default and that Validate requires).
 func requiredFields() map[reflect.Type][]string {
 	return map[reflect.Type][]string{
-		reflect.TypeFor[Scenario]():        {"apiVersion", "kind", "name", "load", "checks"},
-		reflect.TypeFor[Stream]():          {"name", "duration", "profile", "requests"},
-		reflect.TypeFor[ConstantProfile](): {"rate"},
-		reflect.TypeFor[Request]():         {"url"},
-		reflect.TypeFor[Fault]():           {"name", "at"},
-		reflect.TypeFor[NetworkFault]():    {"link"},
-		reflect.TypeFor[Repeat]():          {"every", "count"},
-		reflect.TypeFor[HTTPFault]():       {"url"},
-		reflect.TypeFor[HTTPRequest]():     {"url"},
-		reflect.TypeFor[ExecFault]():       {"command"},
-		reflect.TypeFor[ExecCommand]():     {"command"},
-		reflect.TypeFor[ProcessFault]():    {"selector"},
-		reflect.TypeFor[SLO]():             {"name", "objective"},
-		reflect.TypeFor[ClientSLI]():       {"sli"},
-		reflect.TypeFor[RTO]():             {"name", "fault", "recovery", "objective"},
-		reflect.TypeFor[RPO]():             {"name", "fault", "objective"},
-		reflect.TypeFor[Abort]():           {"name", "objective"},
-		reflect.TypeFor[WriteProbe]():      {"name", "write", "read"},
-		reflect.TypeFor[ProbeRequest]():    {"url"},
+		reflect.TypeFor[Scenario]():         {"apiVersion", "kind", "name", "load", "checks"},
+		reflect.TypeFor[Stream]():           {"name", "duration", "profile", "requests"},
+		reflect.TypeFor[ConstantProfile]():  {"rate"},
+		reflect.TypeFor[Request]():          {"url"},
+		reflect.TypeFor[Fault]():            {"name", "at"},
+		reflect.TypeFor[NetworkFault]():     {"link"},
+		reflect.TypeFor[Repeat]():           {"every", "count"},
+		reflect.TypeFor[HTTPFault]():        {"url"},
+		reflect.TypeFor[HTTPRequest]():      {"url"},
+		reflect.TypeFor[ExecFault]():        {"command"},
+		reflect.TypeFor[ExecCommand]():      {"command"},
+		reflect.TypeFor[ProcessFault]():     {"selector"},
+		reflect.TypeFor[PodFault]():         {"namespace"},
+		reflect.TypeFor[KubernetesTarget](): {"baseURL", "namespaces"},
+		reflect.TypeFor[SLO]():              {"name", "objective"},
+		reflect.TypeFor[ClientSLI]():        {"sli"},
+		reflect.TypeFor[RTO]():              {"name", "fault", "recovery", "objective"},
+		reflect.TypeFor[RPO]():              {"name", "fault", "objective"},
+		reflect.TypeFor[Abort]():            {"name", "objective"},
+		reflect.TypeFor[WriteProbe]():       {"name", "write", "read"},
+		reflect.TypeFor[ProbeRequest]():     {"url"},
 	}
 }
 
@@ -153,7 +155,7 @@ func (g *schemaGen) object(t reflect.Type) map[string]any {
 	props := map[string]any{}
 	g.defs[t.Name()] = map[string]any{} // placeholder against recursion
 	for _, f := range yamlFields(t) {
-		props[f.name] = g.schema(t.Field(f.index).Type, f.name)
+		props[f.name] = g.schema(t.FieldByIndex(f.index).Type, f.name)
 	}
 	def := map[string]any{"type": "object", "additionalProperties": false, "properties": props}
 	if req := requiredFields()[t]; req != nil {
@@ -164,7 +166,7 @@ func (g *schemaGen) object(t reflect.Type) map[string]any {
 		def["minProperties"], def["maxProperties"] = 1, 1
 	case reflect.TypeFor[Fault]():
 		def["oneOf"] = []any{map[string]any{"required": []string{"network"}}, map[string]any{"required": []string{"process"}},
-			map[string]any{"required": []string{"http"}}, map[string]any{"required": []string{"exec"}}}
+			map[string]any{"required": []string{"http"}}, map[string]any{"required": []string{"exec"}}, map[string]any{"required": []string{"pod"}}}
 	case reflect.TypeFor[SLO](), reflect.TypeFor[Abort]():
 		def["oneOf"] = []any{map[string]any{"required": []string{"promql"}}, map[string]any{"required": []string{"client"}}}
 	case reflect.TypeFor[Checks]():

@@ -60,7 +60,7 @@ func TestJSONSchemaCoversEveryKey(t *testing.T) {
 			if props[f.name] == nil {
 				t.Errorf("$defs.%s.properties has no %q", rt.Name(), f.name)
 			}
-			walk(rt.Field(f.index).Type)
+			walk(rt.FieldByIndex(f.index).Type)
 		}
 		if len(props) != len(yamlFields(rt)) {
 			t.Errorf("$defs.%s has %d properties; want %d", rt.Name(), len(props), len(yamlFields(rt)))

@@ -27,7 +27,8 @@ type Target struct {
 type KubernetesTarget struct {
 	ExternalTarget `yaml:",inline" json:",inline"`
 	// Kubeconfig is the path of a kubeconfig file (a template over env
-	// and file); empty: $KUBECONFIG, then ~/.kube/config, unless InCluster.
+	// and file), relative to the scenario file's folder; empty:
+	// $KUBECONFIG, then ~/.kube/config, unless InCluster.
 	Kubeconfig string `yaml:"kubeconfig,omitempty" json:"kubeconfig,omitempty"`
 	// Context is the kubeconfig context; empty: its current context.
 	Context string `yaml:"context,omitempty" json:"context,omitempty"`
@@ -57,6 +58,9 @@ func (t Target) Kind() string {
 	}
 	if t.External != nil {
 		kinds = append(kinds, TargetExternal)
+	}
+	if t.Kubernetes != nil {
+		kinds = append(kinds, TargetKubernetes)
 	}
 	if len(kinds) != 1 {
 		return ""
@@ -289,6 +293,8 @@ func (t Target) Declaration() Declaration {
 		return t.Processes.Declaration()
 	case TargetExternal:
 		return t.External.Declaration()
+	case TargetKubernetes:
+		return t.Kubernetes.Declaration()
 	}
 	return Declaration{}
 }
@@ -431,16 +437,30 @@ func (t *ProcessesTarget) BaseEdge() (Edge, bool) {
 // server that outlives gameday (an external one), whose changes a run must
 // journal and a guard must be ready to undo.
 func (t Target) OutlivingToxiproxy() bool {
+	_, e := t.reached()
 	return (t.Local != nil && t.Local.Toxiproxy != "") ||
 		(t.Processes != nil && t.Processes.Toxiproxy != "") ||
-		(t.External != nil && t.External.Toxiproxy != nil)
+		(e != nil && e.Toxiproxy != nil)
+}
+
+// reached returns the part of the target reached at URLs, with the path
+// where it is written: an external target, or a kubernetes target's
+// embedded ExternalTarget; nil for the other kinds.
+func (t Target) reached() (string, *ExternalTarget) {
+	switch {
+	case t.External != nil:
+		return "target.external", t.External
+	case t.Kubernetes != nil:
+		return "target.kubernetes", &t.Kubernetes.ExternalTarget
+	}
+	return "", nil
 }
 
 // Prometheus returns the target's own Prometheus, which PromQL checks
 // query; nil when the target has none (the run's embedded one answers).
 func (t Target) Prometheus() *PrometheusServer {
-	if t.External != nil {
-		return t.External.Prometheus
+	if _, e := t.reached(); e != nil {
+		return e.Prometheus
 	}
 	return nil
 }

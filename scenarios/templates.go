@@ -203,13 +203,16 @@ func (s *Scenario) templateFields() []templateField {
 			addMap(sp+".env", svc.Env)
 		}
 	}
-	if e := s.Target.External; e != nil {
-		add("target.external.baseURL", e.BaseURL)
-		addMap("target.external.urls", e.URLs)
-		addMap("target.external.header", e.Header)
+	if tp, e := s.Target.reached(); e != nil {
+		add(tp+".baseURL", e.BaseURL)
+		addMap(tp+".urls", e.URLs)
+		addMap(tp+".header", e.Header)
 		if e.Prometheus != nil {
-			addMap("target.external.prometheus.header", e.Prometheus.Header)
+			addMap(tp+".prometheus.header", e.Prometheus.Header)
 		}
+	}
+	if k := s.Target.Kubernetes; k != nil && k.Kubeconfig != "" {
+		add("target.kubernetes.kubeconfig", k.Kubeconfig)
 	}
 	for i, f := range s.Faults {
 		p := fmt.Sprintf("faults[%d]", i)

@@ -223,14 +223,14 @@ func (v *validator) target() Declaration {
 	for _, k := range []struct {
 		name string
 		set  bool
-	}{{TargetLocal, t.Local != nil}, {TargetProcesses, t.Processes != nil}, {TargetExternal, t.External != nil}} {
+	}{{TargetLocal, t.Local != nil}, {TargetProcesses, t.Processes != nil}, {TargetExternal, t.External != nil}, {TargetKubernetes, t.Kubernetes != nil}} {
 		if k.set {
 			set = append(set, k.name)
 		}
 	}
 	v.noTarget = len(set) == 0
 	if len(set) != 1 {
-		v.add("target", "exactly one of local, processes, external is required, got %s", gotKinds(set))
+		v.add("target", "exactly one of local, processes, external, kubernetes is required, got %s", gotKinds(set))
 	}
 	switch {
 	case t.Local != nil:
@@ -238,7 +238,9 @@ func (v *validator) target() Declaration {
 	case t.Processes != nil:
 		return v.processes("target.processes", t.Processes)
 	case t.External != nil:
-		return v.external(t.External)
+		return v.external("target.external", t.External)
+	case t.Kubernetes != nil:
+		return v.kubernetes(t.Kubernetes)
 	}
 	return Declaration{}
 }
@@ -347,7 +349,7 @@ func (v *validator) profile(p string, prof Profile) {
 	rv := reflect.ValueOf(prof)
 	for _, f := range yamlFields(rv.Type()) {
 		all = append(all, f.name)
-		if !rv.Field(f.index).IsNil() {
+		if !rv.FieldByIndex(f.index).IsNil() {
 			set = append(set, f.name)
 		}
 	}

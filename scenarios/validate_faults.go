@@ -36,19 +36,22 @@ func (v *validator) faults(decl Declaration) {
 		for _, k := range []struct {
 			name string
 			set  bool
-		}{{"network", f.Network != nil}, {"process", f.Process != nil}, {"http", f.HTTP != nil}, {"exec", f.Exec != nil}} {
+		}{{"network", f.Network != nil}, {"process", f.Process != nil}, {"http", f.HTTP != nil}, {"exec", f.Exec != nil}, {"pod", f.Pod != nil}} {
 			if k.set {
 				kinds = append(kinds, k.name)
 			}
 		}
 		if len(kinds) != 1 {
-			v.add(p, "exactly one of network, process, http, exec is required, got %s", gotKinds(kinds))
+			v.add(p, "exactly one of network, process, http, exec, pod is required, got %s", gotKinds(kinds))
 		}
 		if f.Network != nil {
 			v.network(p+".network", *f.Network, decl)
 		}
 		if f.Process != nil {
 			v.process(p+".process", f, decl)
+		}
+		if f.Pod != nil {
+			v.pod(p+".pod", f)
 		}
 		if f.HTTP != nil {
 			v.httpRequest(p+".http", f.HTTP.Request(), decl)
@@ -70,12 +73,15 @@ func (v *validator) faults(decl Declaration) {
 }
 
 // EndsByItself reports whether a fault without For ends by itself (a kill
-// once its victims are back, an action without a recover step) rather than
+// once its victims are back, a pod deletion once the pods' owners are fully
+// ready again, an action without a recover step) rather than
 // staying until the load ends.
 func (f Fault) EndsByItself() bool {
 	switch {
 	case f.Process != nil:
 		return f.Process.Signal != SignalStop
+	case f.Pod != nil:
+		return true
 	case f.HTTP != nil:
 		return f.HTTP.Recover == nil
 	case f.Exec != nil:
@@ -307,21 +313,28 @@ func (v *validator) process(p string, f Fault, decl Declaration) {
 		}
 	}
 	oneOf(v, p+".signal", "signal", pf.Signal, signals)
-	oneOf(v, p+".mode", "mode", pf.Mode, victims)
-	switch {
-	case pf.Mode == ModeFixed && pf.Count < 1:
-		v.add(p+".count", "count %d is less than 1 (mode fixed hits count processes)", pf.Count)
-	case pf.Mode != ModeFixed && pf.Count != 0:
-		v.add(p+".count", "count applies only to mode fixed, not %s", pf.Mode)
-	}
-	switch {
-	case pf.Mode == ModePercent && !(pf.Percent > 0 && pf.Percent <= 100):
-		v.add(p+".percent", "percent %g is out of range (want more than 0, at most 100)", pf.Percent)
-	case pf.Mode != ModePercent && pf.Percent != 0:
-		v.add(p+".percent", "percent applies only to mode percent, not %s", pf.Mode)
-	}
+	v.victims(p, "processes", pf.Mode, pf.Count, pf.Percent)
 	if pf.Signal == SignalStop && f.For <= 0 {
 		v.add(p+".signal", "signal STOP requires the fault's for: a stopped process stays paused until the fault ends")
+	}
+}
+
+// victims checks how a process or pod fault at p chooses its victims among
+// the selected things (what names them, for messages): mode, and the count
+// or percent that only its mode takes.
+func (v *validator) victims(p, what string, mode VictimMode, count int, percent float64) {
+	oneOf(v, p+".mode", "mode", mode, victims)
+	switch {
+	case mode == ModeFixed && count < 1:
+		v.add(p+".count", "count %d is less than 1 (mode fixed hits count %s)", count, what)
+	case mode != ModeFixed && count != 0:
+		v.add(p+".count", "count applies only to mode fixed, not %s", mode)
+	}
+	switch {
+	case mode == ModePercent && !(percent > 0 && percent <= 100):
+		v.add(p+".percent", "percent %g is out of range (want more than 0, at most 100)", percent)
+	case mode != ModePercent && percent != 0:
+		v.add(p+".percent", "percent applies only to mode percent, not %s", mode)
 	}
 }
 

@@ -208,9 +208,10 @@ func (v *validator) serviceTemplates(p string, t *ProcessesTarget) {
 	}
 }
 
-// external checks an ExternalTarget and returns its declaration.
-func (v *validator) external(t *ExternalTarget) Declaration {
-	const p = "target.external"
+// external checks an ExternalTarget written at p (an external target, or
+// the part of a kubernetes target reached at URLs) and returns its
+// declaration.
+func (v *validator) external(p string, t *ExternalTarget) Declaration {
 	if t.BaseURL == "" {
 		v.add(p+".baseURL", "required (such as \"https://staging.example.com\")")
 	} else {

@@ -22,6 +22,7 @@ type runOptions struct {
 	out    string
 	refapp string
 	quiet  bool
+	dryRun bool
 
 	teardown time.Duration
 
@@ -37,7 +38,12 @@ func newRunCmd(st *state) *cobra.Command {
 		Short: "Run a scenario and judge it",
 		Long: `Run plays a scenario file (or a bundled scenario by name, e.g. "quickstart") and judges it.
 It writes a run directory under --out with the scenario as run, events.jsonl, the load
-results, the embedded Prometheus TSDB and the reports, and prints a verdict table.`,
+results, the embedded Prometheus TSDB and the reports, and prints a verdict table.
+
+With --dry-run it validates the scenario, starts the target (connects to it: for a
+kubernetes target, its API), prints the plan (each fault with its time and what it would
+do; for a pod fault, the pods an injection would delete now), stops the target and exits
+0. It injects nothing, sends no load and writes no run directory.`,
 		Args: exactArgs(1, "one scenario file or bundled scenario name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.complete(st, args); err != nil {
@@ -49,6 +55,7 @@ results, the embedded Prometheus TSDB and the reports, and prints a verdict tabl
 	cmd.Flags().StringVarP(&o.out, "out", "o", run.DefaultOutDir, "folder to create the run directory in")
 	cmd.Flags().StringVar(&o.refapp, "refapp", "", "reference backend executable (default: $GAMEDAY_REFAPP, beside gameday, or on PATH)")
 	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "print only the verdict table")
+	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "start the target and print what each fault would do (the pods a pod fault would delete now); inject nothing, send no load, write no run directory")
 	cmd.Flags().DurationVar(&o.teardown, "teardown-timeout", run.DefaultTeardownTimeout, "how long reverting faults and stopping the target may take, whatever ended the run")
 	return cmd
 }
@@ -85,11 +92,18 @@ func readScenario(arg string) (string, []byte, error) {
 
 func (o *runOptions) run(cmd *cobra.Command, st *state) error {
 	out := cmd.OutOrStdout()
-	fmt.Fprintf(out, "gameday: running %s (%s)\n", o.s.Name, o.path)
 	if o.teardown <= 0 {
 		return usagef("--teardown-timeout %s: want more than 0s", o.teardown)
 	}
+	if o.dryRun {
+		fmt.Fprintf(out, "gameday: dry run of %s (%s): nothing is injected, no load is sent, no run directory is written\n", o.s.Name, o.path)
+	} else {
+		fmt.Fprintf(out, "gameday: running %s (%s)\n", o.s.Name, o.path)
+	}
 	opts := []run.Option{run.WithOutDir(o.out), run.WithRefappBinary(o.refapp), run.WithEnvironment(st.environment()), run.WithTeardownTimeout(o.teardown)}
+	if o.dryRun {
+		return o.dryRunPlan(cmd, opts)
+	}
 	if st.self != "" {
 		opts = append(opts, run.WithGuard(st.self, guardCommand))
 	}
@@ -100,6 +114,17 @@ func (o *runOptions) run(cmd *cobra.Command, st *state) error {
 	if res != nil && res.Report != nil {
 		fmt.Fprintln(out)
 		if werr := reports.WriteTable(out, res.Report); werr != nil {
+			return errors.Join(err, werr)
+		}
+	}
+	return err
+}
+
+// dryRunPlan starts the target, prints the plan and stops the target.
+func (o *runOptions) dryRunPlan(cmd *cobra.Command, opts []run.Option) error {
+	plan, err := run.DryRun(cmd.Context(), o.s, opts...)
+	if plan != nil {
+		if werr := run.WritePlan(cmd.OutOrStdout(), plan); werr != nil {
 			return errors.Join(err, werr)
 		}
 	}

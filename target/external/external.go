@@ -45,6 +45,10 @@ type Config struct {
 	// Client makes the reachability checks; default: a client with
 	// DefaultReachTimeout.
 	Client *http.Client
+	// Path is where the target is written in the scenario, for messages;
+	// default "target.external" (a kubernetes target's URL part is
+	// "target.kubernetes").
+	Path string
 }
 
 // UnreachableError says which part of an external target did not answer.
@@ -76,6 +80,9 @@ func New(spec *scenarios.ExternalTarget, cfg Config) *Target {
 	}
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{Timeout: DefaultReachTimeout}
+	}
+	if cfg.Path == "" {
+		cfg.Path = "target.external"
 	}
 	return &Target{spec: spec, cfg: cfg}
 }
@@ -136,11 +143,11 @@ func (t *Target) Start(ctx context.Context) (_ *target.Running, err error) {
 func (t *Target) expand(field, text string) (string, error) {
 	tm, err := template.New(field).Option("missingkey=error").Funcs(t.cfg.Funcs).Parse(text)
 	if err != nil {
-		return "", fmt.Errorf("target.external.%s: %w", field, err)
+		return "", fmt.Errorf("%s.%s: %w", t.cfg.Path, field, err)
 	}
 	var b strings.Builder
 	if err := tm.Execute(&b, nil); err != nil {
-		return "", fmt.Errorf("target.external.%s: %w", field, err)
+		return "", fmt.Errorf("%s.%s: %w", t.cfg.Path, field, err)
 	}
 	return b.String(), nil
 }
