@@ -15,8 +15,17 @@ package chaos
 
 import (
 	"context"
+	"errors"
 	"time"
 )
+
+// ErrNotRecovered is wrapped by the error of a Recover that gave up
+// waiting for a fault that ends by itself (a pod's owner never ready again
+// within the fault's own timeout): the records it returns with RecoveredAt
+// zero are closed as not recovered. It is a finding of the game day (the
+// target did not recover: its RTO is unbounded), not a failure of gameday
+// or of its environment.
+var ErrNotRecovered = errors.New("the target did not recover")
 
 // Kinds of fault, as they appear in Record.Kind.
 const (

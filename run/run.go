@@ -695,6 +695,13 @@ func (r *runner) fault(ctx context.Context, t0 time.Time, spec scenarios.Fault, 
 			if ctx.Err() != nil {
 				return nil
 			}
+			if errors.Is(err, chaos.ErrNotRecovered) {
+				// The target did not recover: what the game day is for
+				// finding out (its RTO is unbounded), not a failure of
+				// the run. The schedule goes on.
+				r.events.Emit(rundir.Event{Type: rundir.EventFaultError, Fault: spec.Name, Message: err.Error()})
+				continue
+			}
 			r.events.Emit(rundir.Event{Type: rundir.EventFaultError, Fault: spec.Name, Message: err.Error()})
 			return fmt.Errorf("recover fault %q: %w", spec.Name, err)
 		}

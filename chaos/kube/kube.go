@@ -367,7 +367,7 @@ func (e *NotReadyError) Error() string {
 
 // Unwrap returns context.DeadlineExceeded and the watch error, if any.
 func (e *NotReadyError) Unwrap() []error {
-	return slices.DeleteFunc([]error{context.DeadlineExceeded, e.WatchErr}, func(err error) bool { return err == nil })
+	return slices.DeleteFunc([]error{chaos.ErrNotRecovered, context.DeadlineExceeded, e.WatchErr}, func(err error) bool { return err == nil })
 }
 
 func (f *Fault) lock(ctx context.Context) error {

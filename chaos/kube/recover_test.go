@@ -158,7 +158,7 @@ func TestRecoverTimeout(t *testing.T) {
 			}
 			recs, err := f.Recover(testCtx(t))
 			var nre *NotReadyError
-			if !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &nre) {
+			if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, chaos.ErrNotRecovered) || !errors.As(err, &nre) {
 				t.Fatalf("Recover() = _, %v; want a NotReadyError (context.DeadlineExceeded)", err)
 			}
 			if want := injected[0].Target + " ("; !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), tt.missing) {
