@@ -1,7 +1,8 @@
 // Package load drives gameday's HTTP load with Vegeta's library and streams
 // every result as it completes.
 //
-// A Stream is a constant rate and a weighted mix of request templates. Run
+// A Stream is a rate (a Vegeta Pacer: PacerOf builds a scenario profile's)
+// and a weighted mix of request templates. Run
 // sends it to a base URL: each entry of the mix runs as its own Vegeta attack
 // at its exact share of the rate, so every result knows the route (the entry's
 // name) that produced it. Results go to Sinks as they complete, never into

@@ -102,7 +102,7 @@ func Run(ctx context.Context, s Stream, base string, sinks ...Sink) (Summary, er
 			}
 			return err
 		}
-		pacer := newStoppingPacer(e.rate, s.Duration, runCtx.Done())
+		pacer := newStoppingPacer(e.pacer, s.Duration, runCtx.Done())
 		results := attackers[i].Attack(tr, pacer, s.Duration, e.attack)
 		wg.Go(func() {
 			c := &counts[i]

@@ -71,14 +71,18 @@ func (d *Data) URL(name string) (string, error) {
 
 // Stream is one named load stream.
 type Stream struct {
-	Name     string        // non-empty, no "/": results are labelled "<stream>/<route>"
-	Rate     vegeta.Rate   // constant rate of the whole mix; Freq and Per > 0
+	Name string // non-empty, no "/": results are labelled "<stream>/<route>"
+	// Rate paces the whole mix: a vegeta.Rate for a constant rate, or any
+	// vegeta.Pacer (PacerOf builds a scenario profile's). Each request of
+	// the mix gets its share of it by weight.
+	Rate     vegeta.Pacer
 	Duration time.Duration // how long to send; 0: until Run's context ends
 	Requests []Request     // the weighted mix, at least one entry
 	Timeout  time.Duration // per request; 0: DefaultTimeout
 	// MaxWorkers caps the stream's concurrent requests, split between the
-	// entries by weight (each at least 1). 0: derived as rate per second ×
-	// timeout in seconds, at least Workers, at most DefaultMaxWorkersCap.
+	// entries by weight (each at least 1). 0: derived as the peak rate per
+	// second within Duration × timeout in seconds, at least Workers, at
+	// most DefaultMaxWorkersCap.
 	MaxWorkers int
 	// Workers is how many workers the stream starts with, split like
 	// MaxWorkers; 0: DefaultWorkers.
@@ -125,8 +129,8 @@ type RouteCounts struct {
 // entryPlan is one validated entry of a stream, ready to attack.
 type entryPlan struct {
 	route      string
-	attack     string      // "<stream>/<route>"
-	rate       vegeta.Rate // the entry's exact share of the stream's rate
+	attack     string       // "<stream>/<route>"
+	pacer      vegeta.Pacer // the entry's share of the stream's pacer
 	workers    uint64
 	maxWorkers uint64
 	targeter   *targeter
@@ -153,8 +157,19 @@ func (s *Stream) plan(base, idPrefix string) (*streamPlan, error) {
 	} else if strings.Contains(s.Name, "/") {
 		bad("name %q contains %q", s.Name, "/")
 	}
-	if s.Rate.Freq <= 0 || s.Rate.Per <= 0 {
-		bad("rate %d/%s is not positive", s.Rate.Freq, s.Rate.Per)
+	var peak float64
+	switch r := s.Rate.(type) {
+	case nil:
+		bad("rate is missing")
+	case vegeta.ConstantPacer:
+		if r.Freq <= 0 || r.Per <= 0 {
+			bad("rate %d/%s is not positive", r.Freq, r.Per)
+		}
+		peak = peakRate(r, s.Duration)
+	default:
+		if peak = peakRate(r, s.Duration); !(peak > 0) {
+			bad("rate %v peaks at %g per second, not positive", r, peak)
+		}
 	}
 	if s.Duration < 0 {
 		bad("duration %s is negative", s.Duration)
@@ -210,7 +225,7 @@ func (s *Stream) plan(base, idPrefix string) (*streamPlan, error) {
 	workers := cmp.Or(s.Workers, DefaultWorkers)
 	maxWorkers := s.MaxWorkers
 	if maxWorkers == 0 {
-		maxWorkers = deriveMaxWorkers(s.Rate, p.timeout, workers)
+		maxWorkers = deriveMaxWorkers(peak, p.timeout, workers)
 	}
 	if p.connections == 0 {
 		p.connections = maxWorkers
@@ -226,7 +241,7 @@ func (s *Stream) plan(base, idPrefix string) (*streamPlan, error) {
 		p.entries = append(p.entries, entryPlan{
 			route:      r.Name,
 			attack:     s.Name + "/" + r.Name,
-			rate:       shareOf(s.Rate, r.Weight, sum),
+			pacer:      shareOfPacer(s.Rate, r.Weight, sum),
 			workers:    uint64(shareCeil(workers, r.Weight, sum)),    //nolint:gosec // G115: shareCeil is at least 1
 			maxWorkers: uint64(shareCeil(maxWorkers, r.Weight, sum)), //nolint:gosec // G115: shareCeil is at least 1
 			targeter:   tr,
@@ -250,10 +265,10 @@ func shareCeil(n, w, sum int) int {
 	return max(1, int((int64(n)*int64(w)+int64(sum)-1)/int64(sum)))
 }
 
-// deriveMaxWorkers is rate per second × timeout in seconds, rounded up, at
-// least workers and at most DefaultMaxWorkersCap.
-func deriveMaxWorkers(rate vegeta.Rate, timeout time.Duration, workers int) int {
-	n := math.Ceil(float64(rate.Freq) * timeout.Seconds() / rate.Per.Seconds())
+// deriveMaxWorkers is the peak rate per second × timeout in seconds,
+// rounded up, at least workers and at most DefaultMaxWorkersCap.
+func deriveMaxWorkers(peak float64, timeout time.Duration, workers int) int {
+	n := math.Ceil(peak * timeout.Seconds())
 	return int(min(max(n, float64(workers)), DefaultMaxWorkersCap))
 }
 

@@ -1,6 +1,7 @@
 package load
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -46,19 +47,20 @@ func TestShareCeil(t *testing.T) {
 
 func TestDeriveMaxWorkers(t *testing.T) {
 	tests := []struct {
-		rate    vegeta.Rate
+		peak    float64 // per second
 		timeout time.Duration
 		workers int
 		want    int
 	}{
-		{vegeta.Rate{Freq: 100, Per: time.Second}, 5 * time.Second, 10, 500},
-		{vegeta.Rate{Freq: 1, Per: time.Second}, time.Second, 10, 10},                            // at least workers
-		{vegeta.Rate{Freq: 10000, Per: time.Second}, 10 * time.Second, 10, DefaultMaxWorkersCap}, // capped
-		{vegeta.Rate{Freq: 3, Per: 2 * time.Second}, 3 * time.Second, 1, 5},                      // 4.5 rounded up
+		{100, 5 * time.Second, 10, 500},
+		{1, time.Second, 10, 10},                             // at least workers
+		{10000, 10 * time.Second, 10, DefaultMaxWorkersCap},  // capped
+		{math.Inf(1), time.Second, 10, DefaultMaxWorkersCap}, // a ramp without end
+		{1.5, 3 * time.Second, 1, 5},                         // 4.5 rounded up
 	}
 	for _, tt := range tests {
-		if got := deriveMaxWorkers(tt.rate, tt.timeout, tt.workers); got != tt.want {
-			t.Errorf("deriveMaxWorkers(%v, %s, %d) = %d; want %d", tt.rate, tt.timeout, tt.workers, got, tt.want)
+		if got := deriveMaxWorkers(tt.peak, tt.timeout, tt.workers); got != tt.want {
+			t.Errorf("deriveMaxWorkers(%g, %s, %d) = %d; want %d", tt.peak, tt.timeout, tt.workers, got, tt.want)
 		}
 	}
 }
@@ -117,7 +119,9 @@ func TestPlanRejects(t *testing.T) {
 	}{
 		{"empty name", func(s *Stream) { s.Name = "" }, "", "name is empty"},
 		{"slash in name", func(s *Stream) { s.Name = "a/b" }, "", `name "a/b" contains "/"`},
-		{"zero rate", func(s *Stream) { s.Rate.Freq = 0 }, "", "rate 0/1s is not positive"},
+		{"zero rate", func(s *Stream) { s.Rate = vegeta.Rate{Per: time.Second} }, "", "rate 0/1s is not positive"},
+		{"no rate", func(s *Stream) { s.Rate = nil }, "", "rate is missing"},
+		{"zero ramp", func(s *Stream) { s.Rate = newRamps(piece{time.Second, 0, 0}) }, "", "peaks at 0 per second, not positive"},
 		{"negative duration", func(s *Stream) { s.Duration = -1 }, "", "duration -1ns is negative"},
 		{"no requests", func(s *Stream) { s.Requests = nil }, "", "no requests"},
 		{"zero weight", func(s *Stream) { s.Requests[0].Weight = 0 }, "", "weight 0 is less than 1"},

@@ -22,7 +22,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/gameday/gameday/chaos"
 	"github.com/gameday/gameday/judge"
@@ -610,6 +609,10 @@ func sleepUntil(ctx context.Context, t time.Time) bool {
 }
 
 func (r *runner) stream(ctx context.Context, t0 time.Time, st scenarios.Stream, sinks []load.Sink) error {
+	pacer, err := load.PacerOf(st.Profile, st.Duration)
+	if err != nil {
+		return fmt.Errorf("stream %q: %w", st.Name, err)
+	}
 	if !sleepUntil(ctx, t0.Add(st.Start)) {
 		return nil
 	}
@@ -620,7 +623,7 @@ func (r *runner) stream(ctx context.Context, t0 time.Time, st scenarios.Stream, 
 	}
 	sum, err := load.Run(ctx, load.Stream{
 		Name:       st.Name,
-		Rate:       vegeta.Rate{Freq: st.Profile.Constant.Rate.Freq, Per: st.Profile.Constant.Rate.Per},
+		Rate:       pacer,
 		Duration:   st.Duration,
 		Requests:   reqs,
 		Timeout:    st.Timeout,

@@ -115,16 +115,6 @@ type Stream struct {
 	MaxWorkers int `yaml:"maxWorkers,omitempty" json:"maxWorkers,omitempty"`
 }
 
-// Profile is the rate profile of a stream: exactly one of its fields is set.
-type Profile struct {
-	Constant *ConstantProfile `yaml:"constant,omitempty" json:"constant,omitempty"`
-}
-
-// ConstantProfile sends requests at a constant rate.
-type ConstantProfile struct {
-	Rate Rate `yaml:"rate" json:"rate"`
-}
-
 // Rate is a number of requests per period, written "200/s", "50/100ms" or
 // "30/1m". A bare "/s" period means one second.
 type Rate struct {

@@ -5,10 +5,8 @@ import (
 	"io"
 	"net"
 	"net/url"
-	"reflect"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"text/template"
 	"time"
@@ -325,7 +323,7 @@ func (v *validator) load(decl Declaration) {
 			v.add(p+".duration", "duration %s is not positive (want more than 0s)", formatDuration(st.Duration))
 		}
 		v.tooLong(p+".duration", "duration", st.Duration)
-		v.profile(p+".profile", st.Profile)
+		v.profile(p+".profile", st.Profile, st.Duration)
 		if len(st.Requests) == 0 {
 			v.add(p+".requests", "at least one request is required")
 		}
@@ -339,31 +337,6 @@ func (v *validator) load(decl Declaration) {
 		v.tooLong(p+".timeout", "timeout", st.Timeout)
 		if st.MaxWorkers < 0 {
 			v.add(p+".maxWorkers", "maxWorkers %d is negative (want 0 for automatic, or more)", st.MaxWorkers)
-		}
-	}
-}
-
-// profile checks that exactly one profile is set, and that one.
-func (v *validator) profile(p string, prof Profile) {
-	var set, all []string
-	rv := reflect.ValueOf(prof)
-	for _, f := range yamlFields(rv.Type()) {
-		all = append(all, f.name)
-		if !rv.FieldByIndex(f.index).IsNil() {
-			set = append(set, f.name)
-		}
-	}
-	if len(set) != 1 {
-		v.add(p, "exactly one profile is required, got %d (want one of %s)", len(set), strings.Join(all, ", "))
-	}
-	if c := prof.Constant; c != nil {
-		switch {
-		case c.Rate.Freq <= 0 || c.Rate.Per <= 0:
-			v.add(p+".constant.rate", "rate %q is not positive (want a rate such as \"50/s\")", c.Rate)
-		case c.Rate.Per > MaxDuration:
-			v.add(p+".constant.rate", "rate %q has a period longer than %s", c.Rate, formatDuration(MaxDuration))
-		case c.Rate.PerSecond() > MaxRate:
-			v.add(p+".constant.rate", "rate %q is %s requests per second, too high (want at most %d per second)", c.Rate, strconv.FormatFloat(c.Rate.PerSecond(), 'f', -1, 64), MaxRate)
 		}
 	}
 }

@@ -44,7 +44,7 @@ func TestValidate(t *testing.T) {
 		{"no load", func(s *Scenario) { s.Load = nil; s.Faults = nil; s.Checks.SLOs = s.Checks.SLOs[2:] }, "load", "at least one load stream is required"},
 		{"stream name", func(s *Scenario) { s.Load[0].Name = "a b" }, "load[0].name", `invalid name "a b"`},
 		{"stream duration", func(s *Scenario) { s.Load[0].Duration = 0; s.Faults = nil }, "load[0].duration", "duration 0s is not positive"},
-		{"no profile", func(s *Scenario) { s.Load[0].Profile.Constant = nil }, "load[0].profile", "exactly one profile is required, got 0 (want one of constant)"},
+		{"no profile", func(s *Scenario) { s.Load[0].Profile.Constant = nil }, "load[0].profile", "exactly one profile is required, got 0 (want one of constant, linear, steps, spike, sine)"},
 		{"zero rate", func(s *Scenario) { s.Load[0].Profile.Constant.Rate = Rate{} }, "load[0].profile.constant.rate", `rate "0/0s" is not positive`},
 		{"no requests", func(s *Scenario) { s.Load[0].Requests = nil }, "load[0].requests", "at least one request is required"},
 		{"no url", func(s *Scenario) { s.Load[0].Requests[0].URL = "" }, "load[0].requests[0].url", "required"},
