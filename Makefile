@@ -4,7 +4,7 @@ BIN     ?= bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build test test-race test-servers test-interrupts tools demo lint vulncheck bench bench-vegeta bench-refapp fuzz clean
+.PHONY: all build test test-race test-servers test-interrupts tools demo lint vulncheck bench bench-vegeta bench-refapp fuzz clean kube-tools test-k8s
 
 all: build
 
@@ -65,6 +65,26 @@ $(PROMETHEUS):
 	fi
 	ln -sfn "$$(command -v prometheus)" $@
 	$@ --version 2>&1 | head -1
+
+# A real Kubernetes control plane for the tests with `Kube` in their name:
+# etcd, kube-apiserver, kube-controller-manager and kube-scheduler built from
+# the module proxy, kwok standing in for the kubelets, all on 127.0.0.1
+# (hack/kube-testenv.sh; costs in docs/benchmarks.md). The binaries are
+# cached outside the repository, in GAMEDAY_KUBE_TOOLS (default
+# ~/.cache/gameday/kube), one folder per set of versions.
+KUBE_TESTENV := hack/kube-testenv.sh
+
+## kube-tools: build the control plane's five binaries once (10-15 min cold on 2 cores; nothing when cached)
+kube-tools:
+	$(KUBE_TESTENV) build
+
+## test-k8s: start the control plane in a temporary folder, run every test with `Kube` in its name against it, stop it (its logs are kept when something fails)
+test-k8s: kube-tools
+	@d=$$(mktemp -d) && \
+	trap 'rc=$$?; $(KUBE_TESTENV) stop "$$d"; if [ $$rc -eq 0 ]; then rm -rf "$$d"; else echo "control plane logs kept in $$d/logs"; fi; exit $$rc' EXIT && \
+	$(KUBE_TESTENV) start "$$d" && \
+	GAMEDAY_KUBECONFIG="$$d/kubeconfig" GAMEDAY_REQUIRE_KUBE=1 \
+	$(GO) test -count=1 -timeout 15m -run 'Kube' ./...
 
 ## demo: build, then run the quickstart game day against the local reference backend
 demo: build

@@ -42,11 +42,28 @@ var namespacedKinds = map[string]bool{
 	"Role": true, "RoleBinding": true, "PodDisruptionBudget": true,
 }
 
-// podRules are the only things the gameday Role may grant: the verbs
-// allowed on each resource of the core group.
-var podRules = map[string][]string{
-	"pods":     {"get", "list", "watch", "delete"},
-	"pods/log": {"get", "list"},
+// groupResource is a resource of an API group ("" is the core group).
+type groupResource struct{ group, resource string }
+
+func (gr groupResource) String() string {
+	if gr.group == "" {
+		return gr.resource
+	}
+	return gr.resource + "." + gr.group
+}
+
+// gamedayRules are exactly what the gameday Role grants (k8s/gameday-rbac.yaml):
+// the verbs on each resource. Any other resource or verb is refused, and
+// each of these must be granted.
+var gamedayRules = map[groupResource][]string{
+	{"", "pods"}:                {"get", "list", "watch", "delete"},
+	{"", "pods/log"}:            {"get", "list"},
+	{"apps", "replicasets"}:     {"get", "list", "watch"},
+	{"apps", "deployments"}:     {"get", "list", "watch"},
+	{"apps", "statefulsets"}:    {"get", "list", "watch"},
+	{"apps", "daemonsets"}:      {"get", "list", "watch"},
+	{"", "events"}:              {"create"},
+	{"events.k8s.io", "events"}: {"create"},
 }
 
 // workload is a Deployment or a StatefulSet.
@@ -609,31 +626,34 @@ func podPort(w *workload, port intstr.IntOrString) *corev1.ContainerPort {
 	return nil
 }
 
-// checkRBAC: Roles grant only podRules; bindings bind Roles of this
-// namespace to its ServiceAccounts; ServiceAccount gameday can get, list,
-// watch and delete pods.
+// checkRBAC: Roles grant only gamedayRules; bindings bind Roles of this
+// namespace to its ServiceAccounts; ServiceAccount gameday is granted every
+// verb of gamedayRules.
 func checkRBAC(m *manifests, p *problems) {
 	for _, name := range slices.Sorted(maps.Keys(m.roles)) {
 		for i, r := range m.roles[name].Rules {
 			where := fmt.Sprintf("Role %s: rule %d", name, i)
-			if !slices.Equal(r.APIGroups, []string{""}) {
-				p.add("%s: apiGroups %q; want only the core group \"\"", where, r.APIGroups)
-			}
 			if len(r.NonResourceURLs) > 0 {
 				p.add("%s: nonResourceURLs %v", where, r.NonResourceURLs)
 			}
-			if len(r.Resources) == 0 {
-				p.add("%s: no resources", where)
+			if len(r.ResourceNames) > 0 {
+				p.add("%s: resourceNames %v; gameday picks its victims at run time", where, r.ResourceNames)
 			}
-			for _, res := range r.Resources {
-				allowed, ok := podRules[res]
-				if !ok {
-					p.add("%s: resource %q; want only pods and pods/log", where, res)
-					continue
-				}
-				for _, v := range r.Verbs {
-					if !slices.Contains(allowed, v) {
-						p.add("%s: verb %q on %s; want only %v", where, v, res, allowed)
+			if len(r.APIGroups) == 0 || len(r.Resources) == 0 {
+				p.add("%s: no apiGroups or no resources", where)
+			}
+			for _, g := range r.APIGroups {
+				for _, res := range r.Resources {
+					gr := groupResource{g, res}
+					allowed, ok := gamedayRules[gr]
+					if !ok {
+						p.add("%s: resource %q in group %q; want only what gameday needs", where, res, g)
+						continue
+					}
+					for _, v := range r.Verbs {
+						if !slices.Contains(allowed, v) {
+							p.add("%s: verb %q on %s; want only %v", where, v, gr, allowed)
+						}
 					}
 				}
 			}
@@ -653,21 +673,26 @@ func checkRBAC(m *manifests, p *problems) {
 			bound[s.Name+"/"+b.RoleRef.Name] = true
 		}
 	}
-	for _, verb := range podRules["pods"] {
-		if !saCan(m, bound, "gameday", "pods", verb) {
-			p.add("ServiceAccount gameday cannot %s pods", verb)
+	grs := slices.SortedFunc(maps.Keys(gamedayRules), func(a, b groupResource) int {
+		return strings.Compare(a.String(), b.String())
+	})
+	for _, gr := range grs {
+		for _, verb := range gamedayRules[gr] {
+			if !saCan(m, bound, "gameday", gr, verb) {
+				p.add("ServiceAccount gameday cannot %s %s", verb, gr)
+			}
 		}
 	}
 }
 
-// saCan reports whether ServiceAccount sa may do verb on resource.
-func saCan(m *manifests, bound map[string]bool, sa, resource, verb string) bool {
+// saCan reports whether ServiceAccount sa may do verb on gr.
+func saCan(m *manifests, bound map[string]bool, sa string, gr groupResource, verb string) bool {
 	for name, role := range m.roles {
 		if !bound[sa+"/"+name] {
 			continue
 		}
 		for _, r := range role.Rules {
-			if slices.Contains(r.Resources, resource) && slices.Contains(r.Verbs, verb) {
+			if slices.Contains(r.APIGroups, gr.group) && slices.Contains(r.Resources, gr.resource) && slices.Contains(r.Verbs, verb) {
 				return true
 			}
 		}

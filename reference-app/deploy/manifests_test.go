@@ -144,13 +144,22 @@ func TestChecksCatch(t *testing.T) {
 		{"role on secrets", func(t *testing.T, m *manifests) {
 			r := m.roles["gameday"]
 			r.Rules = append(r.Rules, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"}})
-		}, `Role gameday: rule 2: resource "secrets"; want only pods and pods/log`},
+		}, `Role gameday: rule 5: resource "secrets" in group ""; want only what gameday needs`},
 		{"role creates pods", func(t *testing.T, m *manifests) {
 			m.roles["gameday"].Rules[0].Verbs = append(m.roles["gameday"].Rules[0].Verbs, "create")
 		}, `Role gameday: rule 0: verb "create" on pods`},
 		{"role on apps", func(t *testing.T, m *manifests) {
 			m.roles["gameday"].Rules[0].APIGroups = []string{"", "apps"}
-		}, `Role gameday: rule 0: apiGroups ["" "apps"]`},
+		}, `Role gameday: rule 0: resource "pods" in group "apps"`},
+		{"role updates deployments", func(t *testing.T, m *manifests) {
+			m.roles["gameday"].Rules[2].Verbs = append(m.roles["gameday"].Rules[2].Verbs, "patch")
+		}, `Role gameday: rule 2: verb "patch" on deployments.apps; want only [get list watch]`},
+		{"role cannot record events", func(t *testing.T, m *manifests) {
+			m.roles["gameday"].Rules = m.roles["gameday"].Rules[:4]
+		}, "ServiceAccount gameday cannot create events.events.k8s.io"},
+		{"role names its pods", func(t *testing.T, m *manifests) {
+			m.roles["gameday"].Rules[0].ResourceNames = []string{"api-0"}
+		}, `Role gameday: rule 0: resourceNames [api-0]`},
 		{"role cannot delete", func(t *testing.T, m *manifests) {
 			m.roles["gameday"].Rules[0].Verbs = []string{"get", "list", "watch"}
 		}, "ServiceAccount gameday cannot delete pods"},
