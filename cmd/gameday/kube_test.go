@@ -184,4 +184,3 @@ func podUIDs(t *testing.T, client kubernetes.Interface, ns string) []string {
 	slices.Sort(out)
 	return out
 }
-
