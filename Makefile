@@ -76,6 +76,13 @@ KUBE_TESTENV := hack/kube-testenv.sh
 
 ## kube-tools: build the control plane's five binaries once (10-15 min cold on 2 cores; nothing when cached)
 kube-tools:
+	@for c in openssl curl; do \
+		if ! command -v $$c >/dev/null 2>&1; then \
+			sudo=; if [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then sudo=sudo; fi; \
+			echo "$$sudo apt-get install $$c"; \
+			$$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$c; \
+		fi; \
+	done
 	$(KUBE_TESTENV) build
 
 ## test-k8s: start the control plane in a temporary folder, run every test with `Kube` in its name against it, stop it (its logs are kept when something fails)
