@@ -148,6 +148,17 @@ func TestKubePodKillTimeline(t *testing.T) {
 	if !found {
 		t.Errorf("no Scheduled Event with an event time for %s", replacement)
 	}
+	// The deletion was announced on the victim's owner.
+	announced := false
+	for _, e := range evs.Items {
+		if e.Reason == "GamedayPodKill" && e.Regarding.Kind == "Deployment" && e.Regarding.Name == "api" && strings.Contains(e.Note, "kill-api") {
+			announced = true
+			t.Logf("event on Deployment/api: %s %s: %s", e.Type, e.Reason, e.Note)
+		}
+	}
+	if !announced {
+		t.Error("no GamedayPodKill Event on Deployment/api naming the fault")
+	}
 }
 
 // --dry-run kills nothing on the control plane: the pods are the same, by
