@@ -125,9 +125,10 @@ type sessionUser struct {
 	busy  atomic.Bool // a re-login is in flight
 }
 
-// userState is a user's token and how many logins preceded it.
+// userState is a user as templates see it, with its current token, and
+// how many logins preceded that token. Immutable: a login stores a new one.
 type userState struct {
-	token string
+	user  User
 	login uint64
 }
 
@@ -188,7 +189,8 @@ func SetUp(ctx context.Context, s Session, base string) (*Sessions, error) {
 		return nil, fmt.Errorf("session %q: %w", s.Name, errors.Join(errs...))
 	}
 	base = strings.TrimRight(base, "/")
-	tf := targetFacts{base: base, token: s.Token, urls: s.URLs, header: s.Header, funcs: s.Funcs, runID: s.RunID}
+	tf := targetFacts{base: base, token: s.Token, urls: s.URLs, header: s.Header, funcs: s.Funcs, runID: s.RunID,
+		user: &User{Name: s.Name + "-0"}} // for the render that checks the templates
 	var seq atomic.Uint64 // unused: SetUp numbers the users itself
 	prefix := newIDPrefix()
 	auth := func(step string, a AuthRequest) (*targeter, error) {
@@ -246,7 +248,7 @@ func SetUp(ctx context.Context, s Session, base string) (*Sessions, error) {
 					if err != nil {
 						return err
 					}
-					ss.users[i].state.Store(&userState{token: tok})
+					ss.users[i].state.Store(&userState{user: User{Index: i, Name: ss.users[i].name, Token: tok}})
 					return nil
 				}()
 				if err != nil {
@@ -274,7 +276,7 @@ func SetUp(ctx context.Context, s Session, base string) (*Sessions, error) {
 func (ss *Sessions) send(ctx context.Context, t *targeter, step string, i int, expect statusSet, tokenOf func(*http.Response, []byte) (string, error)) (string, error) {
 	seq := uint64(i) //nolint:gosec // G115: i is in [0, MaxUsers)
 	d := Data{Base: t.tf.base, Seq: seq, ID: t.id(seq), Token: t.tf.token, RunID: t.tf.runID, urls: t.tf.urls, rnd: seedFor(t.tf.seed, seq),
-		User: User{Index: i, Name: ss.users[i].name}}
+		User: &User{Index: i, Name: ss.users[i].name}}
 	var tgt vegeta.Target
 	if err := t.renderData(&tgt, &d); err != nil {
 		return "", fmt.Errorf("session %q: user %d: %s: %w", ss.name, i, step, err)
@@ -384,10 +386,11 @@ func (ss *Sessions) Name() string { return ss.name }
 // Relogins returns how many re-logins succeeded and failed so far.
 func (ss *Sessions) Relogins() (ok, failed uint64) { return ss.relogins.Load(), ss.failures.Load() }
 
-// user returns user i as templates see it, and its login count.
-func (ss *Sessions) user(i int) (User, uint64) {
+// user returns user i as templates see it (shared: read only), and its
+// login count.
+func (ss *Sessions) user(i int) (*User, uint64) {
 	st := ss.users[i].state.Load()
-	return User{Index: i, Name: ss.users[i].name, Token: st.token}, st.login
+	return &st.user, st.login
 }
 
 // Record is the Sink that re-logs a user in on a 401 (see Sessions).
@@ -419,7 +422,7 @@ func (ss *Sessions) Record(_, _ string, r *vegeta.Result) {
 			ss.failures.Add(1)
 			return
 		}
-		u.state.Store(&userState{token: tok, login: login + 1})
+		u.state.Store(&userState{user: User{Index: i, Name: u.name, Token: tok}, login: login + 1})
 		ss.relogins.Add(1)
 	})
 }

@@ -58,8 +58,8 @@ type Data struct {
 	// RunID is Stream.RunID: the run's identifier.
 	RunID string
 	// User is the virtual user of a stream with a Session (round robin or
-	// random, see Pick); zero without one.
-	User User
+	// random, see Pick); nil without one.
+	User *User
 	// Row is the row of Stream.Rows numbered Seq mod len(Rows), by column
 	// name ({{.Row.email}}); nil without rows.
 	Row map[string]string

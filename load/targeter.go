@@ -85,6 +85,7 @@ type targetFacts struct {
 	seed        uint64              // of randInt, pick and random picks
 	rows        []map[string]string // Data.Row cycles through them by Seq
 	sess        *Sessions           // nil: no users
+	user        *User               // Data.User without sess: a session's signup and login see their user
 	pick        Pick
 }
 
@@ -193,7 +194,7 @@ func (t *targeter) id(seq uint64) string { return t.idPrefix + strconv.FormatUin
 // URL with the user's fragment (see Sessions).
 func (t *targeter) renderID(tgt *vegeta.Target, seq uint64, id string) error {
 	tf := &t.tf
-	d := Data{Base: tf.base, Seq: seq, ID: id, Token: tf.token, RunID: tf.runID, urls: tf.urls, rnd: seedFor(tf.seed, seq)}
+	d := Data{Base: tf.base, Seq: seq, ID: id, Token: tf.token, RunID: tf.runID, urls: tf.urls, rnd: seedFor(tf.seed, seq), User: tf.user}
 	if len(tf.rows) > 0 {
 		d.Row = tf.rows[seq%uint64(len(tf.rows))]
 	}
