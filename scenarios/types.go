@@ -24,16 +24,16 @@ const KindScenario = "Scenario"
 // Scenario is one game day: a target, the load sent to it, the faults injected
 // on a timeline and the checks that judge the run.
 type Scenario struct {
-	APIVersion  string   `yaml:"apiVersion" json:"apiVersion"`
-	Kind        string   `yaml:"kind" json:"kind"`
-	Name        string   `yaml:"name" json:"name"` // [a-z0-9][a-z0-9-]*, at most 63 characters
-	Description string   `yaml:"description,omitempty" json:"description,omitempty"`
-	Target      Target   `yaml:"target" json:"target"`
-	Metrics     Metrics  `yaml:"metrics" json:"metrics"`
+	APIVersion  string  `yaml:"apiVersion" json:"apiVersion"`
+	Kind        string  `yaml:"kind" json:"kind"`
+	Name        string  `yaml:"name" json:"name"` // [a-z0-9][a-z0-9-]*, at most 63 characters
+	Description string  `yaml:"description,omitempty" json:"description,omitempty"`
+	Target      Target  `yaml:"target" json:"target"`
+	Metrics     Metrics `yaml:"metrics" json:"metrics"`
 	// Sessions are virtual users signed in before the load (sessions.go).
 	Sessions []Session `yaml:"sessions,omitempty" json:"sessions,omitempty"`
 	Load     []Stream  `yaml:"load" json:"load"`
-	Faults      []Fault  `yaml:"faults,omitempty" json:"faults,omitempty"`
+	Faults   []Fault   `yaml:"faults,omitempty" json:"faults,omitempty"`
 	// Probes run beside the load: the write probes RPO checks read.
 	Probes Probes `yaml:"probes,omitempty" json:"probes,omitzero"`
 	Checks Checks `yaml:"checks" json:"checks"`
