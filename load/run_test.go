@@ -305,7 +305,7 @@ func TestRunRejectsBadTemplate(t *testing.T) {
 		want string
 	}{
 		{"unparsable URL", Request{Name: "r", Weight: 1, URL: "{{.Base}/x"}, `parse url template`},
-		{"unknown field in body", Request{Name: "r", Weight: 1, URL: "/x", Body: "{{.User}}"}, `can't evaluate field User`},
+		{"unknown field in body", Request{Name: "r", Weight: 1, URL: "/x", Body: "{{.Nobody}}"}, `can't evaluate field Nobody`},
 		{"header template", Request{Name: "r", Weight: 1, URL: "/x", Header: map[string]string{"a": "{{end}}"}}, `parse header A template`},
 	}
 	for _, tt := range tests {

@@ -55,8 +55,17 @@ type Data struct {
 	// Token is Stream.Token: a bearer token for the target, such as the one
 	// of the load user a local target signs in.
 	Token string
+	// RunID is Stream.RunID: the run's identifier.
+	RunID string
+	// User is the virtual user of a stream with a Session (round robin or
+	// random, see Pick); nil without one.
+	User *User
+	// Row is the row of Stream.Rows numbered Seq mod len(Rows), by column
+	// name ({{.Row.email}}); nil without rows.
+	Row map[string]string
 
 	urls map[string]string
+	rnd  uint64 // the state of the request's generator (randInt, pick)
 }
 
 // URL returns Stream.URLs[name]: {{.URL "admin"}}; an error for a name the
@@ -99,8 +108,22 @@ type Stream struct {
 	// of the same name wins. Shared read-only.
 	Header http.Header
 	// Funcs are functions request templates may call besides the built-in
-	// ones (env, file). Templates are parsed once with them.
+	// ones (randInt, pick, now: see funcs.go). Templates are parsed once
+	// with them.
 	Funcs template.FuncMap
+	// RunID is what request templates see as {{.RunID}}.
+	RunID string
+	// Seed seeds randInt, pick and PickRandom: the same seed gives each
+	// request number the same draws.
+	Seed uint64
+	// Rows are what {{.Row.column}} reads, the request numbered Seq seeing
+	// Rows[Seq mod len(Rows)]. Shared read-only.
+	Rows []map[string]string
+	// Session gives every request a signed-in user ({{.User.Token}}), by
+	// Pick; nil: none. Run does not re-log users in by itself: pass the
+	// Session as a Sink too, so that a 401 does (see Sessions).
+	Session *Sessions
+	Pick    Pick
 	// MaxBody is how many bytes of a response body a Result keeps; 0:
 	// DefaultMaxBody; negative: the whole body.
 	MaxBody int64
@@ -183,6 +206,9 @@ func (s *Stream) plan(base, idPrefix string) (*streamPlan, error) {
 	if len(s.Requests) == 0 {
 		bad("no requests")
 	}
+	if s.Pick != PickRoundRobin && s.Pick != PickRandom {
+		bad("pick %d is unknown", s.Pick)
+	}
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad("base URL %q is not an absolute http(s) URL", base)
@@ -233,7 +259,10 @@ func (s *Stream) plan(base, idPrefix string) (*streamPlan, error) {
 
 	var seq atomic.Uint64
 	for i, r := range s.Requests {
-		tr, err := newTargeter(r, targetFacts{base: base, token: s.Token, urls: s.URLs, header: s.Header, funcs: s.Funcs}, idPrefix, &seq)
+		tr, err := newTargeter(r, targetFacts{
+			base: base, token: s.Token, runID: s.RunID, urls: s.URLs, header: s.Header, funcs: s.Funcs,
+			seed: s.Seed, rows: s.Rows, sess: s.Session, pick: s.Pick,
+		}, idPrefix, &seq)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("requests[%d] %q: %w", i, r.Name, err))
 			continue

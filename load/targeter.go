@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/textproto"
 	"net/url"
@@ -31,6 +32,7 @@ func newField(name, text string, funcs template.FuncMap) (field, error) {
 	if err != nil {
 		return field{}, fmt.Errorf("parse %s template: %w", name, err)
 	}
+	passRoot(t)
 	return field{tmpl: t}, nil
 }
 
@@ -61,37 +63,42 @@ type targeter struct {
 	templated bool
 
 	method     string
-	base       string
 	urlPrefix  string // base when the URL is relative, else ""
 	url, body  field
 	staticBody []byte        // the body when it has no template; nil when empty
 	header     http.Header   // static headers, shared read-only by every target
 	headerTmpl []headerField // templated headers
 	idPrefix   string
-	token      string            // Data.Token
-	urls       map[string]string // Data.URL
-	seq        *atomic.Uint64    // the stream's sequence, shared by its entries
-	bufs       sync.Pool         // of *bytes.Buffer
+	tf         targetFacts
+	seq        *atomic.Uint64 // the stream's sequence, shared by its entries
+	bufs       sync.Pool      // of *bytes.Buffer
 }
 
-// targetFacts is what a stream's templates and requests take from the target.
+// targetFacts is what a stream's templates and requests take from the
+// target and the stream.
 type targetFacts struct {
 	base, token string
+	runID       string
 	urls        map[string]string
 	header      http.Header
-	funcs       template.FuncMap
+	funcs       template.FuncMap    // besides the built-in ones
+	seed        uint64              // of randInt, pick and random picks
+	rows        []map[string]string // Data.Row cycles through them by Seq
+	sess        *Sessions           // nil: no users
+	user        *User               // Data.User without sess: a session's signup and login see their user
+	pick        Pick
 }
 
 // newTargeter parses r's templates once and renders them once with Seq 0 to
 // catch errors that only execution shows (an unknown field, a bad URL).
 func newTargeter(r Request, tf targetFacts, idPrefix string, seq *atomic.Uint64) (*targeter, error) {
 	base := tf.base
+	funcs := builtinFuncs()
+	maps.Copy(funcs, tf.funcs)
 	t := &targeter{
 		method:   cmp.Or(r.Method, DefaultMethod),
-		base:     base,
 		idPrefix: idPrefix,
-		token:    tf.token,
-		urls:     tf.urls,
+		tf:       tf,
 		seq:      seq,
 	}
 	t.bufs.New = func() any { return new(bytes.Buffer) }
@@ -99,13 +106,17 @@ func newTargeter(r Request, tf targetFacts, idPrefix string, seq *atomic.Uint64)
 		t.urlPrefix = base
 	}
 	var err error
-	if t.url, err = newField("url", r.URL, tf.funcs); err != nil {
+	if t.url, err = newField("url", r.URL, funcs); err != nil {
 		return nil, err
 	}
-	if t.body, err = newField("body", r.Body, tf.funcs); err != nil {
+	if t.url.tmpl == nil {
+		t.url.text = t.urlPrefix + t.url.text
+	}
+	if t.body, err = newField("body", r.Body, funcs); err != nil {
 		return nil, err
 	}
-	t.templated = t.url.tmpl != nil || t.body.tmpl != nil
+	// A session's request is rendered per user, templates or not.
+	t.templated = t.url.tmpl != nil || t.body.tmpl != nil || tf.sess != nil
 	if t.body.tmpl == nil && t.body.text != "" {
 		t.staticBody = []byte(t.body.text)
 	}
@@ -125,7 +136,7 @@ func newTargeter(r Request, tf targetFacts, idPrefix string, seq *atomic.Uint64)
 	}
 	for _, k := range keys {
 		ck := textproto.CanonicalMIMEHeaderKey(k)
-		f, err := newField("header "+ck, r.Header[k], tf.funcs)
+		f, err := newField("header "+ck, r.Header[k], funcs)
 		if err != nil {
 			return nil, err
 		}
@@ -178,20 +189,57 @@ func (t *targeter) render(tgt *vegeta.Target, seq uint64) error {
 func (t *targeter) id(seq uint64) string { return t.idPrefix + strconv.FormatUint(seq, 10) }
 
 // renderID fills tgt for the request numbered seq whose Data.ID is id: the
-// write probe reads a write back under the ID it was written with.
+// write probe reads a write back under the ID it was written with. A
+// stream with a session gives the request a user (see Pick) and marks its
+// URL with the user's fragment (see Sessions).
 func (t *targeter) renderID(tgt *vegeta.Target, seq uint64, id string) error {
-	d := Data{Base: t.base, Seq: seq, ID: id, Token: t.token, urls: t.urls}
+	tf := &t.tf
+	d := Data{Base: tf.base, Seq: seq, ID: id, Token: tf.token, RunID: tf.runID, urls: tf.urls, rnd: seedFor(tf.seed, seq), User: tf.user}
+	if len(tf.rows) > 0 {
+		d.Row = tf.rows[seq%uint64(len(tf.rows))]
+	}
+	login := uint64(0)
+	if ss := tf.sess; ss != nil {
+		var i int
+		if tf.pick == PickRandom {
+			i = int(d.next() % uint64(len(ss.users))) //nolint:gosec // G115: below MaxUsers
+		} else {
+			i = int(seq % uint64(len(ss.users))) //nolint:gosec // G115: below MaxUsers
+		}
+		d.User, login = ss.user(i)
+	}
+	if err := t.renderData(tgt, &d); err != nil {
+		return err
+	}
+	if tf.sess != nil {
+		buf := t.bufs.Get().(*bytes.Buffer)
+		defer t.bufs.Put(buf)
+		buf.Reset()
+		buf.WriteString(tgt.URL)
+		buf.Write(appendUserFragment(buf.AvailableBuffer(), d.User.Index, login))
+		tgt.URL = buf.String()
+	}
+	return nil
+}
+
+// renderData fills tgt from d.
+func (t *targeter) renderData(tgt *vegeta.Target, d *Data) error {
 	buf := t.bufs.Get().(*bytes.Buffer)
 	defer t.bufs.Put(buf)
 
-	u, err := t.url.render(buf, &d)
-	if err != nil {
-		return err
+	u := t.url.text // the whole URL when static
+	if t.url.tmpl != nil {
+		buf.Reset()
+		buf.WriteString(t.urlPrefix)
+		if err := t.url.tmpl.Execute(buf, d); err != nil {
+			return fmt.Errorf("render url: %w", err)
+		}
+		u = buf.String()
 	}
-	*tgt = vegeta.Target{Method: t.method, URL: t.urlPrefix + u, Body: t.staticBody, Header: t.header}
+	*tgt = vegeta.Target{Method: t.method, URL: u, Body: t.staticBody, Header: t.header}
 	if t.body.tmpl != nil {
 		buf.Reset()
-		if err := t.body.tmpl.Execute(buf, &d); err != nil {
+		if err := t.body.tmpl.Execute(buf, d); err != nil {
 			return fmt.Errorf("render body: %w", err)
 		}
 		tgt.Body = bytes.Clone(buf.Bytes())
@@ -204,7 +252,7 @@ func (t *targeter) renderID(tgt *vegeta.Target, seq uint64, id string) error {
 		h[k] = v
 	}
 	for i := range t.headerTmpl {
-		v, err := t.headerTmpl[i].render(buf, &d)
+		v, err := t.headerTmpl[i].render(buf, d)
 		if err != nil {
 			return err
 		}

@@ -233,6 +233,7 @@ type runner struct {
 	own      *http.Server
 	results  []*load.ResultsFile
 	probeLog *rundir.ProbeLog // nil without write probes
+	sessions map[string]*load.Sessions
 
 	mu       sync.Mutex // guards faults, logFiles and lastRecovered
 	faults   []chaos.Fault
@@ -272,6 +273,10 @@ func (r *runner) execute(ctx context.Context) (err error) {
 	faults, err := r.buildFaults()
 	if err != nil {
 		return &AbortedError{Reason: "prepare faults", Err: err}
+	}
+	defer r.closeSessions()
+	if err := r.startSessions(ctx); err != nil {
+		return &AbortedError{Reason: "set up sessions", Err: err}
 	}
 	return r.timeline(ctx, collector, faults)
 }
@@ -616,12 +621,15 @@ func (r *runner) stream(ctx context.Context, t0 time.Time, st scenarios.Stream, 
 	if !sleepUntil(ctx, t0.Add(st.Start)) {
 		return nil
 	}
-	r.events.Emit(rundir.Event{Type: rundir.EventStreamStarted, Stream: st.Name})
 	reqs := make([]load.Request, len(st.Requests))
 	for i, q := range st.Requests {
-		reqs[i] = load.Request{Name: q.Name, Weight: q.Weight, Method: q.Method, URL: q.URL, Body: q.Body, Header: q.Header}
+		body, err := r.requestBody(q)
+		if err != nil {
+			return fmt.Errorf("stream %q: %w", st.Name, err)
+		}
+		reqs[i] = load.Request{Name: q.Name, Weight: q.Weight, Method: q.Method, URL: q.URL, Body: body, Header: q.Header}
 	}
-	sum, err := load.Run(ctx, load.Stream{
+	ls := load.Stream{
 		Name:       st.Name,
 		Rate:       pacer,
 		Duration:   st.Duration,
@@ -632,7 +640,14 @@ func (r *runner) stream(ctx context.Context, t0 time.Time, st scenarios.Stream, 
 		URLs:       r.running.URLs,
 		Header:     r.running.Header,
 		Funcs:      r.vals.Funcs(),
-	}, r.running.Base, sinks...)
+		RunID:      r.runID,
+	}
+	seed := r.streamInputs(st, &ls)
+	if ls.Session != nil {
+		sinks = append(sinks[:len(sinks):len(sinks)], ls.Session) // a 401 re-logs its user
+	}
+	r.events.Emit(rundir.Event{Type: rundir.EventStreamStarted, Stream: st.Name, Attrs: map[string]string{"seed": seed}})
+	sum, err := load.Run(ctx, ls, r.running.Base, sinks...)
 	r.events.Emit(rundir.Event{Type: rundir.EventStreamEnded, Stream: st.Name, Message: fmt.Sprintf("%+v", sum)})
 	if err != nil {
 		return fmt.Errorf("stream %q: %w", st.Name, err)

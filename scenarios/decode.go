@@ -65,10 +65,11 @@ type decoder struct {
 	file     string
 	problems []Problem
 	pos      map[string]Pos
-	nulls    map[string]Pos // keys written with a null value, by path
-	nodes    int            // nodes and keys visited, against maxNodes
-	stopped  bool           // a cap was reached: record nothing more
-	merging  []*yaml.Node   // the maps whose keys are being listed, innermost last
+	nulls    map[string]Pos           // keys written with a null value, by path
+	nodes    int                      // nodes and keys visited, against maxNodes
+	stopped  bool                     // a cap was reached: record nothing more
+	merging  []*yaml.Node             // the maps whose keys are being listed, innermost last
+	fields   map[reflect.Type][]field // yamlFields by type, listed once per decode
 }
 
 // parse reads the single document of data and returns its root node, or nil
@@ -315,7 +316,14 @@ func (d *decoder) decodeStruct(n *yaml.Node, path string, v reflect.Value) {
 		d.errf(n, path, "expected a map, got %s", describe(n))
 		return
 	}
-	fields := yamlFields(v.Type())
+	fields, ok := d.fields[v.Type()]
+	if !ok {
+		if d.fields == nil {
+			d.fields = map[reflect.Type][]field{}
+		}
+		fields = yamlFields(v.Type())
+		d.fields[v.Type()] = fields
+	}
 	for _, kv := range d.pairs(n, path) {
 		p := joinPath(path, kv.key.Value)
 		i := -1

@@ -126,6 +126,7 @@ func SetDefaults(s *Scenario) {
 			}
 		}
 	}
+	sessionDefaults(s, absent)
 	for i := range s.Faults {
 		f := &s.Faults[i]
 		fp := fmt.Sprintf("faults[%d].", i)

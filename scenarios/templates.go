@@ -45,6 +45,10 @@ const MaxSecretFile = 1 << 20
 type Values struct {
 	env   map[string]string
 	files map[string]string // by path as written
+	// data and bodies are the data files and body files, by path as
+	// written: inputs, not secrets.
+	data   map[string]*Table
+	bodies map[string]string
 }
 
 // Resolve reads every env variable and file the scenario's templates name,
@@ -63,7 +67,20 @@ func Resolve(s *Scenario, env Environment) (*Values, error) {
 // problem for each that cannot be read.
 func (v *validator) resolve(env Environment) *Values {
 	vals := &Values{env: map[string]string{}, files: map[string]string{}}
-	for _, ref := range v.s.references() {
+	v.readInputs(env, vals)
+	refs := v.s.references()
+	for i, st := range v.s.Load {
+		for j, r := range st.Requests {
+			if body, ok := vals.bodies[r.BodyFile]; ok {
+				brefs, _ := templateReferences(body)
+				for _, ref := range brefs {
+					ref.path = fmt.Sprintf("load[%d].requests[%d].bodyFile", i, j)
+					refs = append(refs, ref)
+				}
+			}
+		}
+	}
+	for _, ref := range refs {
 		switch ref.fn {
 		case "env":
 			if _, done := vals.env[ref.arg]; done {
@@ -233,6 +250,20 @@ func (s *Scenario) templateFields() []templateField {
 			}
 		}
 	}
+	for i, ss := range s.Sessions {
+		for _, a := range []struct {
+			key string
+			req *AuthRequest
+		}{{"signup", ss.Signup}, {"login", &ss.Login}} {
+			if a.req == nil {
+				continue
+			}
+			p := fmt.Sprintf("sessions[%d].%s", i, a.key)
+			add(p+".url", a.req.URL)
+			add(p+".body", a.req.Body)
+			addMap(p+".header", a.req.Header)
+		}
+	}
 	for i, st := range s.Load {
 		for j, r := range st.Requests {
 			p := fmt.Sprintf("load[%d].requests[%d]", i, j)
@@ -280,6 +311,14 @@ var placeholderFuncs = template.FuncMap{
 	"instances": func(string) []string { return nil },
 	"join":      func(string, []string) string { return "" },
 	"urls":      func([]string) []string { return nil },
+	"randInt": func(a, b int) (int, error) {
+		if a > b {
+			return 0, fmt.Errorf("randInt %d %d: the first bound is above the second", a, b)
+		}
+		return a, nil
+	},
+	"pick": func(first string, _ ...string) string { return first },
+	"now":  func() string { return "2006-01-02T15:04:05.000Z" },
 }
 
 // templateReferences parses text and returns its env and file calls; an

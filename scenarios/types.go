@@ -24,14 +24,16 @@ const KindScenario = "Scenario"
 // Scenario is one game day: a target, the load sent to it, the faults injected
 // on a timeline and the checks that judge the run.
 type Scenario struct {
-	APIVersion  string   `yaml:"apiVersion" json:"apiVersion"`
-	Kind        string   `yaml:"kind" json:"kind"`
-	Name        string   `yaml:"name" json:"name"` // [a-z0-9][a-z0-9-]*, at most 63 characters
-	Description string   `yaml:"description,omitempty" json:"description,omitempty"`
-	Target      Target   `yaml:"target" json:"target"`
-	Metrics     Metrics  `yaml:"metrics" json:"metrics"`
-	Load        []Stream `yaml:"load" json:"load"`
-	Faults      []Fault  `yaml:"faults,omitempty" json:"faults,omitempty"`
+	APIVersion  string  `yaml:"apiVersion" json:"apiVersion"`
+	Kind        string  `yaml:"kind" json:"kind"`
+	Name        string  `yaml:"name" json:"name"` // [a-z0-9][a-z0-9-]*, at most 63 characters
+	Description string  `yaml:"description,omitempty" json:"description,omitempty"`
+	Target      Target  `yaml:"target" json:"target"`
+	Metrics     Metrics `yaml:"metrics" json:"metrics"`
+	// Sessions are virtual users signed in before the load (sessions.go).
+	Sessions []Session `yaml:"sessions,omitempty" json:"sessions,omitempty"`
+	Load     []Stream  `yaml:"load" json:"load"`
+	Faults   []Fault   `yaml:"faults,omitempty" json:"faults,omitempty"`
 	// Probes run beside the load: the write probes RPO checks read.
 	Probes Probes `yaml:"probes,omitempty" json:"probes,omitzero"`
 	Checks Checks `yaml:"checks" json:"checks"`
@@ -113,6 +115,15 @@ type Stream struct {
 	// MaxWorkers caps the stream's concurrent requests. 0: derived from the
 	// rate and the timeout, with a hard cap.
 	MaxWorkers int `yaml:"maxWorkers,omitempty" json:"maxWorkers,omitempty"`
+	// Session names the session whose users the requests act as
+	// ({{.User.Token}}), chosen by Pick (default round-robin).
+	Session string `yaml:"session,omitempty" json:"session,omitempty"`
+	Pick    Pick   `yaml:"pick,omitempty" json:"pick,omitempty"`
+	// Seed seeds randInt, pick and the random Pick; absent: a new seed
+	// every run.
+	Seed *int64 `yaml:"seed,omitempty" json:"seed,omitempty"`
+	// Data is a CSV or JSON table that {{.Row.column}} reads.
+	Data *DataFile `yaml:"data,omitempty" json:"data,omitempty"`
 }
 
 // Rate is a number of requests per period, written "200/s", "50/100ms" or
@@ -132,20 +143,31 @@ type Request struct {
 	Method string `yaml:"method" json:"method"` // default GET
 	URL    string `yaml:"url" json:"url"`
 	Body   string `yaml:"body,omitempty" json:"body,omitempty"`
+	// BodyFile is a file whose content is the body template, read once,
+	// relative to the scenario's folder; exclusive with Body.
+	BodyFile string `yaml:"bodyFile,omitempty" json:"bodyFile,omitempty"`
 	// Header holds extra request headers.
 	Header map[string]string `yaml:"header,omitempty" json:"header,omitempty"`
 }
 
 // RequestData is what a request template sees. Functions besides: env
 // NAME and file PATH (values resolved once before the run, never written to
-// the run directory).
+// the run directory); randInt A B (A to B, both included), pick "a" "b" ...
+// (one of them), both drawn per request from the stream's seed; now (RFC
+// 3339, UTC, milliseconds).
 type RequestData struct {
-	Base string // the target's base URL, without a trailing slash
-	Seq  uint64 // the request's sequence number within its stream, from 0
-	ID   string // an identifier unique within the run
+	Base  string // the target's base URL, without a trailing slash
+	Seq   uint64 // the request's sequence number within its stream, from 0
+	ID    string // an identifier unique within the run
+	RunID string // the run's identifier
 	// Token is a bearer token of the local target's load user, signed in
 	// when the target started: send it as "Authorization: Bearer {{.Token}}".
 	Token string
+	// User is the request's user, in a stream with a session; nil without.
+	User *SessionUser
+	// Row is the row of the stream's data file for this request, by
+	// column; nil without a data file.
+	Row map[string]string
 
 	urls map[string]string
 }

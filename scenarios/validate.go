@@ -131,8 +131,9 @@ type validator struct {
 	routeSet  map[string]map[string]bool
 	allRoutes []string
 	allSet    map[string]bool
-	vals      *Values // nil: env and file values are not resolved
-	noTarget  bool    // no target kind is set: names cannot be checked
+	vals      *Values         // nil: env and file values are not resolved
+	cur       templateContext // what the templates being checked see
+	noTarget  bool            // no target kind is set: names cannot be checked
 	problems  []Problem
 }
 
@@ -207,6 +208,7 @@ func (v *validator) scenario() {
 		v.add("metrics.scrapeInterval", "scrapeInterval %s is too short (want at least %s)", formatDuration(s.Metrics.ScrapeInterval), formatDuration(MinScrapeInterval))
 	}
 	v.tooLong("metrics.scrapeInterval", "scrapeInterval", s.Metrics.ScrapeInterval)
+	v.sessions(decl)
 	v.load(decl)
 	v.faults(decl)
 	v.probes(decl)
@@ -328,9 +330,12 @@ func (v *validator) load(decl Declaration) {
 			v.add(p+".requests", "at least one request is required")
 		}
 		routes := map[string]string{}
+		v.streamInputs(p, st)
 		for j, r := range st.Requests {
 			v.request(fmt.Sprintf("%s.requests[%d]", p, j), r, routes, decl)
+			v.bodyFile(fmt.Sprintf("%s.requests[%d]", p, j), r, decl)
 		}
+		v.cur = templateContext{}
 		if st.Timeout <= 0 {
 			v.add(p+".timeout", "timeout %s is not positive (want more than 0s)", formatDuration(st.Timeout))
 		}
@@ -405,6 +410,13 @@ func (v *validator) checkTemplate(name, text string, decl Declaration) (out stri
 	if err != nil {
 		return "", false, fmt.Errorf("invalid template %q: %w", text, err)
 	}
+	problem, unsure := v.contextProblem(text)
+	if problem != "" {
+		return "", false, fmt.Errorf("invalid template %q: %s", text, problem)
+	}
+	if unsure {
+		return "", false, nil // checked when the data file is read
+	}
 	funcs := placeholderFuncs
 	switch {
 	case len(refs) == 0:
@@ -425,7 +437,7 @@ func (v *validator) checkTemplate(name, text string, decl Declaration) (out stri
 	if err != nil {
 		return "", false, fmt.Errorf("invalid template %q: %w", text, err)
 	}
-	sample := RequestData{Base: "http://127.0.0.1:8080", Seq: 0, ID: "0-0", Token: "token", urls: map[string]string{}}
+	sample := RequestData{Base: "http://127.0.0.1:8080", Seq: 0, ID: "0-0", RunID: "20060102T150405Z-0", Token: "token", User: v.cur.user, Row: v.cur.row, urls: map[string]string{}}
 	for _, u := range decl.URLs {
 		sample.urls[u] = "http://127.0.0.1:8081"
 	}
