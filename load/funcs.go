@@ -34,11 +34,11 @@ func builtinFuncs() template.FuncMap {
 			if a > b {
 				return 0, fmt.Errorf("randInt %d %d: the first bound is above the second", a, b)
 			}
-			span := uint64(b) - uint64(a) + 1 // two's complement: exact for any a <= b
+			span := uint64(b) - uint64(a) + 1 //nolint:gosec // G115: two's complement, exact for any a <= b
 			if span == 0 {                    // the whole int64 range
-				return int(d.next()), nil
+				return int(d.next()), nil //nolint:gosec // G115: any 64 bits are a uniform int
 			}
-			return a + int(d.next()%span), nil
+			return a + int(d.next()%span), nil //nolint:gosec // G115: below span, which fits: a + it <= b
 		},
 		"pick": func(d *Data, first string, rest ...string) string {
 			i := d.next() % uint64(1+len(rest))

@@ -212,7 +212,7 @@ func SetUp(ctx context.Context, s Session, base string) (*Sessions, error) {
 	if ss.login, err = auth("login", s.Login); err != nil {
 		return nil, err
 	}
-	ss.tokenOf = tokenFrom(s.Login.TokenJSON, s.Login.TokenHeader)
+	ss.tokenOf = tokenFrom(s.Login.TokenJSON, s.Login.TokenHeader) //nolint:bodyclose // reads a response's header; its body was read and closed by the caller
 	conc := min(cmp.Or(s.Concurrency, DefaultSetupConcurrency), s.Users)
 	ss.client = &http.Client{
 		Transport:     newTransport(newConnPool(), conc),

@@ -220,7 +220,8 @@ func (o *observer) confirmGone(ctx context.Context, client kubernetes.Interface)
 	o.mu.Unlock()
 	for _, t := range check {
 		p, err := client.CoreV1().Pods(o.ns).Get(ctx, t.Pod, metav1.GetOptions{})
-		if !(apierrors.IsNotFound(err) || (err == nil && p.UID != t.uid)) {
+		gone := apierrors.IsNotFound(err) || (err == nil && p.UID != t.uid)
+		if !gone {
 			continue
 		}
 		o.update(func(time.Time) {
@@ -444,7 +445,7 @@ func (o *observer) collect() (recs []chaos.Record, finished bool, err error) {
 	expired := !all && !time.Now().Before(o.deadline)
 	var notReady []string
 	for _, t := range o.victims {
-		if t.returned || !(all || expired || t.rec.Recovered()) {
+		if ended := all || expired || t.rec.Recovered(); t.returned || !ended {
 			continue
 		}
 		if !t.rec.Recovered() {
