@@ -58,6 +58,7 @@ func targetKinds() map[string]func(s *scenarios.Scenario, env targetEnv) Target 
 				StoreReplicas: lt.StoreReplicas,
 				Replication:   string(lt.Replication),
 				RestartDelay:  lt.RestartDelay,
+				TokenTTL:      lt.TokenTTL,
 				DataDir:       filepath.Join(env.dir, rundir.DirData),
 				Toxiproxy:     lt.Toxiproxy,
 				RunID:         env.runID,

@@ -12,6 +12,7 @@ import (
 const (
 	DefaultAPIReplicas    = 2               // LocalTarget.APIReplicas
 	DefaultRestartDelay   = time.Second     // LocalTarget.RestartDelay
+	DefaultTokenTTL       = 24 * time.Hour  // LocalTarget.TokenTTL
 	DefaultScrapeInterval = time.Second     // Metrics.ScrapeInterval
 	DefaultStreamTimeout  = 5 * time.Second // Stream.Timeout
 	DefaultWeight         = 1               // Request.Weight
@@ -95,6 +96,9 @@ func SetDefaults(s *Scenario) {
 		}
 		if absent(p+"restartDelay", t.RestartDelay == 0) {
 			t.RestartDelay = DefaultRestartDelay
+		}
+		if absent(p+"tokenTTL", t.TokenTTL == 0) {
+			t.TokenTTL = DefaultTokenTTL
 		}
 		if absent(p+"storeReplicas", t.StoreReplicas == 0) {
 			t.StoreReplicas = DefaultStoreReplicas

@@ -1,6 +1,9 @@
 package scenarios
 
-import "strconv"
+import (
+	"cmp"
+	"strconv"
+)
 
 // LocalBinary is the reference backend's executable name, the Command of
 // every service of a LocalTarget's expansion (the local target resolves it).
@@ -76,7 +79,7 @@ func (t LocalTarget) Processes() *ProcessesTarget {
 				`--nats=nats://{{link "worker-queue"}}`, `--push-url=http://{{link "worker-push"}}`, "--data-dir={{.DataDir}}"),
 			svc("api", &apis,
 				`--sentinel=http://{{addr "sentinel"}}`, `--cache=http://{{link "api-cache"}}`,
-				`--nats=nats://{{link "api-queue"}}`, "--jwt-secret-file={{.SharedDir}}/jwt.key", "--token-ttl=24h"),
+				`--nats=nats://{{link "api-queue"}}`, "--jwt-secret-file={{.SharedDir}}/jwt.key", "--token-ttl="+cmp.Or(t.TokenTTL, DefaultTokenTTL).String()),
 			svc("gateway", nil,
 				`--upstreams={{links "gateway-api" | urls | join ","}}`, `--upstream-names={{instances "api" | join ","}}`,
 				"--rate-limit="+strconv.Itoa(LocalGatewayRateLimit), "--rate-burst="+strconv.Itoa(2*LocalGatewayRateLimit)),

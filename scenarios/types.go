@@ -77,6 +77,10 @@ type LocalTarget struct {
 	// RestartDelay is how long the supervisor waits before it restarts a
 	// process that exited, as a kubelet's back-off would.
 	RestartDelay time.Duration `yaml:"restartDelay" json:"restartDelay"`
+	// TokenTTL is the lifetime of the tokens the api issues (the load
+	// user's {{.Token}} and every session's); default DefaultTokenTTL. A
+	// short one plays token expiry: a session re-logs a user on a 401.
+	TokenTTL time.Duration `yaml:"tokenTTL" json:"tokenTTL"`
 	// Binary is the refapp executable. Empty: the one beside the gameday
 	// executable, then the one on PATH.
 	Binary string `yaml:"binary,omitempty" json:"binary,omitempty"`

@@ -280,6 +280,13 @@ func (v *validator) local(t LocalTarget) Declaration {
 		v.add(p+".restartDelay", "restartDelay %s is negative (want 0 or more)", formatDuration(t.RestartDelay))
 	}
 	v.tooLong(p+".restartDelay", "restartDelay", t.RestartDelay)
+	switch {
+	case t.TokenTTL <= 0:
+		v.add(p+".tokenTTL", "tokenTTL %s is not positive (want more than 0s)", formatDuration(t.TokenTTL))
+	case t.TokenTTL%time.Second != 0:
+		v.add(p+".tokenTTL", "tokenTTL %s is not a whole number of seconds (tokens expire at whole seconds)", formatDuration(t.TokenTTL))
+	}
+	v.tooLong(p+".tokenTTL", "tokenTTL", t.TokenTTL)
 	if t.Toxiproxy != "" {
 		if why := loopbackHTTP(t.Toxiproxy); why != "" {
 			v.add(p+".toxiproxy", "toxiproxy %q %s (want an http URL on loopback, such as \"http://127.0.0.1:8474\")", t.Toxiproxy, why)

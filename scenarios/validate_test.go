@@ -37,6 +37,8 @@ func TestValidate(t *testing.T) {
 		{"too many api replicas", func(s *Scenario) { s.Target.Local.APIReplicas = 1 << 40 }, "target.local.apiReplicas", "out of range"},
 		{"too many api replicas, faults checked against the most", func(s *Scenario) { s.Target.Local.APIReplicas = 9; s.Faults[0].Network.Link = "gateway-api-8" }, "target.local.apiReplicas", "apiReplicas 9 is out of range"},
 		{"negative restart delay", func(s *Scenario) { s.Target.Local.RestartDelay = -time.Second }, "target.local.restartDelay", "restartDelay -1s is negative"},
+		{"zero token ttl", func(s *Scenario) { s.Target.Local.TokenTTL = 0 }, "target.local.tokenTTL", "tokenTTL 0s is not positive (want more than 0s)"},
+		{"sub-second token ttl", func(s *Scenario) { s.Target.Local.TokenTTL = 1500 * time.Millisecond }, "target.local.tokenTTL", "tokenTTL 1500ms is not a whole number of seconds"},
 		{"toxiproxy https", func(s *Scenario) { s.Target.Local.Toxiproxy = "https://127.0.0.1:8474" }, "target.local.toxiproxy", "is not an http URL"},
 		{"toxiproxy remote", func(s *Scenario) { s.Target.Local.Toxiproxy = "http://10.0.0.1:8474" }, "target.local.toxiproxy", "is not on loopback"},
 		{"toxiproxy not a url", func(s *Scenario) { s.Target.Local.Toxiproxy = "http://[::1" }, "target.local.toxiproxy", "is not a URL"},

@@ -58,6 +58,9 @@ type Refapp struct {
 	// Replication is the store's mode, "async" (default) or "sync".
 	Replication  string
 	RestartDelay time.Duration
+	// TokenTTL is the lifetime of the tokens the api issues; 0:
+	// scenarios.DefaultTokenTTL.
+	TokenTTL time.Duration
 	// DataDir holds the durable state of the store, queue and worker
 	// processes; empty: a temporary directory removed by Stop.
 	DataDir string
@@ -147,6 +150,7 @@ func StartRefapp(ctx context.Context, cfg Refapp) (_ *Target, err error) {
 		StoreReplicas: cfg.StoreReplicas,
 		Replication:   scenarios.Replication(cfg.Replication),
 		RestartDelay:  cfg.RestartDelay,
+		TokenTTL:      cfg.TokenTTL,
 		Toxiproxy:     cfg.Toxiproxy,
 	}.Processes()
 
