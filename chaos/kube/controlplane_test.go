@@ -10,7 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/gameday/gameday/target/kubernetes/kubetest"
+	"github.com/gameday/gameday/reference-app/deploy/kubetest"
 )
 
 // On a real control plane (make test-k8s), the modes pick the right number

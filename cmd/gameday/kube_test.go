@@ -16,7 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/gameday/gameday/reports"
-	"github.com/gameday/gameday/target/kubernetes/kubetest"
+	"github.com/gameday/gameday/reference-app/deploy/kubetest"
 )
 
 // kubeScenario is a game day against a Deployment of the test's control

@@ -22,7 +22,7 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/restmapper"
 
-	"github.com/gameday/gameday/target/kubernetes/kubetest"
+	"github.com/gameday/gameday/reference-app/deploy/kubetest"
 )
 
 // TestKubeDeployApplies creates every object of k8s/ on a real control plane

@@ -1,4 +1,6 @@
-// Package kubetest gives tests a real Kubernetes API server: the control
+// Package kubetest gives tests — the reference backend's manifests' and
+// gameday's — a real Kubernetes API server (it lives under reference-app,
+// which may depend on nothing of gameday's, so that both can use it): the control
 // plane that hack/kube-testenv.sh starts on 127.0.0.1 (etcd,
 // kube-apiserver, kube-controller-manager, kube-scheduler, and kwok
 // standing in for the kubelets of one fake node).
