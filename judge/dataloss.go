@@ -166,19 +166,9 @@ func lossRange(tl slo.Timeline, sp slo.Span) (from, to time.Time) {
 	return from, time.Time{}
 }
 
-func maxTime(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
+func maxTime(a, b time.Time) time.Time { return slices.MaxFunc([]time.Time{a, b}, time.Time.Compare) }
 
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
-}
+func minTime(a, b time.Time) time.Time { return slices.MinFunc([]time.Time{a, b}, time.Time.Compare) }
 
 // valueBefore is the value of expr just before t: the last sample at or
 // before t within four steps; nil when there is none.

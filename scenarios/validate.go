@@ -494,21 +494,7 @@ func (v *validator) slos(seen map[string]string) {
 	for i, c := range s.Checks.SLOs {
 		p := fmt.Sprintf("checks.slos[%d]", i)
 		v.name(p+".name", c.Name, labelName, "letters, digits, '_', '.' and '-', starting with a letter or digit", seen)
-		switch {
-		case c.PromQL == "" && c.Client == nil:
-			v.add(p, "exactly one of promql, client is required, got none")
-		case c.PromQL != "" && c.Client != nil:
-			v.add(p, "exactly one of promql, client is required, got both")
-		}
-		if c.Client != nil {
-			v.client(p+".client", *c.Client)
-		}
-		if c.PromQL != "" {
-			v.promql(p+".promql", "promql", c.PromQL)
-		}
-		if v.objectiveOp(p+".objective", c.Objective, `">= 0.99" or "<= 300ms"`) {
-			v.objective(p+".objective", c.Objective, sliBound(c.Client))
-		}
+		v.sli(p, c.PromQL, c.Client, c.Objective)
 		if c.SteadyState && len(s.Faults) == 0 {
 			v.add(p+".steadyState", "steadyState needs a fault to protect: the scenario has no faults")
 		}

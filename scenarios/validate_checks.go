@@ -142,21 +142,7 @@ func (v *validator) aborts(seen map[string]string) {
 	for i, c := range v.s.Checks.Abort {
 		p := fmt.Sprintf("checks.abort[%d]", i)
 		v.name(p+".name", c.Name, labelName, checkShape, seen)
-		switch {
-		case c.PromQL == "" && c.Client == nil:
-			v.add(p, "exactly one of promql, client is required, got none")
-		case c.PromQL != "" && c.Client != nil:
-			v.add(p, "exactly one of promql, client is required, got both")
-		}
-		if c.Client != nil {
-			v.client(p+".client", *c.Client)
-		}
-		if c.PromQL != "" {
-			v.promql(p+".promql", "promql", c.PromQL)
-		}
-		if v.objectiveOp(p+".objective", c.Objective, `">= 0.99" or "<= 300ms"`) {
-			v.objective(p+".objective", c.Objective, sliBound(c.Client))
-		}
+		v.sli(p, c.PromQL, c.Client, c.Objective)
 		if c.Window < MinAbortWindow {
 			v.add(p+".window", "window %s is too short (want at least %s)", formatDuration(c.Window), formatDuration(MinAbortWindow))
 		}
@@ -338,5 +324,25 @@ func (v *validator) objective(p string, o Objective, b bound) {
 		case (o.Op == OpLT && o.Value <= 0) || (o.Op == OpLE && o.Value < 0):
 			v.add(p, "objective %q can never be met: %s is 0s or more (want such as %s)", o.Text, b.what, example)
 		}
+	}
+}
+
+// sli checks an SLI of an SLO or an abort condition: exactly one of promql
+// and client, each valid, and an objective that fits it.
+func (v *validator) sli(p, promql string, client *ClientSLI, o Objective) {
+	switch {
+	case promql == "" && client == nil:
+		v.add(p, "exactly one of promql, client is required, got none")
+	case promql != "" && client != nil:
+		v.add(p, "exactly one of promql, client is required, got both")
+	}
+	if client != nil {
+		v.client(p+".client", *client)
+	}
+	if promql != "" {
+		v.promql(p+".promql", "promql", promql)
+	}
+	if v.objectiveOp(p+".objective", o, `">= 0.99" or "<= 300ms"`) {
+		v.objective(p+".objective", o, sliBound(client))
 	}
 }

@@ -15,8 +15,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/gameday/gameday/reports"
 	"github.com/gameday/gameday/reference-app/deploy/kubetest"
+	"github.com/gameday/gameday/reports"
 )
 
 // kubeScenario is a game day against a Deployment of the test's control

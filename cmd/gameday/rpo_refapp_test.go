@@ -136,12 +136,19 @@ func fmtLag(v *float64) string {
 // last scraped before end.
 func storeDiscarded(t *testing.T, dir string, end time.Time) float64 {
 	t.Helper()
+	return lastMax(t, dir, "sum(max_over_time(refapp_store_discarded_writes_total[1h]))", end)
+}
+
+// lastMax is the highest value expr takes in the run's TSDB over the last
+// second before end; 0 when it has none.
+func lastMax(t *testing.T, dir, expr string, end time.Time) float64 {
+	t.Helper()
 	stored, err := metrics.OpenStored(filepath.Join(dir, rundir.DirTSDB))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stored.Close()
-	series, err := stored.QueryRange(context.Background(), "sum(max_over_time(refapp_store_discarded_writes_total[1h]))", end.Add(-time.Second), end, time.Second)
+	series, err := stored.QueryRange(context.Background(), expr, end.Add(-time.Second), end, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
