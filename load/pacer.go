@@ -18,13 +18,18 @@ import (
 // would block its send until a worker frees, then send the hits it owes as
 // fast as workers free: a burst the schedule never asked for, and at the
 // end of Duration the hits still owed are silently never sent. This pacer
-// drops such a hit instead, tells drop when it was due, and paces the next
-// one from the schedule:
+// waits for a worker (a signal on freed) until the hit is late by late,
+// then drops it, tells drop when it was due, and paces the next one from
+// the schedule:
 //
 //	hit h due in w ─┬─ elapsed+w > du ───────────▶ stop now (no hit after Duration)
 //	                ├─ done closes while waiting ─▶ stop
-//	                └─ w passes ─┬─ a worker free ▶ hit now
-//	                             └─ all busy ─────▶ drop h, pace h+1
+//	                └─ w passes ─┬─ a worker free ─────────────▶ hit now
+//	                             └─ all busy ─┬─ one frees by due+late ▶ hit now (late)
+//	                                          └─ none ──────────────── ▶ drop h, pace h+1
+//
+// So a hit is sent at most late after it was due, and a stall of the
+// target costs at most late's worth of hits in a burst after it.
 //
 // Vegeta counts the hits it sent; the inner Pacer sees sent + dropped, so
 // the schedule is the inner Pacer's whatever the target does. Pace is called
@@ -41,6 +46,11 @@ type stoppingPacer struct {
 	full func(sent uint64) bool
 	// drop is told of every dropped hit, with when it was due; nil: nobody.
 	drop func(due time.Time)
+	// freed receives (or holds) a signal when a worker may have become
+	// free; nil: a due hit is dropped at once when every worker is busy.
+	freed <-chan struct{}
+	// late is how long after its due time a hit may wait for a worker.
+	late time.Duration
 
 	began   time.Time // the attack's start, learned at the first Pace
 	dropped uint64    // hits dropped so far
@@ -85,12 +95,72 @@ func (p *stoppingPacer) Pace(elapsed time.Duration, sent uint64) (time.Duration,
 			default:
 			}
 		}
-		if p.full == nil || !p.full(sent) {
+		if p.full == nil || !p.full(sent) || p.waitForWorker(sent, due) {
 			return 0, false
+		}
+		if p.isDone() {
+			return 0, true
 		}
 		p.dropped++
 		if p.drop != nil {
 			p.drop(p.began.Add(due)) // before now when the hit was overdue
+		}
+	}
+}
+
+// waitForWorker waits until a worker is free, the hit due at due is late
+// by p.late, or done closes; true when a worker is free.
+func (p *stoppingPacer) waitForWorker(sent uint64, due time.Duration) bool {
+	if p.freed == nil {
+		return false
+	}
+	deadline := p.began.Add(due + p.late)
+	for {
+		d := time.Until(deadline)
+		if d <= 0 {
+			return !p.full(sent)
+		}
+		p.timer.Reset(d)
+		select {
+		case <-p.done:
+			p.timer.Stop()
+			return false
+		case <-p.freed:
+			p.timer.Stop()
+		case <-p.timer.C:
+		}
+		if !p.full(sent) {
+			return true
+		}
+	}
+}
+
+func (p *stoppingPacer) isDone() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// settle drops, once an attack that ran to its Duration has ended, the
+// hits due by then that were neither sent nor dropped: a hit that waited
+// for a worker past the end, or Vegeta ending its loop after a late hit
+// without asking again. sent is how many hits the attack sent. Then sent +
+// Dropped is every hit the schedule made due.
+func (p *stoppingPacer) settle(sent uint64) {
+	if p.du <= 0 || p.began.IsZero() {
+		return
+	}
+	for range 1 << 20 { // a rate is finite: a bound, not a limit
+		wait, stop := p.inner.Pace(p.du, sent+p.dropped)
+		if stop || wait > 0 {
+			return
+		}
+		p.dropped++
+		if p.drop != nil {
+			p.drop(p.began.Add(p.du + wait)) // overdue: a Pacer may not say by how much
 		}
 	}
 }

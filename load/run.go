@@ -53,8 +53,9 @@ func (f SinkFunc) Record(stream, route string, r *vegeta.Result) { f(stream, rou
 //
 // The load is an open model: hits are due by the schedule alone, whatever
 // the target answers. An entry has at most its share of Stream.MaxWorkers
-// requests in flight; a hit due while all of them are busy is dropped, not
-// sent late, and counted (Summary.Dropped; every DropSink is told). So a
+// requests in flight; a hit due while all of them are busy waits for one
+// at most MaxLateness, then is dropped, never sent later, and counted
+// (Summary.Dropped; every DropSink is told). So a
 // slow target never grows the generator's goroutines or memory beyond the
 // cap, and at the end, for a stream its context did not cut, every hit the
 // schedule made due by Duration was either sent or dropped.
@@ -129,11 +130,13 @@ func Run(ctx context.Context, s Stream, base string, sinks ...Sink) (Summary, er
 		// delivered counts the entry's results received: a worker whose
 		// result was received is free again, so sent − delivered are busy.
 		var delivered atomic.Uint64
+		freed := make(chan struct{}, 1)
 		pacer := newStoppingPacer(e.pacer, s.Duration, runCtx.Done())
 		pacer.full = func(sent uint64) bool {
 			d := delivered.Load()
 			return d < sent && sent-d >= e.maxWorkers
 		}
+		pacer.freed, pacer.late = freed, MaxLateness
 		if len(dropSinks) > 0 {
 			pacer.drop = func(due time.Time) {
 				for _, ds := range dropSinks {
@@ -147,6 +150,10 @@ func Run(ctx context.Context, s Stream, base string, sinks ...Sink) (Summary, er
 			c := &counts[i]
 			for r := range results {
 				delivered.Add(1)
+				select {
+				case freed <- struct{}{}:
+				default: // a signal is already waiting
+				}
 				if at := stopAt.Load(); at != nil {
 					markCanceled(r, *at)
 				}
@@ -167,7 +174,11 @@ func Run(ctx context.Context, s Stream, base string, sinks ...Sink) (Summary, er
 	sum.Elapsed = time.Since(start)
 	sum.Interrupted = interrupted.Load()
 	for i, e := range p.entries {
-		counts[i].Dropped = pacers[i].Dropped() // the attack's loop has ended: results are closed after it
+		// The attack's loop has ended: results are closed after it.
+		if !sum.Interrupted {
+			pacers[i].settle(counts[i].Requests)
+		}
+		counts[i].Dropped = pacers[i].Dropped()
 		sum.Routes[e.route] = counts[i]
 		sum.Requests += counts[i].Requests
 		sum.Successes += counts[i].Successes
@@ -179,6 +190,13 @@ func Run(ctx context.Context, s Stream, base string, sinks ...Sink) (Summary, er
 	}
 	return sum, nil
 }
+
+// MaxLateness is how long after its due time a hit may wait for a free
+// worker of its stream before Run drops it: long enough to ride out a
+// pause of the generator or a hiccup of the target, short enough that the
+// schedule stays the schedule (the hits owed after a stall come in a burst
+// of at most this long's worth).
+const MaxLateness = 10 * time.Millisecond
 
 // newIDPrefix is a random prefix that makes Data.ID unique within the
 // process (and, in practice, across runs).
