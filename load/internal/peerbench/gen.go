@@ -29,6 +29,8 @@ type genResult struct {
 	Dropped uint64 `json:"dropped"`
 	// MaxRSSKiB is the process's peak resident set (VmHWM), in KiB.
 	MaxRSSKiB int64 `json:"maxRSSKiB"`
+	// Late is the schedule's share not sent on time (slots.missing).
+	Late float64 `json:"late"`
 }
 
 // gen runs one attack in this process and prints its genResult.
@@ -46,11 +48,12 @@ func gen(args []string, stdout io.Writer) error {
 	defer os.Remove(out)
 	var res genResult
 	var err error
+	sl := newSlots(time.Now(), *du)
 	switch *tool {
 	case "gameday":
-		res, err = genGameday(*url, *rate, *du, out)
+		res, err = genGameday(*url, *rate, *du, out, sl)
 	case "vegeta-lib":
-		res, err = genVegetaLib(*url, *rate, *du, out)
+		res, err = genVegetaLib(*url, *rate, *du, out, sl)
 	default:
 		return fmt.Errorf("unknown tool %q", *tool)
 	}
@@ -58,13 +61,14 @@ func gen(args []string, stdout io.Writer) error {
 		return err
 	}
 	res.MaxRSSKiB = vmHWM()
+	res.Late = sl.missing(*rate)
 	return json.NewEncoder(stdout).Encode(res)
 }
 
 // genGameday is a game day's stream: a templated mix (a bearer
 // {{.Token}} header standing in for a session), every result streamed to
 // a results file, the Prometheus client metrics and a live window on.
-func genGameday(url string, rate int, du time.Duration, out string) (genResult, error) {
+func genGameday(url string, rate int, du time.Duration, out string, sl *slots) (genResult, error) {
 	f, err := load.CreateResultsFile(out)
 	if err != nil {
 		return genResult{}, err
@@ -83,7 +87,7 @@ func genGameday(url string, rate int, du time.Duration, out string) (genResult, 
 			{Name: "feed", Weight: 7, URL: "/v1/feed?id={{.ID}}", Header: auth},
 			{Name: "post", Weight: 3, Method: "POST", URL: "/v1/posts", Body: `{"text":"post {{.Seq}}"}`, Header: auth},
 		},
-	}, url, f, c, w)
+	}, url, f, c, w, load.SinkFunc(func(_, _ string, r *vegeta.Result) { sl.add(r.Timestamp) }))
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -92,7 +96,7 @@ func genGameday(url string, rate int, du time.Duration, out string) (genResult, 
 
 // genVegetaLib is the bare library: one static target, results encoded to
 // a file, the same workers and connections.
-func genVegetaLib(url string, rate int, du time.Duration, out string) (genResult, error) {
+func genVegetaLib(url string, rate int, du time.Duration, out string, sl *slots) (genResult, error) {
 	f, err := os.Create(out)
 	if err != nil {
 		return genResult{}, err
@@ -106,6 +110,7 @@ func genVegetaLib(url string, rate int, du time.Duration, out string) (genResult
 	var res genResult
 	for r := range a.Attack(tr, vegeta.Rate{Freq: rate, Per: time.Second}, du, "bench") {
 		res.Sent++
+		sl.add(r.Timestamp)
 		if r.Error == "" && r.Code >= 200 && r.Code < 400 {
 			res.OK++
 		}
