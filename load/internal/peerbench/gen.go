@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -41,8 +42,20 @@ func gen(args []string, stdout io.Writer) error {
 	rate := fs.Int("rate", 1000, "requests per second")
 	du := fs.Duration("duration", 3*time.Second, "how long to attack")
 	dir := fs.String("dir", os.TempDir(), "where the results file goes (removed after)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the attack to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		pf, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	out := filepath.Join(*dir, fmt.Sprintf("peerbench-%d.gob", os.Getpid()))
 	defer os.Remove(out)
