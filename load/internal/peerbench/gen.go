@@ -51,14 +51,14 @@ func gen(args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		defer pf.Close()
+		defer pf.Close() //nolint:errcheck // StopCPUProfile has written it; a failed close loses a benchmark profile only
 		if err := pprof.StartCPUProfile(pf); err != nil {
 			return err
 		}
 		defer pprof.StopCPUProfile()
 	}
 	out := filepath.Join(*dir, fmt.Sprintf("peerbench-%d.gob", os.Getpid()))
-	defer os.Remove(out)
+	defer os.Remove(out) //nolint:errcheck // scratch file in a temporary directory
 	var res genResult
 	var err error
 	sl := newSlots(time.Now(), *du)
@@ -114,7 +114,7 @@ func genVegetaLib(url string, rate int, du time.Duration, out string, sl *slots)
 	if err != nil {
 		return genResult{}, err
 	}
-	defer f.Close()
+	defer f.Close() //nolint:errcheck // Flush reports the write errors that matter here
 	bw := bufio.NewWriter(f)
 	enc := vegeta.NewEncoder(bw)
 	a := vegeta.NewAttacker(vegeta.Workers(workers), vegeta.MaxWorkers(workers),

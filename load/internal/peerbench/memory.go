@@ -26,7 +26,7 @@ func memory(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer os.RemoveAll(dir) //nolint:errcheck // scratch directory
 	tg, err := startTarget("")
 	if err != nil {
 		return err

@@ -108,7 +108,7 @@ func (r *runner) attack(tool, url string, rate int, du time.Duration, cpu string
 		}
 		t.sent, t.ok, t.dropped, t.maxRSS, t.late = g.Sent, g.OK, g.Dropped, g.MaxRSSKiB, g.Late
 	case "vegeta-cli":
-		defer os.Remove(out)
+		defer os.Remove(out) //nolint:errcheck // scratch file
 		var first time.Time
 		err := load.ReadResults(out, func(_, _ string, res *vegeta.Result) error {
 			if first.IsZero() || res.Timestamp.Before(first) {
@@ -264,7 +264,7 @@ func peers(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer os.RemoveAll(dir) //nolint:errcheck // scratch directory
 	r := &runner{self: self, vegeta: *vegetaBin, wrk: *wrkBin, dir: dir}
 	openLoop := []string{"gameday", "vegeta-lib", "vegeta-cli"}
 
