@@ -4,7 +4,7 @@ BIN     ?= bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build test test-race test-servers test-interrupts tools demo lint vulncheck bench bench-vegeta bench-refapp fuzz clean kube-tools test-k8s
+.PHONY: all build test test-race test-servers test-interrupts tools demo lint vulncheck bench bench-vegeta bench-peers bench-memory bench-refapp fuzz clean kube-tools test-k8s
 
 all: build
 
@@ -145,6 +145,18 @@ bench:
 ## bench-vegeta: gameday's load generator side by side with Vegeta's library and CLI (docs/benchmarks.md)
 bench-vegeta: $(BIN)/vegeta
 	VEGETA=$(CURDIR)/$(BIN)/vegeta $(GO) test ./load -run '^$$' -bench BenchmarkSideBySide -benchtime 40000x -count 3
+
+## bench-peers: the highest rate gameday, Vegeta's library, the Vegeta CLI and wrk sustain against one target process, pinned and unpinned, with CPU per request (docs/benchmarks.md; needs wrk: apt-get install -y wrk)
+bench-peers: $(BIN)/vegeta
+	@command -v wrk >/dev/null 2>&1 || { echo "bench-peers needs wrk, the Debian package: apt-get update && apt-get install -y wrk"; exit 1; }
+	@command -v taskset >/dev/null 2>&1 || { echo "bench-peers needs taskset (util-linux) to pin the generator and the target"; exit 1; }
+	$(GO) build -o $(BIN)/peerbench ./load/internal/peerbench
+	$(BIN)/peerbench peers -vegeta $(CURDIR)/$(BIN)/vegeta -wrk "$$(command -v wrk)"
+
+## bench-memory: gameday's peak RSS for a 1-minute and a 10-minute run at 2000/s against one target process (docs/benchmarks.md; 11 minutes)
+bench-memory:
+	$(GO) build -o $(BIN)/peerbench ./load/internal/peerbench
+	$(BIN)/peerbench memory -rate 2000 -durations 1m,10m
 
 ## bench-refapp: throughput of the whole reference backend through the gateway: cached reads, async and sync writes
 bench-refapp:

@@ -370,15 +370,21 @@ func readResults(dir string, s *scenarios.Scenario, tl slo.Timeline, each func(s
 		}
 		err := load.ReadResults(path, func(stream, route string, r *vegeta.Result) error {
 			outcome := load.Outcome(r)
-			ok := outcome == load.OutcomeSuccess
-			canceled := outcome == load.OutcomeCanceled
-			each(slo.Request{Stream: stream, Route: route, Start: r.Timestamp, Latency: r.Latency, OK: ok, Canceled: canceled})
 			k := [2]string{stream, route}
 			a, found := accs[k]
 			if !found {
 				a = &acc{sum: reports.StreamSummary{Stream: stream, Route: route, Codes: map[string]int{}}, lat: slo.NewLatencies(), errors: map[string]int{}}
 				accs[k] = a
 			}
+			if outcome == load.OutcomeDropped {
+				// Due but never sent, every worker busy: not a request, so
+				// in no SLI of requests (a dropped_ratio SLI would read it).
+				a.sum.Dropped++
+				return nil
+			}
+			ok := outcome == load.OutcomeSuccess
+			canceled := outcome == load.OutcomeCanceled
+			each(slo.Request{Stream: stream, Route: route, Start: r.Timestamp, Latency: r.Latency, OK: ok, Canceled: canceled})
 			a.sum.Requests++
 			if canceled {
 				// Cut by gameday, not answered by the target: counted
@@ -459,6 +465,9 @@ func lastResult(dir string, s *scenarios.Scenario) (time.Time, error) {
 			continue
 		}
 		err := load.ReadResults(path, func(_, _ string, r *vegeta.Result) error {
+			if load.Dropped(r) {
+				return nil // never sent: no result completed
+			}
 			if end := r.Timestamp.Add(r.Latency); end.After(last) {
 				last = end
 			}

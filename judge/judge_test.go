@@ -92,3 +92,28 @@ func TestJudgeCountsCanceledApart(t *testing.T) {
 		t.Errorf("status %s; want passed", rep.Status)
 	}
 }
+
+// Hits gameday dropped (due while every worker was busy) are not requests:
+// the results file holds their records, the summary counts them apart, and
+// no SLI of requests sees them.
+func TestJudgeCountsDroppedApart(t *testing.T) {
+	dir := t.TempDir()
+	benchRunWith(t, dir, 60_000, func(i int, r *vegeta.Result) {
+		r.Code, r.Error = 200, ""
+		if i%10 == 0 { // the record load.ResultsFile.Drop writes
+			*r = vegeta.Result{Attack: r.Attack, Timestamp: r.Timestamp, Error: load.ErrDropped.Error() + ": every worker busy"}
+		}
+	})
+	rep, err := Judge(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range rep.Checks {
+		if !c.Passed {
+			t.Errorf("%s: passed %v, %s; want passed: a dropped hit is no failed request", c.Name, c.Passed, c.Detail)
+		}
+	}
+	if s := rep.Load[0]; s.Dropped != 6000 || s.Requests != 54000 || s.SuccessRatio != 1 || s.Codes["0"] != 0 {
+		t.Errorf("summary: %d dropped, %d requests, success ratio %v, codes %v; want 6000, 54000, 1 and no code 0", s.Dropped, s.Requests, s.SuccessRatio, s.Codes)
+	}
+}

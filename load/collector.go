@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -17,17 +18,23 @@ const (
 	OutcomeServerError    = "server_error"    // 5xx
 	OutcomeTransportError = "transport_error" // no response (code 0), any other code, or an error after a 2xx/3xx
 	OutcomeCanceled       = "canceled"        // cut by gameday itself (see ErrCanceled): not the target's failure
+	// OutcomeDropped is a hit gameday never sent, every worker being busy
+	// (see ErrDropped): only a results file holds such records.
+	OutcomeDropped = "dropped"
 )
 
 // Outcome classifies a result: OutcomeSuccess for a 2xx or 3xx response with
 // no error, OutcomeClientError for 4xx, OutcomeServerError for 5xx,
 // OutcomeCanceled for a request Run cut when its context ended (its Error
-// starts with ErrCanceled's text; see Run), and OutcomeTransportError for
+// starts with ErrCanceled's text; see Run), OutcomeDropped for the record
+// of a hit Run dropped (see Dropped), and OutcomeTransportError for
 // everything else: no response (code 0), a code outside 200-599, or a
 // 2xx/3xx whose body failed to arrive (timeout, reset). Vegeta sets Error
 // for every code outside 2xx/3xx, so the code decides first.
 func Outcome(r *vegeta.Result) string {
 	switch c := r.Code; {
+	case Dropped(r):
+		return OutcomeDropped
 	case Canceled(r):
 		return OutcomeCanceled
 	case c >= 500 && c < 600:
@@ -51,6 +58,7 @@ func durationBuckets() []float64 {
 //
 //	gameday_requests_total{stream,route,outcome,code}       counter
 //	gameday_request_duration_seconds{stream,route}          histogram, buckets 1ms, 2.5ms, 5ms ... 5s, 10s
+//	gameday_dropped_total{stream,route}                     counter: hits due while every worker was busy, never sent
 //
 // route is the Request's name, never its URL, so the series are bounded by
 // the scenario; code is the HTTP status ("0" without a response). Record is
@@ -58,12 +66,14 @@ func durationBuckets() []float64 {
 type Collector struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	dropped  *prometheus.CounterVec
 
 	// The children per label set, cached so that Record does not hash label
 	// values on every result.
-	mu        sync.RWMutex // guards counters and observers
+	mu        sync.RWMutex // guards counters, observers and drops
 	counters  map[requestKey]prometheus.Counter
 	observers map[routeKey]prometheus.Observer
+	drops     map[routeKey]prometheus.Counter
 }
 
 type routeKey struct{ stream, route string }
@@ -74,7 +84,7 @@ type requestKey struct {
 	outcome string // a 2xx/3xx may be a success, a transport error or canceled
 }
 
-var _ Sink = (*Collector)(nil)
+var _ DropSink = (*Collector)(nil)
 
 // NewCollector creates the metrics and registers them on reg.
 func NewCollector(reg prometheus.Registerer) (*Collector, error) {
@@ -88,10 +98,15 @@ func NewCollector(reg prometheus.Registerer) (*Collector, error) {
 			Help:    "Duration of gameday's load requests as the client saw them, by stream and route.",
 			Buckets: durationBuckets(),
 		}, []string{"stream", "route"}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gameday_dropped_total",
+			Help: "Requests gameday's load generator was due to send but dropped, every worker of the stream being busy, by stream and route.",
+		}, []string{"stream", "route"}),
 		counters:  map[requestKey]prometheus.Counter{},
 		observers: map[routeKey]prometheus.Observer{},
+		drops:     map[routeKey]prometheus.Counter{},
 	}
-	for _, m := range []prometheus.Collector{c.requests, c.duration} {
+	for _, m := range []prometheus.Collector{c.requests, c.duration, c.dropped} {
 		if err := reg.Register(m); err != nil {
 			return nil, fmt.Errorf("register load metrics: %w", err)
 		}
@@ -122,4 +137,21 @@ func (c *Collector) Record(stream, route string, r *vegeta.Result) {
 	}
 	ctr.Inc()
 	obs.Observe(r.Latency.Seconds())
+}
+
+// Drop counts a hit Run dropped.
+func (c *Collector) Drop(stream, route string, _ time.Time) {
+	rk := routeKey{stream, route}
+	c.mu.RLock()
+	ctr, ok := c.drops[rk]
+	c.mu.RUnlock()
+	if !ok {
+		c.mu.Lock()
+		if ctr, ok = c.drops[rk]; !ok {
+			ctr = c.dropped.WithLabelValues(stream, route)
+			c.drops[rk] = ctr
+		}
+		c.mu.Unlock()
+	}
+	ctr.Inc()
 }

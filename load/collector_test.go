@@ -34,6 +34,8 @@ func TestOutcome(t *testing.T) {
 		{503, "canceled by gameday: 503 Service Unavailable", OutcomeServerError}, // never marked: a status is the target's answer
 		{0, "canceled by gameday", OutcomeTransportError},                         // the mark is the text and ": "
 		{0, "Get \"http://x/\": canceled by gameday: x", OutcomeTransportError},   // only a prefix marks
+		{0, "dropped by gameday: every worker busy", OutcomeDropped},              // a results file's record of a dropped hit
+		{0, "dropped by gameday", OutcomeTransportError},                          // the mark is the text and ": "
 	}
 	for _, tt := range tests {
 		r := &vegeta.Result{Code: tt.code, Error: tt.err}

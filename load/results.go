@@ -57,9 +57,11 @@ func WithBodies(keep bool) ResultsFileOption {
 
 // ResultsFile is a Sink that streams results to a file in Vegeta's gob
 // encoding (vegeta.NewEncoder). Every result's Attack field is
-// "<stream>/<route>" so ReadResults can split them back out. Record is safe
-// for concurrent use; writes are buffered and flushed every flush interval,
-// on Flush and on Close.
+// "<stream>/<route>" so ReadResults can split them back out. A hit Run
+// dropped is written as a record of its own (see Dropped), so the file
+// alone tells what was sent and what was dropped, and when. Record and
+// Drop are safe for concurrent use; writes are buffered and flushed every
+// flush interval, on Flush and on Close.
 type ResultsFile struct {
 	keepBodies bool
 	redact     *strings.Replacer // nil: nothing to redact
@@ -74,7 +76,7 @@ type ResultsFile struct {
 	closed bool
 }
 
-var _ Sink = (*ResultsFile)(nil)
+var _ DropSink = (*ResultsFile)(nil)
 
 // CreateResultsFile creates (or truncates) the file at path and returns a
 // ResultsFile writing to it. Close it when done.
@@ -137,6 +139,35 @@ func (rf *ResultsFile) Record(stream, route string, r *vegeta.Result) {
 			rec.Body = []byte(rf.redact.Replace(string(rec.Body)))
 		}
 	}
+	rf.mu.Lock()
+	defer rf.mu.Unlock()
+	if rf.closed || rf.err != nil {
+		return
+	}
+	if err := rf.enc.Encode(&rec); err != nil {
+		rf.err = fmt.Errorf("write results file %s: %w", rf.f.Name(), err)
+	}
+}
+
+// ErrDropped starts the Error of the record a ResultsFile writes for a hit
+// Run dropped (see DropSink): "<ErrDropped>: every worker busy". Such a
+// record has no status (Code 0), no URL, no latency, and its Timestamp is
+// when the hit was due; Outcome returns OutcomeDropped for it. Vegeta's own
+// tools read it as a failed request.
+var ErrDropped = errors.New("dropped by gameday")
+
+// droppedMark starts a dropped hit's record's Error.
+var droppedMark = ErrDropped.Error() + ": "
+
+// Dropped reports whether r is the record of a hit Run dropped (see
+// ErrDropped), not the result of a request.
+func Dropped(r *vegeta.Result) bool {
+	return r.Code == 0 && r.Latency == 0 && r.URL == "" && strings.HasPrefix(r.Error, droppedMark)
+}
+
+// Drop appends the record of a hit Run dropped, due at due.
+func (rf *ResultsFile) Drop(stream, route string, due time.Time) {
+	rec := vegeta.Result{Attack: stream + "/" + route, Timestamp: due, Error: droppedMark + "every worker busy"}
 	rf.mu.Lock()
 	defer rf.mu.Unlock()
 	if rf.closed || rf.err != nil {

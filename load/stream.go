@@ -135,6 +135,7 @@ type Summary struct {
 	Requests  uint64                 // results delivered
 	Successes uint64                 // results whose Outcome is OutcomeSuccess
 	Canceled  uint64                 // results whose Outcome is OutcomeCanceled
+	Dropped   uint64                 // hits due while every worker was busy: not sent, not in Requests
 	Routes    map[string]RouteCounts // per route name
 	Elapsed   time.Duration          // from the first attack's start to the last result
 	// Interrupted is true when Run's context ended the stream before its
@@ -147,6 +148,7 @@ type RouteCounts struct {
 	Requests  uint64
 	Successes uint64
 	Canceled  uint64
+	Dropped   uint64
 }
 
 // entryPlan is one validated entry of a stream, ready to attack.

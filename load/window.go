@@ -33,8 +33,8 @@ const (
 //	└─────┴─────┴─────┴─────┴─────┘
 //
 // Its memory is bounded by the span, never by the rate. Canceled results
-// (OutcomeCanceled) are not counted: they are gameday's, not the
-// target's. Results that started before the ring's oldest bucket are
+// (OutcomeCanceled) and records of dropped hits (OutcomeDropped) are not
+// counted: they are gameday's, not the target's. Results that started before the ring's oldest bucket are
 // dropped. Record and Stats are safe for concurrent use.
 type Window struct {
 	stream, route string // "": any
@@ -66,7 +66,7 @@ func (w *Window) Record(stream, route string, r *vegeta.Result) {
 		return
 	}
 	o := Outcome(r)
-	if o == OutcomeCanceled {
+	if o == OutcomeCanceled || o == OutcomeDropped {
 		return
 	}
 	slot := r.Timestamp.UnixNano() / int64(WindowResolution)

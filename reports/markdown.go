@@ -82,6 +82,9 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 		if s.Canceled > 0 {
 			requests += fmt.Sprintf(" (%d canceled by gameday)", s.Canceled)
 		}
+		if s.Dropped > 0 {
+			requests += fmt.Sprintf(" (%d more due, dropped: every worker busy)", s.Dropped)
+		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %.2f%% | %.1f/s | %s | %s | %s | %s | %s |\n", cell(s.Stream), cell(s.Route),
 			requests, 100*s.SuccessRatio, s.Throughput, ms(s.P50), ms(s.P90), ms(s.P99), ms(s.Max), codes(s.Codes))
 	}

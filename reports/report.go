@@ -225,7 +225,11 @@ type StreamSummary struct {
 	Requests int    `json:"requests"`
 	// Canceled counts the requests gameday itself cut (an interrupt, an
 	// abort): in Requests, in no ratio, code or latency.
-	Canceled     int            `json:"canceled,omitempty"`
+	Canceled int `json:"canceled,omitempty"`
+	// Dropped counts what the stream's schedule made due but gameday never
+	// sent, every worker of the stream being busy (a target slower than
+	// the stream's MaxWorkers allow for): not in Requests, in no ratio.
+	Dropped      int            `json:"dropped,omitempty"`
 	Successes    int            `json:"successes"`
 	SuccessRatio float64        `json:"successRatio"`
 	Throughput   float64        `json:"throughput"` // successful requests per second

@@ -44,7 +44,7 @@ func sample() *Report {
 		},
 		Processes: []Process{{Instance: "api-1", Starts: 1}, {Instance: "api-2", Starts: 2, Exits: 1}},
 		Load: []StreamSummary{{
-			Stream: "mobile", Route: "feed", Requests: 1400, Successes: 1398, SuccessRatio: 1398.0 / 1400, Throughput: 34.95,
+			Stream: "mobile", Route: "feed", Requests: 1400, Dropped: 12, Successes: 1398, SuccessRatio: 1398.0 / 1400, Throughput: 34.95,
 			P50: 2100 * time.Microsecond, P90: 3 * time.Millisecond, P99: 160 * time.Millisecond, Max: 2 * time.Second,
 			Codes:  map[string]int{"200": 1398, "0": 2},
 			Errors: []ErrorCount{{Error: "Get \"http://127.0.0.1:1/v1/feed\": EOF", Count: 2}},
