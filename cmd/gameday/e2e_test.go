@@ -208,17 +208,8 @@ func awaitLine(t *testing.T, lines <-chan string, want string) {
 // pidsOf returns every process gameday started in the run in dir.
 func pidsOf(t *testing.T, dir string) map[int]string {
 	t.Helper()
-	f, err := os.Open(filepath.Join(dir, rundir.FileEvents))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	events, err := rundir.ReadEvents(f)
-	if err != nil {
-		t.Fatal(err)
-	}
 	pids := map[int]string{}
-	for _, e := range events {
+	for _, e := range readEvents(t, dir) {
 		if e.Type == processes.EventStarted {
 			pids[e.PID] = e.Instance
 		}

@@ -174,12 +174,7 @@ func (l *externalLab) awaitClean(t *testing.T, within time.Duration) time.Durati
 // it was not started.
 func startedGuard(t *testing.T, dir string) int {
 	t.Helper()
-	f, err := os.Open(filepath.Join(dir, rundir.FileEvents))
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	events, _ := rundir.ReadEvents(f)
+	events, _ := rundir.ReadEventsOf(dir) // none yet, or up to a torn last line: what is there
 	for _, e := range events {
 		if e.Type == rundir.EventGuardStarted {
 			return e.PID
@@ -211,15 +206,8 @@ func guardPID(t *testing.T, dir string) int {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		f, err := os.Open(filepath.Join(dir, rundir.FileEvents))
-		if err == nil {
-			events, _ := rundir.ReadEvents(f)
-			f.Close()
-			for _, e := range events {
-				if e.Type == rundir.EventGuardStarted {
-					return e.PID
-				}
-			}
+		if pid := startedGuard(t, dir); pid != 0 {
+			return pid
 		}
 		time.Sleep(10 * time.Millisecond) // polling a file for a condition, bounded above
 	}

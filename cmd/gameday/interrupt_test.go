@@ -253,12 +253,7 @@ func signalTrial(t *testing.T, scenario string, sig syscall.Signal, delay time.D
 // readEvents returns the events of the run in dir.
 func readEvents(t *testing.T, dir string) []rundir.Event {
 	t.Helper()
-	f, err := os.Open(filepath.Join(dir, rundir.FileEvents))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	events, err := rundir.ReadEvents(f)
+	events, err := rundir.ReadEventsOf(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
