@@ -93,7 +93,9 @@ func Run(ctx context.Context, s Stream, base string, sinks ...Sink) (Summary, er
 
 	var interrupted atomic.Bool
 	var stopAt atomic.Pointer[time.Time] // when Run began cutting; nil until then
+	cut := make(chan struct{})           // closed when the cutting below has ended
 	unregister := context.AfterFunc(runCtx, func() {
+		defer close(cut)
 		now := time.Now()
 		stopAt.Store(&now) // before any cut, so every cut request ends after it
 		interrupted.Store(true)
@@ -172,6 +174,11 @@ func Run(ctx context.Context, s Stream, base string, sinks ...Sink) (Summary, er
 	}
 	wg.Wait()
 	sum.Elapsed = time.Since(start)
+	// The pacers watch runCtx themselves, so the attacks may end before
+	// the AfterFunc above has run: wait for it, or keep it from running.
+	if !unregister() {
+		<-cut
+	}
 	sum.Interrupted = interrupted.Load()
 	for i, e := range p.entries {
 		// The attack's loop has ended: results are closed after it.
