@@ -378,8 +378,9 @@ func readResults(dir string, s *scenarios.Scenario, tl slo.Timeline, each func(s
 			}
 			if outcome == load.OutcomeDropped {
 				// Due but never sent, every worker busy: not a request, so
-				// in no SLI of requests (a dropped_ratio SLI would read it).
+				// in no SLI of requests but dropped_ratio.
 				a.sum.Dropped++
+				each(slo.Request{Stream: stream, Route: route, Start: r.Timestamp, Dropped: true})
 				return nil
 			}
 			ok := outcome == load.OutcomeSuccess

@@ -395,6 +395,12 @@ const (
 	SLISuccessRatio ClientSLIKind = "success_ratio" // successful / all requests, in [0, 1]
 	SLILatency      ClientSLIKind = "latency"       // latency quantile, in seconds
 	SLIThroughput   ClientSLIKind = "throughput"    // successful requests per second
+	// SLIDroppedRatio is the share of the hits due by the load's schedule
+	// that gameday dropped, every worker of the stream being busy: dropped
+	// / (requests + dropped), in [0, 1]. It says the load was not what the
+	// scenario asked for (a target slower than the stream's workers allow
+	// for), so a game day can fail on it rather than pass on less load.
+	SLIDroppedRatio ClientSLIKind = "dropped_ratio"
 )
 
 // Objective is a comparison with a bound, written "<op> <value>": ">= 0.99",

@@ -42,7 +42,7 @@ var (
 	presets    = []MobilePreset{Mobile3G, MobileEdge, MobileLossy}
 	signals    = []Signal{SignalKill, SignalTerm, SignalInt, SignalStop}
 	victims    = []VictimMode{ModeOne, ModeAll, ModeFixed, ModePercent}
-	sliKinds   = []ClientSLIKind{SLISuccessRatio, SLILatency, SLIThroughput}
+	sliKinds   = []ClientSLIKind{SLISuccessRatio, SLILatency, SLIThroughput, SLIDroppedRatio}
 	phases     = []Phase{PhaseWarmup, PhaseFault, PhaseBetween, PhaseRecovery, PhaseAll}
 	modes      = []Mode{ModeOverall, ModeAlways}
 	ops        = []Op{OpLT, OpLE, OpGT, OpGE}

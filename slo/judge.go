@@ -62,8 +62,9 @@ type Judge struct {
 
 // counts are the requests counted in a window or a step.
 type counts struct {
-	total int64 // judged requests: succeeded or failed, not canceled
-	ok    int64 // succeeded
+	total   int64 // judged requests: succeeded or failed, not canceled
+	ok      int64 // succeeded
+	dropped int64 // hits due that gameday dropped: not requests
 }
 
 // NewJudge returns a Judge of spec over the phases of tl that spec names.
@@ -110,6 +111,13 @@ func (j *Judge) Add(r Request) {
 	}
 	if r.Canceled {
 		j.canceled++
+		return
+	}
+	if r.Dropped {
+		j.all.dropped++
+		if j.steps != nil {
+			j.steps[j.firsts[i]+int(r.Start.Sub(j.windows[i].Start)/j.spec.Step)].dropped++
+		}
 		return
 	}
 	j.all.add(r.OK)
@@ -295,6 +303,11 @@ func clientValue(c scenarios.ClientSLI, n counts, lat histogram, d time.Duration
 			return math.NaN()
 		}
 		return histogramQuantile(lat, c.Quantile).Seconds()
+	case scenarios.SLIDroppedRatio:
+		if n.total+n.dropped == 0 {
+			return math.NaN()
+		}
+		return float64(n.dropped) / float64(n.total+n.dropped)
 	}
 	return math.NaN()
 }
@@ -312,6 +325,14 @@ func NewLatencies() *Latencies { return &Latencies{h: newLatencyHistogram()} }
 
 // Add records d; latencies over MaxTrackedLatency count as it.
 func (l *Latencies) Add(d time.Duration) { _ = l.h.RecordValue(latencyValue(d)) }
+
+// AddPacked adds the latencies of p, a histogram of nanoseconds made with
+// the same range and digits (hdrhistogram.NewPacked(1, MaxTrackedLatency,
+// LatencyDigits)): exactly, bucket to bucket.
+func (l *Latencies) AddPacked(p *hdrhistogram.PackedHistogram) { p.MergeInto(l.h) }
+
+// Merge adds o's latencies to l, exactly.
+func (l *Latencies) Merge(o *Latencies) { l.h.Merge(o.h) }
 
 // Count is how many latencies were added.
 func (l *Latencies) Count() int64 { return l.h.TotalCount() }
