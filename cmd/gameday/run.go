@@ -34,8 +34,9 @@ type runOptions struct {
 func newRunCmd(st *state) *cobra.Command {
 	o := &runOptions{}
 	cmd := &cobra.Command{
-		Use:   "run FILE|NAME",
-		Short: "Run a scenario and judge it",
+		Use:               "run FILE|NAME",
+		ValidArgsFunction: completeScenarios,
+		Short:             "Run a scenario and judge it",
 		Long: `Run plays a scenario file (or a bundled scenario by name, e.g. "quickstart") and judges it.
 It writes a run directory under --out with the scenario as run, events.jsonl, the load
 results, the embedded Prometheus TSDB and the reports, and prints a verdict table.
