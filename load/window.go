@@ -8,7 +8,7 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
-	"github.com/gameday/gameday/slo"
+	"github.com/gameday/gameday/slo/latency"
 )
 
 // WindowResolution is the width of a Window's buckets: the trailing
@@ -25,8 +25,8 @@ const WindowResolution = 100 * time.Millisecond
 //	│ t-4 │ t-3 │ t-2 │ t-1 │  t  │  each: requests, successes, dropped hits,
 //	└─────┴─────┴─────┴─────┴─────┘  an HDR histogram of the successes' latencies
 //
-// The latencies are kept as the client SLIs judge them (slo.Latencies: an
-// HDR histogram at slo.LatencyDigits), each bucket's in a sparse
+// The latencies are kept as the client SLIs judge them (package latency:
+// HDR histograms at latency.Digits), each bucket's in a sparse
 // hdrhistogram.PackedHistogram that grows with the distinct latencies of
 // its 100 ms, at most one entry per 1/1024 of a doubling, and is reused
 // when its bucket is; Stats merges the buckets of a span exactly, and
@@ -82,10 +82,10 @@ func (w *Window) Record(stream, route string, r *vegeta.Result) {
 	if o == OutcomeSuccess {
 		b.successes++
 		if b.lat == nil {
-			b.lat = hdrhistogram.NewPacked(1, int64(slo.MaxTrackedLatency), slo.LatencyDigits)
+			b.lat = latency.NewPacked()
 		}
 		// In range (clamped): RecordValue cannot fail.
-		_ = b.lat.RecordValue(int64(max(0, min(r.Latency, slo.MaxTrackedLatency))))
+		_ = b.lat.RecordValue(latency.Value(r.Latency))
 	}
 }
 
@@ -126,7 +126,7 @@ type WindowStats struct {
 	Requests, Successes, Dropped uint64
 	// Span is the length the stats cover, for throughput.
 	Span time.Duration
-	lat  *slo.Latencies // nil without successes
+	lat  *latency.Set // nil without successes
 }
 
 // Stats returns the results sent in [from, to), to within
@@ -147,7 +147,7 @@ func (w *Window) Stats(from, to time.Time) WindowStats {
 		st.Dropped += b.dropped
 		if b.successes > 0 {
 			if st.lat == nil {
-				st.lat = slo.NewLatencies()
+				st.lat = latency.New()
 			}
 			st.lat.AddPacked(b.lat)
 		}
@@ -163,7 +163,7 @@ func (s *WindowStats) Merge(o WindowStats) {
 	s.Dropped += o.Dropped
 	if o.lat != nil {
 		if s.lat == nil {
-			s.lat = slo.NewLatencies()
+			s.lat = latency.New()
 		}
 		s.lat.Merge(o.lat)
 	}
@@ -196,7 +196,7 @@ func (s WindowStats) Throughput() float64 {
 
 // Latency is the q-quantile of the successes' latency by nearest rank, as
 // the client SLIs judge it (exact or at most 1/1024 above, see
-// slo.Latencies); false without successes.
+// latency.Set); false without successes.
 func (s WindowStats) Latency(q float64) (time.Duration, bool) {
 	if s.lat == nil || s.lat.Count() == 0 {
 		return 0, false

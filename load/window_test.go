@@ -70,7 +70,6 @@ func TestWindow(t *testing.T) {
 	}
 }
 
-
 func BenchmarkWindowRecord(b *testing.B) {
 	w := NewWindow(5*time.Second, "", "")
 	r := &vegeta.Result{Code: 200, Latency: 3 * time.Millisecond, Timestamp: time.Now()}
