@@ -68,7 +68,11 @@ func Judge(ctx context.Context, dir string, opts ...JudgeOption) (*reports.Repor
 	if err != nil {
 		return nil, fmt.Errorf("judge %s: %w", dir, err)
 	}
-	s, err := scenarios.LoadBytes(path, raw)
+	scale, err := rundir.ReadTimeScale(dir)
+	if err != nil {
+		return nil, fmt.Errorf("judge %s: %w", dir, err)
+	}
+	s, err := scenarios.LoadBytes(path, raw, scenarios.WithTimeScale(scale))
 	if err != nil {
 		return nil, err
 	}
