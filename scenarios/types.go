@@ -24,12 +24,18 @@ const KindScenario = "Scenario"
 // Scenario is one game day: a target, the load sent to it, the faults injected
 // on a timeline and the checks that judge the run.
 type Scenario struct {
-	APIVersion  string  `yaml:"apiVersion" json:"apiVersion"`
-	Kind        string  `yaml:"kind" json:"kind"`
-	Name        string  `yaml:"name" json:"name"` // [a-z0-9][a-z0-9-]*, at most 63 characters
-	Description string  `yaml:"description,omitempty" json:"description,omitempty"`
-	Target      Target  `yaml:"target" json:"target"`
-	Metrics     Metrics `yaml:"metrics" json:"metrics"`
+	APIVersion  string `yaml:"apiVersion" json:"apiVersion"`
+	Kind        string `yaml:"kind" json:"kind"`
+	Name        string `yaml:"name" json:"name"` // [a-z0-9][a-z0-9-]*, at most 63 characters
+	Description string `yaml:"description,omitempty" json:"description,omitempty"`
+	// Proves says what a passing run shows about the system, in a sentence
+	// or two, for the reports and gameday list.
+	Proves string `yaml:"proves,omitempty" json:"proves,omitempty"`
+	// Runbook is a note for the game day's facilitator: what to watch,
+	// what to say, what to do if it goes wrong.
+	Runbook string  `yaml:"runbook,omitempty" json:"runbook,omitempty"`
+	Target  Target  `yaml:"target" json:"target"`
+	Metrics Metrics `yaml:"metrics" json:"metrics"`
 	// Sessions are virtual users signed in before the load (sessions.go).
 	Sessions []Session `yaml:"sessions,omitempty" json:"sessions,omitempty"`
 	Load     []Stream  `yaml:"load" json:"load"`
