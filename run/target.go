@@ -53,19 +53,20 @@ func targetKinds() map[string]func(s *scenarios.Scenario, env targetEnv) Target 
 				bin = env.refapp
 			}
 			return &localTarget{cfg: local.Refapp{
-				Binary:        bin,
-				APIReplicas:   lt.APIReplicas,
-				StoreReplicas: lt.StoreReplicas,
-				Replication:   string(lt.Replication),
-				RestartDelay:  lt.RestartDelay,
-				TokenTTL:      lt.TokenTTL,
-				DataDir:       filepath.Join(env.dir, rundir.DirData),
-				Toxiproxy:     lt.Toxiproxy,
-				RunID:         env.runID,
-				Journal:       env.journal,
-				Live:          env.live,
-				Logs:          env.logs,
-				OnEvent:       env.onEvent,
+				Binary:           bin,
+				APIReplicas:      lt.APIReplicas,
+				StoreReplicas:    lt.StoreReplicas,
+				Replication:      string(lt.Replication),
+				RestartDelay:     lt.RestartDelay,
+				TokenTTL:         lt.TokenTTL,
+				GatewayRateLimit: lt.GatewayRateLimit,
+				DataDir:          filepath.Join(env.dir, rundir.DirData),
+				Toxiproxy:        lt.Toxiproxy,
+				RunID:            env.runID,
+				Journal:          env.journal,
+				Live:             env.live,
+				Logs:             env.logs,
+				OnEvent:          env.onEvent,
 			}}
 		},
 		scenarios.TargetProcesses: func(s *scenarios.Scenario, env targetEnv) Target {

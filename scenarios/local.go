@@ -15,6 +15,9 @@ const LocalBinary = "refapp"
 // and only a scenario that overloads on purpose meets it.
 const LocalGatewayRateLimit = 5000
 
+// MaxGatewayRateLimit bounds LocalTarget.GatewayRateLimit.
+const MaxGatewayRateLimit = 1_000_000
+
 // Processes returns the reference backend as a ProcessesTarget: the one
 // description of its topology, which validation checks scenarios against
 // and the local target starts (see reference-app/ARCHITECTURE.md).
@@ -82,7 +85,7 @@ func (t LocalTarget) Processes() *ProcessesTarget {
 				`--nats=nats://{{link "api-queue"}}`, "--jwt-secret-file={{.SharedDir}}/jwt.key", "--token-ttl="+cmp.Or(t.TokenTTL, DefaultTokenTTL).String()),
 			svc("gateway", nil,
 				`--upstreams={{links "gateway-api" | urls | join ","}}`, `--upstream-names={{instances "api" | join ","}}`,
-				"--rate-limit="+strconv.Itoa(LocalGatewayRateLimit), "--rate-burst="+strconv.Itoa(2*LocalGatewayRateLimit)),
+				"--rate-limit="+strconv.Itoa(cmp.Or(t.GatewayRateLimit, LocalGatewayRateLimit)), "--rate-burst="+strconv.Itoa(2*cmp.Or(t.GatewayRateLimit, LocalGatewayRateLimit))),
 		},
 		Edges: []Edge{
 			{Name: "client-gateway", From: FromClient, To: "gateway"},

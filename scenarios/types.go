@@ -87,6 +87,11 @@ type LocalTarget struct {
 	// user's {{.Token}} and every session's); default DefaultTokenTTL. A
 	// short one plays token expiry: a session re-logs a user on a 401.
 	TokenTTL time.Duration `yaml:"tokenTTL" json:"tokenTTL"`
+	// GatewayRateLimit is the gateway's per-client rate limit, in requests
+	// per second (its burst is twice as many), 1 to MaxGatewayRateLimit;
+	// default LocalGatewayRateLimit, far above a game day's load. A lower
+	// one plays overload: the gateway answers 429 with Retry-After.
+	GatewayRateLimit int `yaml:"gatewayRateLimit" json:"gatewayRateLimit"`
 	// Binary is the refapp executable. Empty: the one beside the gameday
 	// executable, then the one on PATH.
 	Binary string `yaml:"binary,omitempty" json:"binary,omitempty"`

@@ -287,6 +287,9 @@ func (v *validator) local(t LocalTarget) Declaration {
 		v.add(p+".tokenTTL", "tokenTTL %s is not a whole number of seconds (tokens expire at whole seconds)", formatDuration(t.TokenTTL))
 	}
 	v.tooLong(p+".tokenTTL", "tokenTTL", t.TokenTTL)
+	if t.GatewayRateLimit < 1 || t.GatewayRateLimit > MaxGatewayRateLimit {
+		v.add(p+".gatewayRateLimit", "gatewayRateLimit %d is out of range (want 1 to %d requests per second)", t.GatewayRateLimit, MaxGatewayRateLimit)
+	}
 	if t.Toxiproxy != "" {
 		if why := loopbackHTTP(t.Toxiproxy); why != "" {
 			v.add(p+".toxiproxy", "toxiproxy %q %s (want an http URL on loopback, such as \"http://127.0.0.1:8474\")", t.Toxiproxy, why)
