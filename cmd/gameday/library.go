@@ -61,7 +61,8 @@ func firstSentence(s string) string {
 }
 
 func newSchemaCmd(_ *state) *cobra.Command {
-	return &cobra.Command{
+	var markdown bool
+	cmd := &cobra.Command{
 		Use:   "schema",
 		Short: "Print the JSON Schema of the scenario format",
 		Long: `Schema prints the JSON Schema (draft 2020-12) of scenario files, generated from gameday's own
@@ -74,7 +75,11 @@ gameday validate remains the authority: the schema cannot check cross-references
 stream and fault names.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			b, err := scenarios.JSONSchema()
+			gen := scenarios.JSONSchema
+			if markdown {
+				gen = scenarios.Reference
+			}
+			b, err := gen()
 			if err != nil {
 				return err
 			}
@@ -82,6 +87,8 @@ stream and fault names.`,
 			return err
 		},
 	}
+	cmd.Flags().BoolVar(&markdown, "markdown", false, "print the scenario reference in Markdown, generated from the schema")
+	return cmd
 }
 
 // initOptions are the flags of gameday init.

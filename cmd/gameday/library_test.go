@@ -36,8 +36,9 @@ func TestListNamesEveryBundledScenario(t *testing.T) {
 
 // TestSchemaFileInSync: docs/scenario.schema.json, which the bundled
 // scenarios and init's output name for yaml-language-server, is what
-// gameday schema prints. Regenerate it with: bin/gameday schema >
-// docs/scenario.schema.json
+// gameday schema prints, and docs/scenario-reference.md what gameday schema
+// --markdown generates from it. Regenerate them with bin/gameday schema
+// [--markdown].
 func TestSchemaFileInSync(t *testing.T) {
 	code, stdout, stderr := cli(t, context.Background(), "schema")
 	if code != exitOK {
@@ -49,6 +50,22 @@ func TestSchemaFileInSync(t *testing.T) {
 	}
 	if !bytes.Equal(file, []byte(stdout)) {
 		t.Errorf("docs/scenario.schema.json differs from gameday schema: regenerate it (bin/gameday schema > docs/scenario.schema.json)")
+	}
+	code, stdout, stderr = cli(t, context.Background(), "schema", "--markdown")
+	if code != exitOK {
+		t.Fatalf("schema --markdown: exit %d: %s", code, stderr)
+	}
+	ref, err := os.ReadFile(filepath.Join("..", "..", "docs", "scenario-reference.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(ref, []byte(stdout)) {
+		t.Errorf("docs/scenario-reference.md differs from gameday schema --markdown: regenerate it (bin/gameday schema --markdown > docs/scenario-reference.md)")
+	}
+	for _, def := range []string{"## Scenario", "## Fault", "## NetworkFault", "## Checks", "## RTO", "## Stream"} {
+		if !bytes.Contains(ref, []byte("\n"+def+"\n")) {
+			t.Errorf("the scenario reference has no section %q", def)
+		}
 	}
 }
 
