@@ -19,7 +19,8 @@ const libraryScale = "0.25"
 var libraryElsewhere = []string{"store-failover-sync", "store-failover-async"}
 
 // TestBundledScenariosPass plays every bundled game day against the
-// reference backend at libraryScale, two at a time, and wants each green:
+// reference backend at libraryScale, one at a time (two local targets at
+// once on a busy 2-core machine miss latency objectives), and wants each green:
 // the library proves what it says about the backend.
 func TestBundledScenariosPass(t *testing.T) {
 	if testing.Short() {
@@ -32,7 +33,7 @@ func TestBundledScenariosPass(t *testing.T) {
 		}
 		scale = s
 	}
-	slots := make(chan struct{}, 2)
+	slots := make(chan struct{}, 1)
 	for _, name := range scenarios.BundledNames() {
 		if slices.Contains(libraryElsewhere, name) {
 			continue
