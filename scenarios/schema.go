@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"strings"
 )
@@ -104,6 +105,27 @@ func requiredFields() map[reflect.Type][]string {
 	}
 }
 
+// headerNamePattern is an HTTP header name: an RFC 9110 token.
+const headerNamePattern = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
+
+// fieldBounds are the bounds of numbers and the forms of strings that the
+// schema can say, by "Type.key": validation checks the same, and more.
+func fieldBounds() map[string]map[string]any {
+	count := func(lo, hi int) map[string]any { return map[string]any{"minimum": lo, "maximum": hi} }
+	quantile := map[string]any{"exclusiveMinimum": 0, "maximum": 1}
+	httpURL := map[string]any{"pattern": "^(https?://|\\{\\{)"} // or a template that makes one
+	return map[string]map[string]any{
+		"LocalTarget.apiReplicas":      count(1, MaxAPIReplicas),
+		"LocalTarget.storeReplicas":    count(1, MaxStoreReplicas),
+		"LocalTarget.gatewayRateLimit": count(1, MaxGatewayRateLimit),
+		"Session.users":                count(1, MaxSessionUsers),
+		"ClientSLI.quantile":           quantile,
+		"Recovery.quantile":            quantile,
+		"ExternalTarget.baseURL":       httpURL,
+		"KubernetesTarget.baseURL":     httpURL,
+	}
+}
+
 // schema returns the schema of a value of type t at the yaml key key.
 func (g *schemaGen) schema(t reflect.Type, key string) map[string]any {
 	switch t {
@@ -135,6 +157,9 @@ func (g *schemaGen) schema(t reflect.Type, key string) map[string]any {
 		if key == "selector" {
 			m["minProperties"] = 1
 		}
+		if key == "header" {
+			m["propertyNames"] = map[string]any{"pattern": headerNamePattern}
+		}
 		return m
 	case reflect.String:
 		if key == "method" {
@@ -161,6 +186,7 @@ func (g *schemaGen) object(t reflect.Type) map[string]any {
 	g.defs[t.Name()] = map[string]any{} // placeholder against recursion
 	for _, f := range yamlFields(t) {
 		prop := g.schema(t.FieldByIndex(f.index).Type, f.name)
+		maps.Copy(prop, fieldBounds()[t.Name()+"."+f.name])
 		if doc := userDoc(fieldDoc(t, f.index), t.FieldByIndex(f.index).Name); doc != "" {
 			if d, ok := prop["description"].(string); ok {
 				doc += " (" + d + ")"
