@@ -41,6 +41,15 @@ type Report struct {
 	RTO []RecoveryCheck `json:"rto,omitempty"`
 	// RPO holds one entry per RPO check and injection of its fault.
 	RPO []DataLossCheck `json:"rpo,omitempty"`
+	// Timeline is the client-side results over time, for the charts; nil
+	// when the run has no results.
+	Timeline *Timeline `json:"timeline,omitempty"`
+
+	// ScenarioYAML is the scenario as run, as the run directory holds it.
+	// Files lists the files of the run directory the reports link to,
+	// relative to it. Neither is in report.json (the files are beside it).
+	ScenarioYAML string   `json:"-"`
+	Files        []string `json:"-"`
 }
 
 // Passed reports whether every check passed in a run that ran to its end.
