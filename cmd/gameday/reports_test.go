@@ -220,4 +220,3 @@ func TestLiveViewPTY(t *testing.T) {
 		t.Errorf("the run did not end with the verdict table:\n%s", tail)
 	}
 }
-
