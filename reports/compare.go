@@ -204,49 +204,55 @@ func Compare(base, run *Report, tol Tolerances) Comparison {
 		add(FigureDropped, subject, "count", float64(b.Dropped), float64(r.Dropped), true, notACheck)
 	}
 
-	runChecks := map[string]int{}
-	for i, v := range run.Checks {
-		runChecks[v.Name] = i
-	}
-	for _, b := range base.Checks {
-		i, ok := runChecks[b.Name]
-		if !ok {
-			c.Differences = append(c.Differences, Difference{Figure: FigureSLO, Subject: b.Name, Base: b.Measured, Run: math.NaN(), Regressed: true, Note: "not in the run"})
-			continue
+	for _, figure := range []string{FigureSLO, FigureRTO, FigureRPO} {
+		runs := map[string]checkValue{}
+		for _, r := range checkValues(run, figure) {
+			runs[r.label] = r
 		}
-		r := run.Checks[i]
-		lower := true
-		if o, err := scenarios.ParseObjective(b.Objective); err == nil {
-			lower = o.Op == scenarios.OpLE || o.Op == scenarios.OpLT
+		for _, b := range checkValues(base, figure) {
+			r, ok := runs[b.label]
+			if !ok {
+				c.Differences = append(c.Differences, Difference{Figure: figure, Subject: b.label, Base: b.value, Run: math.NaN(), Unit: b.unit, Regressed: true, Note: "not in the run"})
+				continue
+			}
+			add(figure, b.label, b.unit, b.value, r.value, b.lower, [2]bool{b.passed, r.passed})
 		}
-		add(FigureSLO, b.Name, MeasuredUnit(b), b.Measured, r.Measured, lower, [2]bool{b.Passed, r.Passed})
-	}
-
-	runRTO := map[string]RecoveryCheck{}
-	for _, r := range run.RTO {
-		runRTO[r.label()] = r
-	}
-	for _, b := range base.RTO {
-		r, ok := runRTO[b.label()]
-		if !ok {
-			c.Differences = append(c.Differences, Difference{Figure: FigureRTO, Subject: b.label(), Base: rtoSeconds(b), Run: math.NaN(), Regressed: true, Note: "not in the run"})
-			continue
-		}
-		add(FigureRTO, b.label(), "s", rtoSeconds(b), rtoSeconds(r), true, [2]bool{b.Passed, r.Passed})
-	}
-	runRPO := map[string]DataLossCheck{}
-	for _, r := range run.RPO {
-		runRPO[r.label()] = r
-	}
-	for _, b := range base.RPO {
-		r, ok := runRPO[b.label()]
-		if !ok {
-			c.Differences = append(c.Differences, Difference{Figure: FigureRPO, Subject: b.label(), Base: rpoSeconds(b), Run: math.NaN(), Regressed: true, Note: "not in the run"})
-			continue
-		}
-		add(FigureRPO, b.label(), "s", rpoSeconds(b), rpoSeconds(r), true, [2]bool{b.Passed, r.Passed})
 	}
 	return c
+}
+
+// checkValue is a check of one kind as Compare reads it: its label (name
+// and injection), its measured value in unit, which way is better, and
+// whether it passed.
+type checkValue struct {
+	label, unit   string
+	value         float64
+	lower, passed bool
+}
+
+// checkValues returns r's checks of one figure: FigureSLO, FigureRTO or
+// FigureRPO.
+func checkValues(r *Report, figure string) []checkValue {
+	var out []checkValue
+	switch figure {
+	case FigureSLO:
+		for _, v := range r.Checks {
+			lower := true
+			if o, err := scenarios.ParseObjective(v.Objective); err == nil {
+				lower = o.Op == scenarios.OpLE || o.Op == scenarios.OpLT
+			}
+			out = append(out, checkValue{label: v.Name, unit: MeasuredUnit(v), value: v.Measured, lower: lower, passed: v.Passed})
+		}
+	case FigureRTO:
+		for _, c := range r.RTO {
+			out = append(out, checkValue{label: c.label(), unit: "s", value: rtoSeconds(c), lower: true, passed: c.Passed})
+		}
+	case FigureRPO:
+		for _, c := range r.RPO {
+			out = append(out, checkValue{label: c.label(), unit: "s", value: rpoSeconds(c), lower: true, passed: c.Passed})
+		}
+	}
+	return out
 }
 
 func passNote(base, run bool) string {

@@ -220,6 +220,12 @@ func TestHTMLSelfContained(t *testing.T) {
 			t.Errorf("report.html lacks %q", want)
 		}
 	}
+	evil := sample()
+	evil.Faults[0].Name = "</script><b>evil"
+	evil.Checks[0].Name = "<img src=x onerror=alert(1)>"
+	if page := string(render(t, WriteHTML, evil)); strings.Contains(page, "</script><b>evil") || strings.Contains(page, "<img src=x") {
+		t.Error("report.html lets a name of the run out as markup")
+	}
 	for _, bad := range []string{`src="http`, `href="http`, "<link ", "@import"} {
 		if strings.Contains(page, bad) {
 			t.Errorf("report.html has %q: it must load nothing from elsewhere", bad)
