@@ -68,7 +68,7 @@ func WriteTable(w io.Writer, r *Report) error {
 	// Every column but the last is as wide as its widest value, up to its
 	// cap; the last (the SLI, long PromQL) gets what is left of
 	// TableWidth. Cut values end in "…"; the reports have them whole.
-	caps := []int{22, 6, 12, 10, 14}
+	caps := []int{24, 6, 10, 10, 16}
 	widths := make([]int, len(rows[0]))
 	used := 0
 	for i := range caps {
