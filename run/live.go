@@ -37,9 +37,13 @@ const (
 	liveLag  = 250 * time.Millisecond
 )
 
-// WithLiveStatus calls fn every every while the load plays, and once more
-// when it ends, with the load's status; fn must not block.
+// WithLiveStatus calls fn every every (a second when every is not
+// positive) while the load plays, and once more when it ends, with the
+// load's status; fn must not block.
 func WithLiveStatus(every time.Duration, fn func(LiveStatus)) Option {
+	if every <= 0 {
+		every = time.Second
+	}
 	return func(o *options) { o.live, o.liveEvery = fn, every }
 }
 
