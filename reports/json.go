@@ -221,6 +221,9 @@ func ReadJSON(rd io.Reader) (*Report, error) {
 	if err := json.NewDecoder(rd).Decode(&d); err != nil {
 		return nil, fmt.Errorf("read report.json: %w", err)
 	}
+	if d.Version == "" {
+		return nil, fmt.Errorf("read report.json: no version: written by an older gameday (gameday report RUN_DIR rewrites it as %s)", SchemaVersion)
+	}
 	if d.Version != SchemaVersion {
 		return nil, fmt.Errorf("read report.json: version %q, want %q", d.Version, SchemaVersion)
 	}
