@@ -15,7 +15,7 @@ import (
 // run are the same however often they are regenerated).
 func rawFiles(dir string) []string {
 	var out []string
-	for _, name := range []string{rundir.FileScenario, rundir.FileEvents, rundir.FileJournal, rundir.FileProbe, rundir.FilePromQL} {
+	for _, name := range []string{rundir.FileScenario, rundir.FileTimeScale, rundir.FileEvents, rundir.FileJournal, rundir.FileProbe, rundir.FilePromQL} {
 		if st, err := os.Stat(filepath.Join(dir, name)); err == nil && st.Mode().IsRegular() {
 			out = append(out, name)
 		}
