@@ -84,7 +84,7 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 	for _, s := range r.Load {
 		line := fmt.Sprintf("- `%s/%s`: %d requests, %.2f%% success, %.1f/s, p99 %s", s.Stream, s.Route, s.Requests, 100*s.SuccessRatio, s.Throughput, ms(s.P99))
 		if s.Dropped > 0 {
-			line += fmt.Sprintf(", %d dropped", s.Dropped)
+			line += fmt.Sprintf(" (%d more due, dropped: every worker busy)", s.Dropped)
 		}
 		b.WriteString(line + "\n")
 	}
