@@ -80,6 +80,8 @@ const inspectCharts = `(() => Array.from(document.querySelectorAll('.chart')).ma
 func TestBrowserHTMLReport(t *testing.T) {
 	exe := chromium(t)
 	r := sample()
+	// An injection that failed has no window.
+	r.Faults = append(r.Faults, Fault{Name: "never", Error: "inject never: connection refused", InjectedAt: r.Start.Add(5 * time.Second)})
 	page := filepath.Join(t.TempDir(), FileHTML)
 	if err := os.WriteFile(page, render(t, WriteHTML, r), 0o644); err != nil {
 		t.Fatal(err)
@@ -131,7 +133,12 @@ func TestBrowserHTMLReport(t *testing.T) {
 	}
 	var faults []string
 	for _, f := range r.Faults {
-		faults = append(faults, f.Name)
+		if f.Kind != "" {
+			faults = append(faults, f.Name)
+		}
+	}
+	if len(faults) != 3 {
+		t.Fatalf("the sample has %d faults with a window; want 3", len(faults))
 	}
 	wantMarks := []string{"rto-detected:api-recovers", "rto-recovered:api-recovers", "rto-detected:slow-recovers", "rpo-lost:no-loss"}
 	if len(charts) != 3 {

@@ -137,8 +137,8 @@ func (r *Report) chartData() chartData {
 		d.Phases = append(d.Phases, chartSpan{Name: p.Name, From: r.secs(p.Start), To: r.secs(p.End)})
 	}
 	for _, f := range r.Faults {
-		if f.InjectedAt.IsZero() {
-			continue
+		if f.InjectedAt.IsZero() || (f.Kind == "" && f.Error != "") {
+			continue // an injection that failed: no window (the table says why)
 		}
 		d.Faults = append(d.Faults, chartSpan{Name: f.Name, Target: f.Target, From: r.secs(f.InjectedAt), To: r.secs(f.RecoveredAt)})
 		for _, st := range f.Steps {

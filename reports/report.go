@@ -1,6 +1,10 @@
-// Package reports writes the reports of a finished run: report.json,
-// report.md and the verdict table on the terminal. A Report is built once,
-// from the run directory alone, and every format renders the same Report.
+// Package reports writes the reports of a finished run: report.json (a
+// versioned document, report.schema.json), report.md (a short summary for
+// CI), junit.xml, a self-contained report.html with charts, the verdict
+// table on the terminal, and the comparison of two runs. A Report is built
+// once, from the run directory alone, and every format renders the same
+// Report with no clock of its own, so a run's reports can be written again
+// byte for byte. Formats is the table of writers.
 package reports
 
 import (
