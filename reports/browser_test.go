@@ -72,19 +72,61 @@ const inspectCharts = `(() => Array.from(document.querySelectorAll('.chart')).ma
   };
 }))()`
 
+// browserCase is a report to render and what its charts must show.
+type browserCase struct {
+	name   string
+	report *Report
+	// faults are the fault windows of every chart; objectives the
+	// objective lines per chart; marks the RTO and RPO marks of every
+	// chart; steps the recovery-step marks per fault; phases the shaded
+	// phases, in time order; status the page's status.
+	faults     []string
+	objectives map[string][]string
+	marks      []string
+	steps      map[string]int
+	phases     string
+	status     string
+}
+
 // TestBrowserHTMLReport renders report.html in headless Chromium over
-// file:// (no network), saves a screenshot in the test's artifact
+// file:// (no network), saves a screenshot of each in the test's artifact
 // directory, and checks through the DOM that every chart drew its data
 // and carries every fault window, every objective of its SLI, the RTO and
-// RPO marks and the phases.
+// RPO marks, the recovery steps and the phases: for the sample report
+// (every kind of mark, and a fault whose injection failed, which has no
+// window), and for the report of a real run of the reference backend
+// (testdata/run.report.json: a latency toxic, then a process kill).
 func TestBrowserHTMLReport(t *testing.T) {
 	exe := chromium(t)
-	r := sample()
-	// An injection that failed has no window.
-	r.Faults = append(r.Faults, Fault{Name: "never", Error: "inject never: connection refused", InjectedAt: r.Start.Add(5 * time.Second)})
-	page := filepath.Join(t.TempDir(), FileHTML)
-	if err := os.WriteFile(page, render(t, WriteHTML, r), 0o644); err != nil {
+	withFailed := sample()
+	withFailed.Faults = append(withFailed.Faults, Fault{Name: "never", Error: "inject never: connection refused", InjectedAt: withFailed.Start.Add(5 * time.Second)})
+	f, err := os.Open(filepath.Join("testdata", "run.report.json"))
+	if err != nil {
 		t.Fatal(err)
+	}
+	real, err := ReadJSON(f)
+	_ = f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []browserCase{
+		{
+			name: "sample", report: withFailed,
+			faults:     []string{"slow-api-1", "kill-api-2", "kill-pod"},
+			objectives: map[string][]string{"throughput": nil, "ratio": {"availability", "empty"}, "latency": {"p99|pipe"}},
+			marks:      []string{"rto-detected:api-recovers", "rto-recovered:api-recovers", "rto-detected:slow-recovers", "rpo-lost:no-loss"},
+			steps:      map[string]int{"kill-pod": 5},
+			phases:     "[warmup fault recovery]",
+			status:     "FAILED",
+		},
+		{
+			name: "a real run", report: real,
+			faults:     []string{"slow", "kill"},
+			objectives: map[string][]string{"throughput": nil, "ratio": {"availability"}, "latency": {"p99"}},
+			marks:      []string{"rto-recovered:back"},
+			phases:     "[warmup fault between fault recovery]",
+			status:     "FAILED",
+		},
 	}
 
 	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
@@ -97,13 +139,22 @@ func TestBrowserHTMLReport(t *testing.T) {
 	defer cancelAlloc()
 	bctx, cancelBrowser := chromedp.NewContext(actx)
 	defer cancelBrowser()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) { checkInBrowser(t, bctx, tc) })
+	}
+}
 
+func checkInBrowser(t *testing.T, bctx context.Context, tc browserCase) {
+	page := filepath.Join(t.TempDir(), FileHTML)
+	if err := os.WriteFile(page, render(t, WriteHTML, tc.report), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if err := chromedp.Do(bctx,
 		chromedp.Navigate("file://"+page),
 		// The script sets it last: a page whose script threw never does.
 		chromedp.WaitVisible(chromedp.CSS(`body[data-charts-ready="true"]`)),
 	); err != nil {
-		t.Fatalf("render %s in %s: %v", page, exe, err)
+		t.Fatalf("render %s: %v", page, err)
 	}
 	status, err := chromedp.Run(bctx, chromedp.Text(chromedp.ID("status")))
 	if err != nil {
@@ -122,25 +173,9 @@ func TestBrowserHTMLReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s (%d bytes)", shotPath, len(shot))
-	if status != "FAILED" {
-		t.Errorf("#status = %q; want FAILED", status)
+	if status != tc.status {
+		t.Errorf("#status = %q; want %s", status, tc.status)
 	}
-
-	wantObjectives := map[string][]string{
-		"throughput": nil,
-		"ratio":      {"availability", "empty"},
-		"latency":    {"p99|pipe"},
-	}
-	var faults []string
-	for _, f := range r.Faults {
-		if f.Kind != "" {
-			faults = append(faults, f.Name)
-		}
-	}
-	if len(faults) != 3 {
-		t.Fatalf("the sample has %d faults with a window; want 3", len(faults))
-	}
-	wantMarks := []string{"rto-detected:api-recovers", "rto-recovered:api-recovers", "rto-detected:slow-recovers", "rpo-lost:no-loss"}
 	if len(charts) != 3 {
 		t.Fatalf("the page has %d charts; want 3 (throughput, ratio, latency)", len(charts))
 	}
@@ -148,15 +183,15 @@ func TestBrowserHTMLReport(t *testing.T) {
 		if c.Drawn != "true" || c.Points == 0 || c.Painted < 50 {
 			t.Errorf("chart %s: drawn %q, %d points, %d pixels of the stream's colour; want its data drawn", c.Chart, c.Drawn, c.Points, c.Painted)
 		}
-		if !slices.Equal(c.Faults, faults) {
-			t.Errorf("chart %s: fault windows %v; want %v", c.Chart, c.Faults, faults)
+		if !slices.Equal(c.Faults, tc.faults) {
+			t.Errorf("chart %s: fault windows %v; want %v", c.Chart, c.Faults, tc.faults)
 		}
 		for i, w := range c.FaultWidth {
 			if w < 1 {
 				t.Errorf("chart %s: fault window %s is %d px wide; want it drawn", c.Chart, c.Faults[i], w)
 			}
 		}
-		if want := wantObjectives[c.Chart]; !slices.Equal(c.Objectives, want) {
+		if want := tc.objectives[c.Chart]; !slices.Equal(c.Objectives, want) {
 			t.Errorf("chart %s: objective lines %v; want %v", c.Chart, c.Objectives, want)
 		}
 		for i, top := range c.ObjTop {
@@ -164,16 +199,18 @@ func TestBrowserHTMLReport(t *testing.T) {
 				t.Errorf("chart %s: objective %s at y=%d, outside the plot (0..%.0f)", c.Chart, c.Objectives[i], top, c.Height)
 			}
 		}
-		for _, m := range wantMarks {
+		for _, m := range tc.marks {
 			if !slices.Contains(c.Marks, m) {
 				t.Errorf("chart %s: marks %v; want %s among them", c.Chart, c.Marks, m)
 			}
 		}
-		if steps := countPrefix(c.Marks, "step:kill-pod"); steps != 5 {
-			t.Errorf("chart %s: %d recovery-step marks of kill-pod; want 5", c.Chart, steps)
+		for fault, n := range tc.steps {
+			if got := countPrefix(c.Marks, "step:"+fault); got != n {
+				t.Errorf("chart %s: %d recovery-step marks of %s; want %d", c.Chart, got, fault, n)
+			}
 		}
-		if got := fmt.Sprint(c.Phases); got != "[warmup fault recovery]" {
-			t.Errorf("chart %s: phases %s; want [warmup fault recovery]", c.Chart, got)
+		if got := fmt.Sprint(c.Phases); got != tc.phases {
+			t.Errorf("chart %s: phases %s; want %s", c.Chart, got, tc.phases)
 		}
 	}
 }
