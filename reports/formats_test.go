@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -127,6 +128,13 @@ func TestJSONSchema(t *testing.T) {
 		if err := validate(t, s, render(t, WriteJSON, r)); err != nil {
 			t.Errorf("report.json of %s against report.schema.json: %v", name, err)
 		}
+	}
+	real, err := os.ReadFile(filepath.Join("testdata", "run.report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := validate(t, s, real); err != nil {
+		t.Errorf("testdata/run.report.json (a real run's) against report.schema.json: %v", err)
 	}
 	var doc map[string]any
 	if err := json.Unmarshal(render(t, WriteJSON, sample()), &doc); err != nil {
