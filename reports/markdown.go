@@ -93,6 +93,16 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 		if f.Error != "" {
 			line += ", error: " + cell(f.Error)
 		}
+		if len(f.Steps) > 0 {
+			parts := make([]string, len(f.Steps))
+			for i, st := range f.Steps {
+				parts[i] = st.Name + " " + since(st.At, f.InjectedAt)
+				if st.Detail != "" {
+					parts[i] += " (" + st.Detail + ")"
+				}
+			}
+			line += "; " + cell(strings.Join(parts, ", "))
+		}
 		b.WriteString(line + "\n")
 	}
 	fmt.Fprintf(&b, "\nFull report: `%s`\n", r.HTMLPath())
