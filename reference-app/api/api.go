@@ -79,15 +79,19 @@ type Deps struct {
 	Store Store
 	Cache Cache
 	Queue Publisher
+	// Replicas, when set, answers feed reads from store replicas within
+	// its staleness bound; the feed falls back to Store.
+	Replicas ReplicaReader
 }
 
 // API serves the routes of Register. Its only state is the in-process
 // last-good feed and the metrics: any number of API processes may share
 // the same dependencies.
 type API struct {
-	store    Store     // breaker-guarded
-	cache    Cache     // breaker-guarded; nil without a cache
-	queue    Publisher // breaker-guarded; nil without a queue
+	store    Store         // breaker-guarded
+	cache    Cache         // breaker-guarded; nil without a cache
+	queue    Publisher     // breaker-guarded; nil without a queue
+	replicas ReplicaReader // nil without read replicas
 	instance string
 	secret   []byte
 	o        options
@@ -247,6 +251,7 @@ func New(d Deps, secret []byte, instance string, opts ...Option) (*API, error) {
 		return nil, err
 	}
 	a.store = guardedStore{s: d.Store, b: sb}
+	a.replicas = d.Replicas
 	if d.Cache != nil {
 		cb, err := a.newBreaker("cache")
 		if err != nil {
