@@ -110,7 +110,7 @@ var apiRole = role{
 				return parts{}, flagError{err}
 			}
 			a.Register(e.Mux)
-			p.Background = append(p.Background, a.RunRelay)
+			p.Background = append(p.Background, a.RunRelay, a.RunHealth)
 			p.Close = func() error {
 				for _, c := range closers {
 					c()
