@@ -174,6 +174,32 @@ func (n *Node) RunBackups(ctx context.Context) error {
 	}
 }
 
+// initBackupMetrics sets the last-backup gauges from the newest backup in
+// the folder (by time, whichever node took it), so that a restarted
+// process does not report a backup age it does not have.
+func (n *Node) initBackupMetrics() {
+	if n.opts.backupDir == "" {
+		return
+	}
+	all, err := Backups(n.opts.backupDir)
+	if err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			n.opts.log.Warn("list backups", "err", err)
+		}
+		return
+	}
+	if len(all) == 0 {
+		return
+	}
+	newest := all[0]
+	for _, m := range all[1:] {
+		if m.Time.After(newest.Time) {
+			newest = m
+		}
+	}
+	n.metrics.lastBackup(newest)
+}
+
 // Backups lists the complete backups in dir (those with a manifest),
 // oldest first: by sequence, then time.
 func Backups(dir string) ([]Manifest, error) {

@@ -168,6 +168,19 @@ func TestScheduledBackups(t *testing.T) {
 		all, err := kvstore.Backups(backups)
 		return err == nil && len(all) >= 2
 	})
+	// A restarted process reports the newest backup of the folder.
+	p.Restart(kvstore.WithBackupInterval(0))
+	all, err := kvstore.Backups(backups)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newest := all[len(all)-1]
+	if got, want := p.Metric("refapp_store_backup_last_timestamp_seconds"), float64(newest.Time.UnixNano())/1e9; got != want {
+		t.Errorf("after a restart, refapp_store_backup_last_timestamp_seconds = %v; want the newest backup's %v", got, want)
+	}
+	if got := p.Metric("refapp_store_backup_last_sequence"); got != float64(newest.Seq) {
+		t.Errorf("after a restart, refapp_store_backup_last_sequence = %v; want %d", got, newest.Seq)
+	}
 }
 
 // TestBoundedStalenessReads: a replica answers a read with a staleness

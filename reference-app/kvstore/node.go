@@ -235,6 +235,7 @@ func Open(dataDir string, opts ...Option) (*Node, error) {
 	if n.metrics, err = newMetrics(o.reg, n); err != nil {
 		return nil, errors.Join(fmt.Errorf("open store: %w", err), eng.close())
 	}
+	n.initBackupMetrics()
 	o.log.Info("store opened", "node", o.node, "role", st.Role, "epoch", st.Epoch,
 		"lastSeq", st.LastSeq, "primary", st.Primary, "fenced", st.Fenced)
 	return n, nil
