@@ -92,7 +92,10 @@ func TestPatternBackupRestoreDrill(t *testing.T) {
 	pid := signalProc(t, tg, "store-1", syscall.SIGKILL)
 	eventually(t, restartDelay, "store-1 exits", func() bool {
 		procs := tg.Supervisor.Select(map[string]string{"instance": "store-1"})
-		return len(procs) == 0 || procs[0].PID != pid
+		if len(procs) > 0 && procs[0].PID != pid {
+			t.Fatalf("the supervisor restarted store-1 before the restore (restart delay %v): the drill lost its race", restartDelay)
+		}
+		return len(procs) == 0
 	})
 	dataDir := filepath.Join(tg.DataDir, "store-1")
 	if err := os.RemoveAll(dataDir); err != nil {
