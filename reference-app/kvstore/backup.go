@@ -12,6 +12,7 @@ package kvstore
 // their id and never changed, and nothing but whole files is read back.
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -191,17 +192,13 @@ func (n *Node) initBackupMetrics() {
 	if len(all) == 0 {
 		return
 	}
-	newest := all[0]
-	for _, m := range all[1:] {
-		if m.Time.After(newest.Time) {
-			newest = m
-		}
-	}
-	n.metrics.lastBackup(newest)
+	n.metrics.lastBackup(all[len(all)-1])
 }
 
 // Backups lists the complete backups in dir (those with a manifest),
-// oldest first: by sequence, then time.
+// oldest first: by time, then sequence. By time, not sequence: after a
+// restore from an older backup, the sequences of the abandoned timeline
+// may run higher than those of the newer backups.
 func Backups(dir string) ([]Manifest, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -227,13 +224,10 @@ func Backups(dir string) ([]Manifest, error) {
 		out = append(out, m)
 	}
 	slices.SortFunc(out, func(a, b Manifest) int {
-		if a.Seq != b.Seq {
-			if a.Seq < b.Seq {
-				return -1
-			}
-			return 1
+		if c := a.Time.Compare(b.Time); c != 0 {
+			return c
 		}
-		return a.Time.Compare(b.Time)
+		return cmp.Compare(a.Seq, b.Seq)
 	})
 	return out, nil
 }
@@ -242,7 +236,7 @@ func Backups(dir string) ([]Manifest, error) {
 type RestoreOptions struct {
 	// BackupDir is the folder of backups.
 	BackupDir string
-	// ID is the backup to restore; empty: the latest (highest sequence).
+	// ID is the backup to restore; empty: the latest (by time).
 	ID string
 	// MinEpoch is an epoch the cluster is known to have reached (from the
 	// sentinel); the restored store's epoch is above it and above the
@@ -311,7 +305,8 @@ func Restore(ctx context.Context, dataDir string, opts RestoreOptions) (Restored
 	return Restored{Backup: m, Epoch: epoch, Duration: now().Sub(start)}, nil
 }
 
-// pickBackup returns the manifest of backup id in dir, or of the latest.
+// pickBackup returns the manifest of backup id in dir, or of the latest
+// (by time).
 func pickBackup(dir, id string) (Manifest, error) {
 	all, err := Backups(dir)
 	if err != nil {

@@ -35,7 +35,7 @@ func restore(ctx context.Context, args []string, stderr io.Writer) int {
 	var (
 		dataDir   = fs.String("data-dir", "", "the store's data dir to rebuild; must hold no "+kvstore.DBFile+" (required)")
 		backupDir = fs.String("backup-dir", "", "the folder of backups (required)")
-		id        = fs.String("backup", "", "id of the backup to restore (default: the latest, by sequence)")
+		id        = fs.String("backup", "", "id of the backup to restore (default: the latest, by time)")
 		sentinel  = fs.String("sentinel", "", "base URL of the sentinel, asked for the cluster's epoch so that the restored store's is above it")
 		minEpoch  = fs.Uint64("min-epoch", 0, "an epoch the cluster is known to have reached; the restored store's epoch is above it")
 		timeout   = fs.Duration("timeout", time.Minute, "give up after this long")
