@@ -153,6 +153,25 @@ func TestRestoreRefuses(t *testing.T) {
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
 		t.Errorf("a refused restore left %v in the data dir", ents)
 	}
+	// The store restored from the first backup (seq 1) takes a new one:
+	// the latest is that one, by time, though the second has seq 2.
+	restored := kvstoretest.Start(t, filepath.Join(t.TempDir(), "restored"), kvstore.WithBackupDir(backups))
+	restored.Stop()
+	if err := os.RemoveAll(restored.Dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kvstore.Restore(ctx, restored.Dir, kvstore.RestoreOptions{BackupDir: backups, ID: first.ID}); err != nil {
+		t.Fatal(err)
+	}
+	restored.Restart()
+	third, err := restored.Node().Backup(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err = kvstore.Restore(ctx, t.TempDir(), kvstore.RestoreOptions{BackupDir: backups})
+	if err != nil || res.Backup.ID != third.ID || third.Seq != 1 {
+		t.Errorf("Restore(latest) = %+v, %v; want the newest backup %s (seq 1), not the second's seq 2", res.Backup, err, third.ID)
+	}
 	// Without a backup folder, a backup on request is 409.
 	q := kvstoretest.Start(t, "")
 	if code, body, _ := call(t, "POST", q.URL+"/v1/admin/backup", ""); code != 409 {
