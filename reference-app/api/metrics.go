@@ -59,7 +59,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"reason"}),
 		replicaReads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "refapp_api_replica_reads_total",
-			Help: "Feed reads tried on the store's read replicas, by result: served (within the staleness bound), too_stale (a replica could not promise it: the primary served), failed (no replica answered usably: the primary served), none (no replica known: the primary served).",
+			Help: "Feed reads tried on the store's read replicas, by result: served (within the staleness bound), too_stale (a replica could not promise it: the primary served), failed (no replica answered usably: the primary served), none (no replica known, or every one left out after a failure: the primary served).",
 		}, []string{"result"}),
 	}
 	for _, c := range []prometheus.Collector{m.dependencies, m.feedServed, m.outbox, m.authFailures, m.replicaReads} {

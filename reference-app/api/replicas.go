@@ -20,6 +20,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -58,31 +59,47 @@ type ReplicaReader interface {
 	ListReplica(ctx context.Context, bucket, prefix string, limit int, reverse bool) ([]Item, string, time.Duration, error)
 }
 
+// Defaults of a ReplicaClient.
+const (
+	// DefaultReplicaTimeout bounds the read of one replica: a replica is
+	// an optimisation, and a frozen or slow one must cost a feed read
+	// little before the primary serves it.
+	DefaultReplicaTimeout = 250 * time.Millisecond
+	// replicaSkip is how long a replica that failed (no answer, an error:
+	// not a refusal of the bound) is left out.
+	replicaSkip = 2 * time.Second
+)
+
 // ReplicaClient is a ReplicaReader over the store's HTTP API.
 type ReplicaClient struct {
 	src   ReplicaSource
 	bound time.Duration
 	o     clientOptions
 	next  atomic.Uint64 // round-robin position
+
+	mu        sync.Mutex           // guards skipUntil
+	skipUntil map[string]time.Time // replica name → end of its leave-out after a failure
 }
 
 var _ ReplicaReader = (*ReplicaClient)(nil)
 
 // NewReplicaClient returns a reader of the replicas src names, asking each
 // for data at most bound stale.
+// Each read of a replica gets DefaultReplicaTimeout unless WithTimeout says
+// otherwise.
 func NewReplicaClient(src ReplicaSource, bound time.Duration, opts ...ClientOption) *ReplicaClient {
-	return &ReplicaClient{src: src, bound: bound, o: newClientOptions(DefaultStoreTimeout, opts)}
+	return &ReplicaClient{src: src, bound: bound, o: newClientOptions(DefaultReplicaTimeout, opts), skipUntil: map[string]time.Time{}}
 }
 
 // ListReplica tries the replicas in turn, starting from the next in a
-// round-robin, until one answers within the bound.
+// round-robin, until one answers within the bound. A replica that failed
+// (no answer in time, an error; not a refusal of the bound) is left out
+// for a while; with none left to try the error wraps errNoReplica.
 func (c *ReplicaClient) ListReplica(ctx context.Context, bucket, prefix string, limit int, reverse bool) ([]Item, string, time.Duration, error) {
-	reps := c.src.Replicas()
+	reps := c.usable(c.src.Replicas())
 	if len(reps) == 0 {
 		return nil, "", 0, fmt.Errorf("read replica: %w: %w", errNoReplica, ErrUnavailable)
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.o.timeout)
-	defer cancel()
 	q := url.Values{"bucket": {bucket}, "limit": {strconv.Itoa(limit)}}
 	if prefix != "" {
 		q.Set("prefix", prefix)
@@ -94,13 +111,47 @@ func (c *ReplicaClient) ListReplica(ctx context.Context, bucket, prefix string, 
 	var errs []error
 	for i := range reps {
 		r := reps[(start+uint64(i))%uint64(len(reps))]
-		items, d, err := c.list(ctx, r, q)
+		items, d, err := c.listOne(ctx, r, q)
 		if err == nil {
 			return items, r.Name, d, nil
+		}
+		if ctx.Err() != nil {
+			return nil, "", 0, fmt.Errorf("read replica: %w", err)
+		}
+		if !errors.Is(err, errTooStale) {
+			c.skip(r.Name)
 		}
 		errs = append(errs, err)
 	}
 	return nil, "", 0, fmt.Errorf("read replica: %w: %w", ErrUnavailable, errors.Join(errs...))
+}
+
+// usable returns the replicas not left out now.
+func (c *ReplicaClient) usable(reps []Primary) []Primary {
+	now := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := reps[:0:0]
+	for _, r := range reps {
+		if now.After(c.skipUntil[r.Name]) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// skip leaves replica name out for replicaSkip.
+func (c *ReplicaClient) skip(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.skipUntil[name] = time.Now().Add(replicaSkip)
+}
+
+// listOne reads one replica within the replica timeout.
+func (c *ReplicaClient) listOne(ctx context.Context, r Primary, q url.Values) ([]Item, time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.o.timeout)
+	defer cancel()
+	return c.list(ctx, r, q)
 }
 
 // errTooStale marks a replica's refusal of the bound; errNoReplica a read

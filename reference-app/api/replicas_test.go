@@ -6,13 +6,14 @@ import (
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // fakeReplica answers GET /v1/list as a store replica would, in the mode
 // set: "fresh" (200, within 100ms), "stale" (503 too stale), "blind" (200
-// without a staleness promise).
+// without a staleness promise), "hang" (no answer).
 type fakeReplica struct {
 	mode  atomic.Value
 	bound atomic.Value // the X-Max-Staleness it was asked for
@@ -33,6 +34,12 @@ func newFakeReplica(t *testing.T, mode string) *fakeReplica {
 		case "stale":
 			w.WriteHeader(http.StatusServiceUnavailable)
 			_ = json.NewEncoder(w).Encode(map[string]string{"error": "too stale: stale by up to 3s, over 1s"})
+		case "hang": // a frozen replica: never answers
+			select {
+			case <-req.Context().Done():
+			case <-time.After(10 * time.Second):
+			}
+			return
 		case "blind":
 			_ = json.NewEncoder(w).Encode(map[string]any{"items": []Item{item}})
 		}
@@ -50,7 +57,8 @@ func TestFeedFromReadReplicas(t *testing.T) {
 	f := newFixture(t, setup{})
 	reg := prometheus.NewRegistry()
 	// The fixture's API has no replicas: rebuild it with one.
-	a, err := New(Deps{Store: NewStoreClient(FixedPrimary(f.store.URL())), Replicas: NewReplicaClient(replicaList{{Name: "store-2", URL: rep.srv.URL}}, 1e9)},
+	rc := NewReplicaClient(replicaList{{Name: "store-2", URL: rep.srv.URL}}, 1e9)
+	a, err := New(Deps{Store: NewStoreClient(FixedPrimary(f.store.URL())), Replicas: rc},
 		testSecret, "api-test", WithRegisterer(reg), WithFeedFresh(0))
 	if err != nil {
 		t.Fatal(err)
@@ -80,8 +88,16 @@ func TestFeedFromReadReplicas(t *testing.T) {
 		{"fresh", "store-2", "p-replica", replicaServed}, // the replica promises the bound
 		{"stale", "primary", "", replicaTooStale},        // it cannot: the primary serves
 		{"blind", "primary", "", replicaFailed},          // a 200 without a promise is not used
-		{"fresh", "store-2", "p-replica", replicaServed}, // back
+		{"fresh", "primary", "", replicaNone},            // and that replica is left out for a while
+		{"back", "store-2", "p-replica", replicaServed},  // after the leave-out
+		{"hang", "primary", "", replicaFailed},           // a frozen replica: the primary serves after the replica timeout
 	} {
+		if tt.mode == "back" {
+			rc.mu.Lock()
+			clear(rc.skipUntil) // the leave-out's end
+			rc.mu.Unlock()
+			tt.mode = "fresh"
+		}
 		rep.mode.Store(tt.mode)
 		before := metric(t, reg, "refapp_api_replica_reads_total", map[string]string{"result": tt.result})
 		from, items := feed()
