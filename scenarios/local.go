@@ -3,6 +3,7 @@ package scenarios
 import (
 	"cmp"
 	"strconv"
+	"time"
 )
 
 // LocalBinary is the reference backend's executable name, the Command of
@@ -18,13 +19,20 @@ const LocalGatewayRateLimit = 5000
 // MaxGatewayRateLimit bounds LocalTarget.GatewayRateLimit.
 const MaxGatewayRateLimit = 1_000_000
 
+// LocalReplicaMaxStaleness is how stale the data of a store replica may be
+// for the api to read a feed from it on a local target: the feed's own
+// freshness window (a cached feed is served up to that age), so reading a
+// replica never shows an older feed than the cache may.
+const LocalReplicaMaxStaleness = 2 * time.Second
+
 // Processes returns the reference backend as a ProcessesTarget: the one
 // description of its topology, which validation checks scenarios against
 // and the local target starts (see reference-app/ARCHITECTURE.md).
 //
 // Services, in start order, and the instances they run:
 //
-//	store      store-1 (the first primary) to store-(1+StoreReplicas)
+//	store      store-1 (the first primary) to store-(1+StoreReplicas); backups
+//	           go to SharedDir/backups (POST /v1/admin/backup)
 //	sentinel   fails the store over; reaches the stores directly
 //	cache, queue (ports http and nats), pushmock
 //	worker     queue → push provider
@@ -70,7 +78,8 @@ func (t LocalTarget) Processes() *ProcessesTarget {
 			svc("store", &stores,
 				"--data-dir={{.DataDir}}", "--node={{.Instance}}", "--replication="+string(t.Replication),
 				`{{if eq .Replica 1}}--mode=primary{{else}}--mode=replica{{end}}`,
-				`{{if ne .Replica 1}}--primary=http://{{link "repl-store-1"}}{{end}}`),
+				`{{if ne .Replica 1}}--primary=http://{{link "repl-store-1"}}{{end}}`,
+				"--backup-dir={{.SharedDir}}/backups"),
 			svc("sentinel", nil,
 				"--stores="+storeURLs("addr $n"),
 				"--client-urls="+storeURLs(`link (print "api-" $n)`),
@@ -82,7 +91,8 @@ func (t LocalTarget) Processes() *ProcessesTarget {
 				`--nats=nats://{{link "worker-queue"}}`, `--push-url=http://{{link "worker-push"}}`, "--data-dir={{.DataDir}}"),
 			svc("api", &apis,
 				`--sentinel=http://{{addr "sentinel"}}`, `--cache=http://{{link "api-cache"}}`,
-				`--nats=nats://{{link "api-queue"}}`, "--jwt-secret-file={{.SharedDir}}/jwt.key", "--token-ttl="+cmp.Or(t.TokenTTL, DefaultTokenTTL).String()),
+				`--nats=nats://{{link "api-queue"}}`, "--jwt-secret-file={{.SharedDir}}/jwt.key", "--token-ttl="+cmp.Or(t.TokenTTL, DefaultTokenTTL).String(),
+				"--replica-max-staleness="+LocalReplicaMaxStaleness.String()),
 			svc("gateway", nil,
 				`--upstreams={{links "gateway-api" | urls | join ","}}`, `--upstream-names={{instances "api" | join ","}}`,
 				"--rate-limit="+strconv.Itoa(cmp.Or(t.GatewayRateLimit, LocalGatewayRateLimit)), "--rate-burst="+strconv.Itoa(2*cmp.Or(t.GatewayRateLimit, LocalGatewayRateLimit))),

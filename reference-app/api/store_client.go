@@ -273,3 +273,13 @@ func send(hc *http.Client, req *http.Request) (int, []byte, error) {
 	}
 	return resp.StatusCode, b, nil
 }
+
+// Ping asks the primary for its status (GET /v1/status): nil when it
+// answers.
+func (c *StoreClient) Ping(ctx context.Context) error {
+	var st map[string]any
+	if err := c.call(ctx, http.MethodGet, "/v1/status", nil, nil, false, &st); err != nil {
+		return fmt.Errorf("store ping: %w", err)
+	}
+	return nil
+}
