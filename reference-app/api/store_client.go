@@ -17,8 +17,11 @@ import (
 // Defaults of the clients' options.
 const (
 	// DefaultStoreTimeout bounds one store call, a retry after a failover
-	// included.
-	DefaultStoreTimeout = 2 * time.Second
+	// included. It is half the gateway's upstream timeout (2 s, a retry
+	// on another replica included): a store slower than this yields the
+	// api's own answer (a stale feed, a 503 with Retry-After) in time,
+	// never the gateway's 504 — timeouts shrink inwards.
+	DefaultStoreTimeout = time.Second
 	// DefaultCacheTimeout bounds one cache call: the cache is an
 	// optimisation, never worth a long wait.
 	DefaultCacheTimeout = 500 * time.Millisecond
