@@ -96,7 +96,7 @@ func Judge(ctx context.Context, dir string, opts ...JudgeOption) (*reports.Repor
 		return nil, fmt.Errorf("judge %s: %w", dir, err)
 	}
 
-	rep := &reports.Report{Scenario: s.Name, Description: s.Description, Dir: filepath.Clean(dir), ScenarioYAML: string(raw), Files: rawFiles(dir)}
+	rep := &reports.Report{Scenario: s.Name, Description: s.Description, Proves: s.Proves, Runbook: s.Runbook, Dir: filepath.Clean(dir), ScenarioYAML: string(raw), Files: rawFiles(dir)}
 	tl, started, loadFinished := timelineOf(events, rep)
 	if !started {
 		rep.Status = reports.StatusAborted

@@ -27,6 +27,8 @@ type jsonReport struct {
 	Version     string              `json:"version"`
 	Scenario    string              `json:"scenario"`
 	Description string              `json:"description,omitempty"`
+	Proves      string              `json:"proves,omitempty"`
+	Runbook     string              `json:"runbook,omitempty"`
 	Dir         string              `json:"dir"`
 	Status      Status              `json:"status"`
 	Reason      string              `json:"reason,omitempty"`
@@ -232,7 +234,7 @@ func ReadJSON(rd io.Reader) (*Report, error) {
 
 func toJSON(r *Report) *jsonReport {
 	d := &jsonReport{
-		Version: SchemaVersion, Scenario: r.Scenario, Description: r.Description, Dir: r.Dir,
+		Version: SchemaVersion, Scenario: r.Scenario, Description: r.Description, Proves: r.Proves, Runbook: r.Runbook, Dir: r.Dir,
 		Status: r.Status, Reason: r.Reason, Start: r.Start, End: r.End, DurationMs: millis(r.End.Sub(r.Start)),
 		Phases: r.Phases, Faults: r.Faults, Processes: r.Processes,
 		Load: []jsonStream{}, Checks: []jsonVerdict{},
@@ -314,7 +316,7 @@ func toJSONLoss(l *slo.DataLoss) *jsonDataLoss {
 
 func fromJSON(d *jsonReport) *Report {
 	r := &Report{
-		Scenario: d.Scenario, Description: d.Description, Dir: d.Dir, Status: d.Status, Reason: d.Reason,
+		Scenario: d.Scenario, Description: d.Description, Proves: d.Proves, Runbook: d.Runbook, Dir: d.Dir, Status: d.Status, Reason: d.Reason,
 		Start: d.Start, End: d.End, Phases: d.Phases, Faults: d.Faults, Processes: d.Processes,
 	}
 	for _, s := range d.Load {

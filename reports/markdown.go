@@ -45,6 +45,9 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 	if r.Description != "" {
 		fmt.Fprintf(&b, "%s\n\n", r.Description)
 	}
+	if r.Proves != "" {
+		fmt.Fprintf(&b, "**What it proves:** %s\n\n", r.Proves)
+	}
 	if r.Reason != "" {
 		fmt.Fprintf(&b, "**%s:** %s\n\n", r.Status, r.Reason)
 	}

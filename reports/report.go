@@ -28,6 +28,10 @@ const (
 type Report struct {
 	Scenario    string `json:"scenario"`
 	Description string `json:"description,omitempty"`
+	// Proves says what a passing run shows; Runbook is the facilitator's
+	// note (both from the scenario).
+	Proves  string `json:"proves,omitempty"`
+	Runbook string `json:"runbook,omitempty"`
 	// Dir is the run directory the report was built from.
 	Dir    string `json:"dir"`
 	Status Status `json:"status"`
