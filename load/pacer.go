@@ -44,6 +44,9 @@ type stoppingPacer struct {
 	// full reports whether every worker is busy, given the hits sent so
 	// far; nil: never.
 	full func(sent uint64) bool
+	// handing is told, when Pace lets a hit go, how many hits the attack
+	// will then have handed to its workers; nil: nobody.
+	handing func(handed uint64)
 	// drop is told of every dropped hit, with when it was due; nil: nobody.
 	drop func(due time.Time)
 	// freed receives (or holds) a signal when a worker may have become
@@ -96,6 +99,9 @@ func (p *stoppingPacer) Pace(elapsed time.Duration, sent uint64) (time.Duration,
 			}
 		}
 		if p.full == nil || !p.full(sent) || p.waitForWorker(sent, due) {
+			if p.handing != nil {
+				p.handing(sent + 1)
+			}
 			return 0, false
 		}
 		if p.isDone() {

@@ -297,7 +297,7 @@ func TestPlanPeakWorkers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := plan.entries[0].maxWorkers; got != 800 {
+	if got := plan.maxWorkers; got != 800 {
 		t.Errorf("plan() max workers of a spike to 400/s with timeout 2s = %d; want 800", got)
 	}
 }

@@ -52,9 +52,10 @@ func (f SinkFunc) Record(stream, route string, r *vegeta.Result) { f(stream, rou
 // and end together.
 //
 // The load is an open model: hits are due by the schedule alone, whatever
-// the target answers. An entry has at most its share of Stream.MaxWorkers
-// requests in flight; a hit due while all of them are busy waits for one
-// at most MaxLateness, then is dropped, never sent later, and counted
+// the target answers. The stream has at most Stream.MaxWorkers requests in
+// flight, its entries drawing on one pool; a hit due while every worker is
+// busy waits for one at most MaxLateness, then is dropped, never sent
+// later, and counted
 // (Summary.Dropped; every DropSink is told). So a
 // slow target never grows the generator's goroutines or memory beyond the
 // cap, and at the end, for a stream its context did not cut, every hit the
@@ -82,7 +83,7 @@ func Run(ctx context.Context, s Stream, base string, sinks ...Sink) (Summary, er
 			vegeta.Client(client), // first: the options below configure its transport
 			vegeta.Timeout(p.timeout),
 			vegeta.Workers(e.workers),
-			vegeta.MaxWorkers(e.maxWorkers),
+			vegeta.MaxWorkers(p.maxWorkers), // the stream's pool: busy() gates the sum
 			vegeta.Connections(p.connections),
 			vegeta.MaxBody(p.maxBody),
 			vegeta.KeepAlive(true),
@@ -113,11 +114,30 @@ func Run(ctx context.Context, s Stream, base string, sinks ...Sink) (Summary, er
 		counts     = make([]RouteCounts, len(p.entries))
 		pacers     = make([]*stoppingPacer, len(p.entries))
 		dropSinks  []DropSink
+		// handed and delivered count, per entry, the hits handed to a
+		// worker and the results received: a worker whose result was
+		// received is free again, so the stream's busy workers are
+		// Σ handed − delivered, which its pool caps.
+		handed    = make([]atomic.Uint64, len(p.entries))
+		delivered = make([]atomic.Uint64, len(p.entries))
+		freed     = make([]chan struct{}, len(p.entries))
 	)
 	for _, sink := range sinks {
 		if ds, ok := sink.(DropSink); ok {
 			dropSinks = append(dropSinks, ds)
 		}
+	}
+	for i := range freed {
+		freed[i] = make(chan struct{}, 1)
+	}
+	busy := func() uint64 {
+		var n uint64
+		for j := range handed {
+			if h, d := handed[j].Load(), delivered[j].Load(); h > d {
+				n += h - d
+			}
+		}
+		return n
 	}
 	start := time.Now()
 	for i, e := range p.entries {
@@ -129,16 +149,13 @@ func Run(ctx context.Context, s Stream, base string, sinks ...Sink) (Summary, er
 			}
 			return err
 		}
-		// delivered counts the entry's results received: a worker whose
-		// result was received is free again, so sent − delivered are busy.
-		var delivered atomic.Uint64
-		freed := make(chan struct{}, 1)
 		pacer := newStoppingPacer(e.pacer, s.Duration, runCtx.Done())
 		pacer.full = func(sent uint64) bool {
-			d := delivered.Load()
-			return d < sent && sent-d >= e.maxWorkers
+			handed[i].Store(sent) // Vegeta handed every hit before this one
+			return busy() >= p.maxWorkers
 		}
-		pacer.freed, pacer.late = freed, MaxLateness
+		pacer.handing = handed[i].Store
+		pacer.freed, pacer.late = freed[i], MaxLateness
 		if len(dropSinks) > 0 {
 			pacer.drop = func(due time.Time) {
 				for _, ds := range dropSinks {
@@ -148,17 +165,29 @@ func Run(ctx context.Context, s Stream, base string, sinks ...Sink) (Summary, er
 		}
 		pacers[i] = pacer
 		results := attackers[i].Attack(tr, pacer, s.Duration, e.attack)
+		// The results are received at once, freeing their workers, and
+		// given to the sinks by a goroutine of their own: a burst of
+		// results waits in the queue, not in busy workers.
+		queue := make(chan *vegeta.Result, resultsQueue)
 		wg.Go(func() {
-			c := &counts[i]
+			defer close(queue)
 			for r := range results {
-				delivered.Add(1)
-				select {
-				case freed <- struct{}{}:
-				default: // a signal is already waiting
+				delivered[i].Add(1)
+				for _, f := range freed { // a worker of the pool is free
+					select {
+					case f <- struct{}{}:
+					default: // a signal is already waiting
+					}
 				}
 				if at := stopAt.Load(); at != nil {
 					markCanceled(r, *at)
 				}
+				queue <- r
+			}
+		})
+		wg.Go(func() {
+			c := &counts[i]
+			for r := range queue {
 				for _, sink := range sinks {
 					sink.Record(p.name, e.route, r)
 				}
@@ -197,6 +226,9 @@ func Run(ctx context.Context, s Stream, base string, sinks ...Sink) (Summary, er
 	}
 	return sum, nil
 }
+
+// resultsQueue is how many results of an entry may wait for the sinks.
+const resultsQueue = 4096
 
 // MaxLateness is how long after its due time a hit may wait for a free
 // worker of its stream before Run drops it. It is long enough that the

@@ -88,13 +88,14 @@ type Stream struct {
 	Duration time.Duration // how long to send; 0: until Run's context ends
 	Requests []Request     // the weighted mix, at least one entry
 	Timeout  time.Duration // per request; 0: DefaultTimeout
-	// MaxWorkers caps the stream's concurrent requests, split between the
-	// entries by weight (each at least 1). 0: derived as the peak rate per
+	// MaxWorkers caps the stream's concurrent requests: one pool its
+	// entries share, so that a busy entry may use what an idle one does
+	// not. 0: derived as the peak rate per
 	// second within Duration × timeout in seconds, at least Workers, at
 	// most DefaultMaxWorkersCap.
 	MaxWorkers int
-	// Workers is how many workers the stream starts with, split like
-	// MaxWorkers; 0: DefaultWorkers.
+	// Workers is how many workers the stream starts with, split between
+	// the entries by weight (each at least 1); 0: DefaultWorkers.
 	Workers int
 	// Connections is the number of idle keep-alive connections the stream
 	// keeps to the target; 0: the stream's maximum number of workers, so
@@ -153,12 +154,11 @@ type RouteCounts struct {
 
 // entryPlan is one validated entry of a stream, ready to attack.
 type entryPlan struct {
-	route      string
-	attack     string       // "<stream>/<route>"
-	pacer      vegeta.Pacer // the entry's share of the stream's pacer
-	workers    uint64
-	maxWorkers uint64
-	targeter   *targeter
+	route    string
+	attack   string       // "<stream>/<route>"
+	pacer    vegeta.Pacer // the entry's share of the stream's pacer
+	workers  uint64       // the entry's share of the workers the stream starts with
+	targeter *targeter
 }
 
 // streamPlan is a validated stream with its defaults filled in.
@@ -167,7 +167,10 @@ type streamPlan struct {
 	timeout     time.Duration
 	connections int
 	maxBody     int64
-	entries     []entryPlan
+	// maxWorkers caps the requests of all the entries in flight at once:
+	// one pool, so that a busy entry may use what an idle one does not.
+	maxWorkers uint64
+	entries    []entryPlan
 }
 
 // plan validates s, fills in its defaults, parses its templates and renders
@@ -258,6 +261,7 @@ func (s *Stream) plan(base, idPrefix string) (*streamPlan, error) {
 	if p.connections == 0 {
 		p.connections = maxWorkers
 	}
+	p.maxWorkers = uint64(max(maxWorkers, 1)) //nolint:gosec // G115: at least 1
 
 	var seq atomic.Uint64
 	for i, r := range s.Requests {
@@ -270,12 +274,11 @@ func (s *Stream) plan(base, idPrefix string) (*streamPlan, error) {
 			continue
 		}
 		p.entries = append(p.entries, entryPlan{
-			route:      r.Name,
-			attack:     s.Name + "/" + r.Name,
-			pacer:      shareOfPacer(s.Rate, r.Weight, sum),
-			workers:    uint64(shareCeil(workers, r.Weight, sum)),    //nolint:gosec // G115: shareCeil is at least 1
-			maxWorkers: uint64(shareCeil(maxWorkers, r.Weight, sum)), //nolint:gosec // G115: shareCeil is at least 1
-			targeter:   tr,
+			route:    r.Name,
+			attack:   s.Name + "/" + r.Name,
+			pacer:    shareOfPacer(s.Rate, r.Weight, sum),
+			workers:  uint64(shareCeil(workers, r.Weight, sum)), //nolint:gosec // G115: shareCeil is at least 1
+			targeter: tr,
 		})
 	}
 	if len(errs) > 0 {

@@ -81,22 +81,25 @@ func TestPlanDefaults(t *testing.T) {
 	if p.timeout != DefaultTimeout || p.maxBody != DefaultMaxBody {
 		t.Errorf("plan() timeout, maxBody = %s, %d; want %s, %d", p.timeout, p.maxBody, DefaultTimeout, DefaultMaxBody)
 	}
-	// 100/s × 10 s = 1000 workers at most, split 700:300; connections for all.
+	// 100/s × 10 s = 1000 workers at most, one pool for both entries; connections for all.
 	if p.connections != 1000 {
 		t.Errorf("plan() connections = %d; want 1000", p.connections)
 	}
+	if p.maxWorkers != 1000 {
+		t.Errorf("plan() max workers = %d; want 1000, shared by the entries", p.maxWorkers)
+	}
 	want := []struct {
-		attack          string
-		workers, maxWkr uint64
-		url, method     string
+		attack      string
+		workers     uint64
+		url, method string
 	}{
-		{"mobile/feed", 7, 700, "http://127.0.0.1:1/v1/feed", "GET"},
-		{"mobile/post", 3, 300, "http://127.0.0.1:1/v1/posts", "POST"},
+		{"mobile/feed", 7, "http://127.0.0.1:1/v1/feed", "GET"},
+		{"mobile/post", 3, "http://127.0.0.1:1/v1/posts", "POST"},
 	}
 	for i, w := range want {
 		e := p.entries[i]
-		if e.attack != w.attack || e.workers != w.workers || e.maxWorkers != w.maxWkr {
-			t.Errorf("plan() entry %d = %s workers %d/%d; want %s workers %d/%d", i, e.attack, e.workers, e.maxWorkers, w.attack, w.workers, w.maxWkr)
+		if e.attack != w.attack || e.workers != w.workers {
+			t.Errorf("plan() entry %d = %s workers %d; want %s workers %d", i, e.attack, e.workers, w.attack, w.workers)
 		}
 		if e.targeter.static.URL != w.url || e.targeter.static.Method != w.method {
 			t.Errorf("plan() entry %d target = %s %s; want %s %s", i, e.targeter.static.Method, e.targeter.static.URL, w.method, w.url)
