@@ -4,7 +4,7 @@ BIN     ?= bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build test test-race test-servers test-interrupts tools demo lint vulncheck bench bench-vegeta bench-peers bench-memory bench-refapp fuzz clean kube-tools test-k8s
+.PHONY: all build test test-edge test-race test-servers test-interrupts tools demo lint vulncheck bench bench-vegeta bench-peers bench-memory bench-refapp fuzz clean kube-tools test-k8s
 
 all: build
 
@@ -17,6 +17,10 @@ build:
 ## test: the whole test suite, end-to-end runs against the reference backend included
 test:
 	$(GO) test -count=1 -timeout 9m ./...
+
+## test-edge: the slow edge game days against the reference backend (the whole quickstart over HTTPS, ...): GAMEDAY_SLOW_PATTERNS=1
+test-edge:
+	GAMEDAY_SLOW_PATTERNS=1 $(GO) test -count=1 -timeout 9m -v -run '^TestPattern' ./target/local
 
 ## test-race: the test suite under the race detector (slower)
 test-race:

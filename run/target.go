@@ -59,6 +59,7 @@ func targetKinds() map[string]func(s *scenarios.Scenario, env targetEnv) Target 
 				Replication:   string(lt.Replication),
 				RestartDelay:  lt.RestartDelay,
 				TokenTTL:      lt.TokenTTL,
+				TLS:           lt.TLS,
 				DataDir:       filepath.Join(env.dir, rundir.DirData),
 				Toxiproxy:     lt.Toxiproxy,
 				RunID:         env.runID,

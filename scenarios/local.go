@@ -15,6 +15,16 @@ const LocalBinary = "refapp"
 // and only a scenario that overloads on purpose meets it.
 const LocalGatewayRateLimit = 5000
 
+// The files and port of a LocalTarget with TLS: the gateway's certificate
+// and key, which the local target writes into the target's folder
+// (SharedDir) before it starts the processes, and the gateway's port for
+// clients.
+const (
+	LocalTLSCertFile = "tls/gateway.crt"
+	LocalTLSKeyFile  = "tls/gateway.key"
+	LocalTLSPort     = "https"
+)
+
 // Processes returns the reference backend as a ProcessesTarget: the one
 // description of its topology, which validation checks scenarios against
 // and the local target starts (see reference-app/ARCHITECTURE.md).
@@ -26,11 +36,11 @@ const LocalGatewayRateLimit = 5000
 //	cache, queue (ports http and nats), pushmock
 //	worker     queue → push provider
 //	api        api-1 to api-N (N = APIReplicas)
-//	gateway    in front of the apis
+//	gateway    in front of the apis (with TLS, a second port, https)
 //
 // Edges, by link name:
 //
-//	client-gateway           clients → gateway ({{.Base}})
+//	client-gateway           clients → gateway ({{.Base}}; its https port with TLS)
 //	gateway-api-N            gateway → api-N
 //	api-store-K              every api → store-K (the URL the sentinel gives them)
 //	repl-store-K             a replica → store-K, when store-K is the primary
@@ -62,6 +72,18 @@ func (t LocalTarget) Processes() *ProcessesTarget {
 	}
 	queue := svc("queue", nil, "--nats-listen={{.Addrs.nats}}", "--data-dir={{.DataDir}}")
 	queue.Ports = []string{DefaultPort, "nats"}
+	gateway := svc("gateway", nil,
+		`--upstreams={{links "gateway-api" | urls | join ","}}`, `--upstream-names={{instances "api" | join ","}}`,
+		"--rate-limit="+strconv.Itoa(LocalGatewayRateLimit), "--rate-burst="+strconv.Itoa(2*LocalGatewayRateLimit))
+	clientEdge := Edge{Name: "client-gateway", From: FromClient, To: "gateway"}
+	if t.TLS {
+		// Health checks and scrapes keep the plain port; clients reach
+		// the https one.
+		gateway.Ports = []string{DefaultPort, LocalTLSPort}
+		gateway.Args = append(gateway.Args, "--tls-listen={{.Addrs."+LocalTLSPort+"}}",
+			"--tls-cert={{.SharedDir}}/"+LocalTLSCertFile, "--tls-key={{.SharedDir}}/"+LocalTLSKeyFile)
+		clientEdge.Port = LocalTLSPort
+	}
 	return &ProcessesTarget{
 		Services: []Service{
 			svc("store", &stores,
@@ -80,12 +102,10 @@ func (t LocalTarget) Processes() *ProcessesTarget {
 			svc("api", &apis,
 				`--sentinel=http://{{addr "sentinel"}}`, `--cache=http://{{link "api-cache"}}`,
 				`--nats=nats://{{link "api-queue"}}`, "--jwt-secret-file={{.SharedDir}}/jwt.key", "--token-ttl="+cmp.Or(t.TokenTTL, DefaultTokenTTL).String()),
-			svc("gateway", nil,
-				`--upstreams={{links "gateway-api" | urls | join ","}}`, `--upstream-names={{instances "api" | join ","}}`,
-				"--rate-limit="+strconv.Itoa(LocalGatewayRateLimit), "--rate-burst="+strconv.Itoa(2*LocalGatewayRateLimit)),
+			gateway,
 		},
 		Edges: []Edge{
-			{Name: "client-gateway", From: FromClient, To: "gateway"},
+			clientEdge,
 			{Name: "gateway-api", From: "gateway", To: "api"},
 			{Name: "api-store", From: "api", To: "store"},
 			{Name: "repl-store", From: "store", To: "store"},

@@ -87,6 +87,10 @@ type LocalTarget struct {
 	// Toxiproxy is the base URL of an external Toxiproxy API server on
 	// loopback to create the edges on. Empty: gameday embeds its own.
 	Toxiproxy string `yaml:"toxiproxy,omitempty" json:"toxiproxy,omitempty"`
+	// TLS makes the gateway serve clients over HTTPS ({{.Base}} is an
+	// https URL) with a certificate of a CA made for the run, which the
+	// run's load trusts. Inside, every edge stays plain HTTP.
+	TLS bool `yaml:"tls,omitempty" json:"tls,omitempty"`
 }
 
 // Replication is a store replication mode.

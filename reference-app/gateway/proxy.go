@@ -167,7 +167,11 @@ func (g *Gateway) attempt(ctx context.Context, r *http.Request, u *upstream, bod
 		out.Header.Set("X-Forwarded-For", ip)
 	}
 	out.Header.Set("X-Forwarded-Host", r.Host)
-	out.Header.Set("X-Forwarded-Proto", "http")
+	proto := "http"
+	if r.TLS != nil {
+		proto = "https"
+	}
+	out.Header.Set("X-Forwarded-Proto", proto)
 	if _, ok := out.Header["User-Agent"]; !ok {
 		out.Header.Set("User-Agent", "") // do not let the transport add Go's
 	}

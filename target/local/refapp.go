@@ -9,6 +9,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -79,6 +81,10 @@ type Refapp struct {
 	OnEvent func(target.Event)
 	// ExtraArgs are flags added to every process of a role, by role.
 	ExtraArgs map[string][]string
+	// TLS makes the gateway serve clients over HTTPS with a certificate
+	// of a CA made for this start (see Target.RootCAs); inside, every edge
+	// stays plain HTTP.
+	TLS bool
 }
 
 // Link is one proxied edge of a target.
@@ -94,8 +100,12 @@ type Target struct {
 	// Token is a bearer token of LoadUser, signed in at start, for scenarios
 	// to send ({{.Token}} in a request template).
 	Token string
-	// DataDir holds the processes' data and the run's JWT key (jwt.key).
+	// DataDir holds the processes' data and the run's JWT key (jwt.key);
+	// with TLS, the run's CA certificate (CAFile) too.
 	DataDir string
+	// RootCAs holds the CA that signed the gateway's certificate when the
+	// target serves clients over TLS (BaseURL is https); nil otherwise.
+	RootCAs *x509.CertPool
 
 	tempDir string // DataDir made by StartRefapp, removed by Stop
 }
@@ -152,6 +162,7 @@ func StartRefapp(ctx context.Context, cfg Refapp) (_ *Target, err error) {
 		RestartDelay:  cfg.RestartDelay,
 		TokenTTL:      cfg.TokenTTL,
 		Toxiproxy:     cfg.Toxiproxy,
+		TLS:           cfg.TLS,
 	}.Processes()
 
 	dataDir, tempDir := cfg.DataDir, ""
@@ -175,6 +186,12 @@ func StartRefapp(ctx context.Context, cfg Refapp) (_ *Target, err error) {
 	if err := os.WriteFile(filepath.Join(dataDir, "jwt.key"), []byte(hex.EncodeToString(secret)), 0o600); err != nil {
 		return nil, fmt.Errorf("start refapp: write the JWT key: %w", err)
 	}
+	var roots *x509.CertPool
+	if cfg.TLS {
+		if roots, err = writeTLSFiles(dataDir, time.Now()); err != nil {
+			return nil, fmt.Errorf("start refapp: %w", err)
+		}
+	}
 	commands := map[string]string{}
 	for _, s := range spec.Services {
 		commands[s.Name] = bin
@@ -190,8 +207,11 @@ func StartRefapp(ctx context.Context, cfg Refapp) (_ *Target, err error) {
 		Commands:  commands,
 		ExtraArgs: cfg.ExtraArgs,
 	})
-	t := &Target{Target: pt, DataDir: dataDir, tempDir: tempDir}
+	t := &Target{Target: pt, DataDir: dataDir, RootCAs: roots, tempDir: tempDir}
 	if pt != nil {
+		if cfg.TLS {
+			pt.Base = "https://" + strings.TrimPrefix(pt.Base, "http://")
+		}
 		t.BaseURL = pt.Base
 		t.Toxiproxy = toxiclient.NewClient(pt.ToxiproxyURL)
 		t.Toxiproxy.UserAgent = "gameday"
@@ -216,7 +236,7 @@ func StartRefapp(ctx context.Context, cfg Refapp) (_ *Target, err error) {
 	// A just-started backend may answer 5xx for a moment (its store or
 	// cache still connecting): retry within the readiness deadline.
 	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
-		if t.Token, err = signIn(readyCtx, t.BaseURL, LoadUser, hex.EncodeToString(password)); err == nil {
+		if t.Token, err = signIn(readyCtx, t.Client(), t.BaseURL, LoadUser, hex.EncodeToString(password)); err == nil {
 			return t, nil
 		}
 		select {
@@ -232,7 +252,19 @@ func StartRefapp(ctx context.Context, cfg Refapp) (_ *Target, err error) {
 func (t *Target) Running() *target.Running {
 	r := t.Target.Running()
 	r.Token = t.Token
+	r.RootCAs = t.RootCAs
 	return r
+}
+
+// Client returns an HTTP client for BaseURL: one that trusts RootCAs when
+// the target serves clients over TLS.
+func (t *Target) Client() *http.Client {
+	if t.RootCAs == nil {
+		return http.DefaultClient
+	}
+	return &http.Client{Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: t.RootCAs, MinVersion: tls.VersionTLS12},
+	}}
 }
 
 // Stop stops every process, deletes the proxies it created, stops an
@@ -297,14 +329,14 @@ func upstreamsUp(ctx context.Context, client *http.Client, metricsURL string) (i
 
 // signIn signs user up (an existing user is fine) and in through base, and
 // returns the bearer token.
-func signIn(ctx context.Context, base, user, password string) (string, error) {
+func signIn(ctx context.Context, client *http.Client, base, user, password string) (string, error) {
 	creds := map[string]string{"username": user, "password": password}
-	if code, _, err := postJSON(ctx, base+"/v1/auth/signup", creds); err != nil {
+	if code, _, err := postJSON(ctx, client, base+"/v1/auth/signup", creds); err != nil {
 		return "", err
 	} else if code != http.StatusCreated && code != http.StatusConflict {
 		return "", fmt.Errorf("signup: status %d", code)
 	}
-	code, body, err := postJSON(ctx, base+"/v1/auth/login", creds)
+	code, body, err := postJSON(ctx, client, base+"/v1/auth/login", creds)
 	if err != nil {
 		return "", err
 	}
@@ -321,7 +353,7 @@ func signIn(ctx context.Context, base, user, password string) (string, error) {
 }
 
 // postJSON posts v as JSON and returns the status and body.
-func postJSON(ctx context.Context, url string, v any) (int, []byte, error) {
+func postJSON(ctx context.Context, client *http.Client, url string, v any) (int, []byte, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return 0, nil, err
@@ -331,7 +363,7 @@ func postJSON(ctx context.Context, url string, v any) (int, []byte, error) {
 		return 0, nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}

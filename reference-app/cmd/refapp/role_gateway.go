@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"flag"
+	"net"
 
 	"github.com/gameday/gameday/reference-app/gateway"
 )
@@ -27,6 +28,9 @@ var gatewayRole = role{
 			retryMin           = fs.Int("retry-min-per-second", gateway.DefaultRetryMinPerSecond, "retries allowed in every second on top of --retry-budget")
 			rateLimit          = fs.Float64("rate-limit", gateway.DefaultRateLimit, "requests per second per client (X-Client-Id, else the JWT sub, else the remote IP); 0 disables")
 			rateBurst          = fs.Int("rate-burst", gateway.DefaultRateBurst, "requests a client may send at once")
+			tlsListen          = fs.String("tls-listen", "", "address to serve HTTPS on as well, for clients (needs --tls-cert and --tls-key; port 0: any free port, logged)")
+			tlsCert            = fs.String("tls-cert", "", "PEM certificate chain of the HTTPS listener")
+			tlsKey             = fs.String("tls-key", "", "PEM private key of --tls-cert")
 		)
 		fs.TextVar(&balance, "balance", gateway.DefaultBalance, "how an upstream is chosen: least-outstanding or round-robin")
 		return func(_ context.Context, e env) (parts, error) {
@@ -53,11 +57,27 @@ var gatewayRole = role{
 			if err != nil {
 				return parts{}, err
 			}
+			var listeners []net.Listener
+			switch {
+			case *tlsListen != "":
+				if *tlsCert == "" || *tlsKey == "" {
+					return parts{}, badFlag("tls-listen", "needs --tls-cert and --tls-key")
+				}
+				ln, err := gateway.ListenTLS(*tlsListen, *tlsCert, *tlsKey)
+				if err != nil {
+					return parts{}, err
+				}
+				e.Log.Info("listening tls", "addr", ln.Addr().String())
+				listeners = append(listeners, ln)
+			case *tlsCert != "" || *tlsKey != "":
+				return parts{}, badFlag("tls-cert", "--tls-cert and --tls-key need --tls-listen")
+			}
 			g.Register(e.Mux)
 			return parts{
 				Ready:      g.Ready,
 				Background: []func(context.Context) error{g.Run},
 				Close:      func() error { g.Close(); return nil },
+				Listeners:  listeners,
 			}, nil
 		}
 	},

@@ -70,6 +70,10 @@ type parts struct {
 	Background []func(context.Context) error
 	// Close releases what setup acquired, after Background has returned.
 	Close func() error
+	// Listeners are more listeners the process serves its handler on,
+	// besides --listen (the gateway's HTTPS one), drained with it. Serve
+	// closes them.
+	Listeners []net.Listener
 }
 
 // roles are the roles a process can play, by --role value.
@@ -227,6 +231,9 @@ func serve(ctx context.Context, c config, log *slog.Logger) (err error) {
 
 	ln, err := net.Listen("tcp", c.listen)
 	if err != nil {
+		for _, l := range p.Listeners {
+			_ = l.Close() // never served: its close error says nothing
+		}
 		return fmt.Errorf("listen: %w", err)
 	}
 	log.Info("listening", "addr", ln.Addr().String())
@@ -240,9 +247,17 @@ func serve(ctx context.Context, c config, log *slog.Logger) (err error) {
 			}
 		})
 	}
-	err = server.Serve(ctx, ln, telemetry.WithInstance(c.instance, httpMetrics.Wrap(mux)),
-		server.WithDrainTimeout(c.drain), server.WithDrainDelay(c.drainDelay), server.WithDrain(drain),
-		server.WithLogger(log))
+	handler := telemetry.WithInstance(c.instance, httpMetrics.Wrap(mux))
+	serveOpts := []server.Option{server.WithDrainTimeout(c.drain), server.WithDrainDelay(c.drainDelay), server.WithDrain(drain),
+		server.WithLogger(log)}
+	errs := make([]error, len(p.Listeners))
+	var servers sync.WaitGroup
+	for i, l := range p.Listeners {
+		servers.Go(func() { errs[i] = server.Serve(ctx, l, handler, serveOpts...) })
+	}
+	err = server.Serve(ctx, ln, handler, serveOpts...)
+	servers.Wait()
+	err = errors.Join(append([]error{err}, errs...)...)
 	stopBackground()
 	wg.Wait()
 	return err

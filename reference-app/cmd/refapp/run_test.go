@@ -97,6 +97,9 @@ func TestRunExitCodes(t *testing.T) {
 		{"--role=gateway --upstreams=http://127.0.0.1:1 --retry-budget=2", exitError},
 		{"--role=gateway --upstreams=http://127.0.0.1:1 --rate-limit=10 --rate-burst=0", exitError},
 		{"--role=gateway --upstreams=http://127.0.0.1:1 --eject-base=10s --eject-max=1s", exitError},
+		{"--role=gateway --upstreams=http://127.0.0.1:1 --tls-listen=127.0.0.1:0", exitUsage},                                    // no certificate
+		{"--role=gateway --upstreams=http://127.0.0.1:1 --tls-cert=a.crt --tls-key=a.key", exitUsage},                            // no --tls-listen
+		{"--role=gateway --upstreams=http://127.0.0.1:1 --tls-listen=127.0.0.1:0 --tls-cert=SECRET --tls-key=SECRET", exitError}, // not PEM
 		{"-h", exitOK},
 	}
 	dir := t.TempDir()
