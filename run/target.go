@@ -60,6 +60,7 @@ func targetKinds() map[string]func(s *scenarios.Scenario, env targetEnv) Target 
 				RestartDelay:  lt.RestartDelay,
 				TokenTTL:      lt.TokenTTL,
 				TLS:           lt.TLS,
+				Autoscale:     lt.Autoscale,
 				DataDir:       filepath.Join(env.dir, rundir.DirData),
 				Toxiproxy:     lt.Toxiproxy,
 				RunID:         env.runID,

@@ -3,6 +3,7 @@ package scenarios
 import (
 	"cmp"
 	"strconv"
+	"time"
 )
 
 // LocalBinary is the reference backend's executable name, the Command of
@@ -25,6 +26,35 @@ const (
 	LocalTLSPort     = "https"
 )
 
+// Defaults of a LocalAutoscale.
+const (
+	DefaultTargetInFlight    = 2.0
+	DefaultAutoscaleInterval = time.Second
+	// LocalUpstreamsFile is the gateway's upstreams file, in the target's
+	// folder (SharedDir), when the autoscaler runs.
+	LocalUpstreamsFile = "upstreams.json"
+)
+
+// autoscale checks a LocalAutoscale against its target t.
+func (v *validator) autoscale(p string, t LocalTarget) {
+	a := t.Autoscale
+	if a.MaxReplicas < t.APIReplicas || a.MaxReplicas > MaxAPIReplicas {
+		v.add(p+".maxReplicas", "maxReplicas %d is out of range (want apiReplicas, %d, to %d)", a.MaxReplicas, t.APIReplicas, MaxAPIReplicas)
+	}
+	if a.TargetInFlight < 0 {
+		v.add(p+".targetInFlight", "targetInFlight %v is negative (want more than 0)", a.TargetInFlight)
+	}
+	for _, d := range []struct {
+		key string
+		d   time.Duration
+	}{{"interval", a.Interval}, {"scaleUpWindow", a.ScaleUpWindow}, {"scaleDownWindow", a.ScaleDownWindow}} {
+		if d.d < 0 {
+			v.add(p+"."+d.key, "%s %s is negative (want 0 or more)", d.key, formatDuration(d.d))
+		}
+		v.tooLong(p+"."+d.key, d.key, d.d)
+	}
+}
+
 // Processes returns the reference backend as a ProcessesTarget: the one
 // description of its topology, which validation checks scenarios against
 // and the local target starts (see reference-app/ARCHITECTURE.md).
@@ -37,6 +67,8 @@ const (
 //	worker     queue → push provider
 //	api        api-1 to api-N (N = APIReplicas)
 //	gateway    in front of the apis (with TLS, a second port, https)
+//	autoscaler with Autoscale: runs api-auto-1.. beside api-1..N and lists
+//	           them all in the gateway's upstreams file
 //
 // Edges, by link name:
 //
@@ -76,6 +108,10 @@ func (t LocalTarget) Processes() *ProcessesTarget {
 		`--upstreams={{links "gateway-api" | urls | join ","}}`, `--upstream-names={{instances "api" | join ","}}`,
 		"--rate-limit="+strconv.Itoa(LocalGatewayRateLimit), "--rate-burst="+strconv.Itoa(2*LocalGatewayRateLimit))
 	clientEdge := Edge{Name: "client-gateway", From: FromClient, To: "gateway"}
+	apiArgs := []string{
+		`--sentinel=http://{{addr "sentinel"}}`, `--cache=http://{{link "api-cache"}}`,
+		`--nats=nats://{{link "api-queue"}}`, "--jwt-secret-file={{.SharedDir}}/jwt.key", "--token-ttl=" + cmp.Or(t.TokenTTL, DefaultTokenTTL).String(),
+	}
 	if t.TLS {
 		// Health checks and scrapes keep the plain port; clients reach
 		// the https one.
@@ -84,8 +120,25 @@ func (t LocalTarget) Processes() *ProcessesTarget {
 			"--tls-cert={{.SharedDir}}/"+LocalTLSCertFile, "--tls-key={{.SharedDir}}/"+LocalTLSKeyFile)
 		clientEdge.Port = LocalTLSPort
 	}
+	var extra []Service
+	if a := t.Autoscale; a != nil {
+		file := "{{.SharedDir}}/" + LocalUpstreamsFile
+		gateway.Args = append(gateway.Args, "--upstreams-file="+file)
+		args := []string{
+			`--gateway=http://{{addr "gateway"}}`, "--upstreams-file=" + file,
+			`--static-upstreams={{range $i, $n := instances "api"}}{{if $i}},{{end}}{{$n}}=http://{{link (print "gateway-" $n)}}{{end}}`,
+			"--min-replicas=" + strconv.Itoa(apis), "--max-replicas=" + strconv.Itoa(a.MaxReplicas),
+			"--target-in-flight=" + strconv.FormatFloat(cmp.Or(a.TargetInFlight, DefaultTargetInFlight), 'g', -1, 64),
+			"--interval=" + cmp.Or(a.Interval, DefaultAutoscaleInterval).String(),
+			"--scale-up-window=" + a.ScaleUpWindow.String(), "--scale-down-window=" + a.ScaleDownWindow.String(),
+		}
+		for _, arg := range apiArgs {
+			args = append(args, "--replica-arg="+arg)
+		}
+		extra = append(extra, svc("autoscaler", nil, args...))
+	}
 	return &ProcessesTarget{
-		Services: []Service{
+		Services: append([]Service{
 			svc("store", &stores,
 				"--data-dir={{.DataDir}}", "--node={{.Instance}}", "--replication="+string(t.Replication),
 				`{{if eq .Replica 1}}--mode=primary{{else}}--mode=replica{{end}}`,
@@ -99,11 +152,9 @@ func (t LocalTarget) Processes() *ProcessesTarget {
 			svc("pushmock", nil),
 			svc("worker", nil,
 				`--nats=nats://{{link "worker-queue"}}`, `--push-url=http://{{link "worker-push"}}`, "--data-dir={{.DataDir}}"),
-			svc("api", &apis,
-				`--sentinel=http://{{addr "sentinel"}}`, `--cache=http://{{link "api-cache"}}`,
-				`--nats=nats://{{link "api-queue"}}`, "--jwt-secret-file={{.SharedDir}}/jwt.key", "--token-ttl="+cmp.Or(t.TokenTTL, DefaultTokenTTL).String()),
+			svc("api", &apis, apiArgs...),
 			gateway,
-		},
+		}, extra...),
 		Edges: []Edge{
 			clientEdge,
 			{Name: "gateway-api", From: "gateway", To: "api"},

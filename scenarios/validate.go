@@ -292,6 +292,9 @@ func (v *validator) local(t LocalTarget) Declaration {
 			v.add(p+".toxiproxy", "toxiproxy %q %s (want an http URL on loopback, such as \"http://127.0.0.1:8474\")", t.Toxiproxy, why)
 		}
 	}
+	if t.Autoscale != nil {
+		v.autoscale(p+".autoscale", t)
+	}
 	return clamped.Processes().Declaration()
 }
 

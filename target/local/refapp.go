@@ -85,6 +85,9 @@ type Refapp struct {
 	// of a CA made for this start (see Target.RootCAs); inside, every edge
 	// stays plain HTTP.
 	TLS bool
+	// Autoscale, when set, runs the autoscaler: api replicas beyond
+	// APIReplicas come and go with the load (see scenarios.LocalAutoscale).
+	Autoscale *scenarios.LocalAutoscale
 }
 
 // Link is one proxied edge of a target.
@@ -163,6 +166,7 @@ func StartRefapp(ctx context.Context, cfg Refapp) (_ *Target, err error) {
 		TokenTTL:      cfg.TokenTTL,
 		Toxiproxy:     cfg.Toxiproxy,
 		TLS:           cfg.TLS,
+		Autoscale:     cfg.Autoscale,
 	}.Processes()
 
 	dataDir, tempDir := cfg.DataDir, ""

@@ -28,6 +28,8 @@ var gatewayRole = role{
 			retryMin           = fs.Int("retry-min-per-second", gateway.DefaultRetryMinPerSecond, "retries allowed in every second on top of --retry-budget")
 			rateLimit          = fs.Float64("rate-limit", gateway.DefaultRateLimit, "requests per second per client (X-Client-Id, else the JWT sub, else the remote IP); 0 disables")
 			rateBurst          = fs.Int("rate-burst", gateway.DefaultRateBurst, "requests a client may send at once")
+			upstreamsFile      = fs.String("upstreams-file", "", "JSON file listing the upstreams ({\"upstreams\":[{\"name\",\"url\"}]}); once it exists, its list replaces --upstreams and every change is applied (removed upstreams drain)")
+			upstreamsEvery     = fs.Duration("upstreams-file-interval", gateway.DefaultUpstreamsFileInterval, "how often --upstreams-file is read")
 			tlsListen          = fs.String("tls-listen", "", "address to serve HTTPS on as well, for clients (needs --tls-cert and --tls-key; port 0: any free port, logged)")
 			tlsCert            = fs.String("tls-cert", "", "PEM certificate chain of the HTTPS listener")
 			tlsKey             = fs.String("tls-key", "", "PEM private key of --tls-cert")
@@ -72,10 +74,17 @@ var gatewayRole = role{
 			case *tlsCert != "" || *tlsKey != "":
 				return parts{}, badFlag("tls-cert", "--tls-cert and --tls-key need --tls-listen")
 			}
+			background := []func(context.Context) error{g.Run}
+			if *upstreamsFile != "" {
+				if *upstreamsEvery <= 0 {
+					return parts{}, badFlag("upstreams-file-interval", "%v: want > 0", *upstreamsEvery)
+				}
+				background = append(background, g.WatchUpstreamsFile(*upstreamsFile, *upstreamsEvery))
+			}
 			g.Register(e.Mux)
 			return parts{
 				Ready:      g.Ready,
-				Background: []func(context.Context) error{g.Run},
+				Background: background,
 				Close:      func() error { g.Close(); return nil },
 				Listeners:  listeners,
 			}, nil

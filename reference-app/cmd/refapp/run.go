@@ -59,6 +59,9 @@ type env struct {
 	Log      *slog.Logger
 	Registry *prometheus.Registry
 	Mux      *http.ServeMux
+	// Stderr is the process's standard error, for the output of the
+	// processes a role starts (the autoscaler's replicas).
+	Stderr io.Writer
 }
 
 // parts is a set-up role.
@@ -78,14 +81,15 @@ type parts struct {
 
 // roles are the roles a process can play, by --role value.
 var roles = map[string]role{
-	"api":      apiRole,
-	"cache":    cacheRole,
-	"gateway":  gatewayRole,
-	"pushmock": pushmockRole,
-	"queue":    queueRole,
-	"sentinel": sentinelRole,
-	"store":    storeRole,
-	"worker":   workerRole,
+	"api":        apiRole,
+	"autoscaler": autoscalerRole,
+	"cache":      cacheRole,
+	"gateway":    gatewayRole,
+	"pushmock":   pushmockRole,
+	"queue":      queueRole,
+	"sentinel":   sentinelRole,
+	"store":      storeRole,
+	"worker":     workerRole,
 }
 
 // roleNames lists the roles for messages.
@@ -184,7 +188,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: c.logLevel})).
 		With("role", c.role, "instance", c.instance)
-	if err := serve(ctx, c, log); err != nil {
+	if err := serve(ctx, c, log, stderr); err != nil {
 		var fe flagError
 		if errors.As(err, &fe) {
 			log.Error("bad command line", "err", err)
@@ -202,7 +206,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 }
 
 // serve sets up the role and serves it until ctx is done.
-func serve(ctx context.Context, c config, log *slog.Logger) (err error) {
+func serve(ctx context.Context, c config, log *slog.Logger, stderr io.Writer) (err error) {
 	reg := telemetry.NewRegistry()
 	httpMetrics, err := telemetry.NewHTTPMetrics(reg, c.role, log)
 	if err != nil {
@@ -215,7 +219,7 @@ func serve(ctx context.Context, c config, log *slog.Logger) (err error) {
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}))
 
-	p, err := c.setup(ctx, env{Instance: c.instance, Log: log, Registry: reg, Mux: mux})
+	p, err := c.setup(ctx, env{Instance: c.instance, Log: log, Registry: reg, Mux: mux, Stderr: stderr})
 	if err != nil {
 		return fmt.Errorf("set up role %s: %w", c.role, err)
 	}
