@@ -61,6 +61,7 @@ func targetKinds() map[string]func(s *scenarios.Scenario, env targetEnv) Target 
 				TokenTTL:      lt.TokenTTL,
 				TLS:           lt.TLS,
 				Autoscale:     lt.Autoscale,
+				Regions:       lt.Regions,
 				DataDir:       filepath.Join(env.dir, rundir.DirData),
 				Toxiproxy:     lt.Toxiproxy,
 				RunID:         env.runID,

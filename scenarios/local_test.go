@@ -85,3 +85,52 @@ func contains(xs []string, x string) bool {
 	}
 	return false
 }
+
+// TestLocalRegionsTopology: with two regions every instance renders, the
+// global entry point is the base, region b's instances carry its label,
+// and RegionLinks names declared links only.
+func TestLocalRegionsTopology(t *testing.T) {
+	lt := LocalTarget{APIReplicas: 2, StoreReplicas: 1, Replication: ReplicationAsync, Regions: 2, TLS: true}
+	pt := lt.Processes()
+	if pt.Base != "client-global" {
+		t.Errorf("Base = %q; want client-global", pt.Base)
+	}
+	top := pt.sampleTopology()
+	regions := map[string]string{}
+	for _, in := range pt.Instances() {
+		args, _, err := pt.Render(in, top, nil)
+		if err != nil {
+			t.Fatalf("render %s: %v", in.Name, err)
+		}
+		regions[in.Name] = in.Labels["region"]
+		if in.Name == "global" && !contains(args, "--tls-listen=127.0.0.1:10002") {
+			t.Errorf("global args %v; want the TLS listener (the entry point serves clients)", args)
+		}
+	}
+	for name, want := range map[string]string{
+		"store-1": "a", "api-1": "a", "gateway": "a", "sentinel": "a",
+		"store-b": "b", "api-b-1": "b", "api-b-2": "b", "gateway-b": "b", "global": "global",
+	} {
+		if regions[name] != want {
+			t.Errorf("instance %s: region %q; want %q (instances %v)", name, regions[name], want, regions)
+		}
+	}
+	declared := map[string]bool{}
+	for _, l := range pt.Declaration().Links {
+		declared[l] = true
+	}
+	for _, r := range []string{LocalPrimaryRegion, LocalPassiveRegion} {
+		links := lt.RegionLinks(r)
+		if len(links) == 0 {
+			t.Errorf("RegionLinks(%s) is empty", r)
+		}
+		for _, l := range links {
+			if !declared[l] {
+				t.Errorf("RegionLinks(%s) names %s, not a link of the topology", r, l)
+			}
+		}
+	}
+	if links := (LocalTarget{APIReplicas: 2, StoreReplicas: 1}).RegionLinks(LocalPrimaryRegion); links != nil {
+		t.Errorf("RegionLinks with one region = %v; want none", links)
+	}
+}

@@ -94,6 +94,10 @@ type LocalTarget struct {
 	// Autoscale runs the backend's autoscaler: api replicas beyond
 	// APIReplicas (which stay, as the floor) come and go with the load.
 	Autoscale *LocalAutoscale `yaml:"autoscale,omitempty" json:"autoscale,omitempty"`
+	// Regions is 1 (default) or 2: a second region, b, active-passive
+	// behind a global entry point ({{.Base}}), its store replicating
+	// across a WAN link (see LocalTarget.Processes and RegionLinks).
+	Regions int `yaml:"regions,omitempty" json:"regions,omitempty"`
 }
 
 // LocalAutoscale configures the reference backend's autoscaler (see

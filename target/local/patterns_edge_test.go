@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -278,5 +279,164 @@ func TestPatternAutoscaleOnLoadStep(t *testing.T) {
 	}
 	if sum.Requests < uint64(low*5+high*8) {
 		t.Errorf("only %d requests were sent; want the step's", sum.Requests)
+	}
+}
+
+// storeState is a store's GET /v1/status answer (reference-app/ARCHITECTURE.md).
+type storeState struct {
+	Role       string `json:"role"`
+	Epoch      uint64 `json:"epoch"`
+	LastSeq    uint64 `json:"lastSeq"`
+	AppliedSeq uint64 `json:"appliedSeq"`
+	Primary    string `json:"primary"`
+}
+
+// storeStatus reads a store's /v1/status directly (not through a link).
+func storeStatus(t testing.TB, tg *Target, instance string) (storeState, bool) {
+	resp, body, err := newClient(t, "").do("GET", tg.URLs[instance]+"/v1/status", nil, nil)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return storeState{}, false
+	}
+	var st storeState
+	return st, json.Unmarshal(body, &st) == nil
+}
+
+// 3. A second region, active-passive: region a cut off entirely (every
+// link between it and the rest down) while its last writes are still on
+// the slow WAN: the global entry point fails over and serves from region
+// b; the acknowledged writes lost are exactly the ones not shipped, as the
+// backend counts them (the old primary's discarded writes once it rejoins);
+// and the old region rejoins fenced: its stores follow region b's, its
+// sentinel stands by, and a write sent to it directly is refused.
+func TestPatternRegionFailover(t *testing.T) {
+	spec := scenarios.LocalTarget{APIReplicas: 2, StoreReplicas: 1, Regions: 2}
+	tg := startTopology(t, Refapp{APIReplicas: spec.APIReplicas, StoreReplicas: spec.StoreReplicas, Regions: 2, RestartDelay: time.Second})
+	c := newClient(t, tg.Token)
+	served := func() (string, int) {
+		resp, _, err := c.do("GET", tg.BaseURL+"/v1/kv/r-0", nil, nil)
+		if err != nil {
+			return "", 0
+		}
+		return resp.Header.Get("X-Refapp-Instance"), resp.StatusCode
+	}
+	put := func(key string) int {
+		resp, _, err := c.do("PUT", tg.BaseURL+"/v1/kv/"+key, map[string]any{"value": key}, nil)
+		if err != nil {
+			return 0
+		}
+		return resp.StatusCode
+	}
+
+	// Writes the WAN ships: region b holds them before anything breaks.
+	var acked []string
+	for i := range 20 {
+		key := fmt.Sprintf("r-%d", i)
+		if code := put(key); code != http.StatusNoContent {
+			t.Fatalf("PUT %s through the global entry point = %d; want 204", key, code)
+		}
+		acked = append(acked, key)
+	}
+	if who, code := served(); code != http.StatusOK || !strings.HasPrefix(who, "api-") || strings.HasPrefix(who, "api-b") {
+		t.Fatalf("GET through the global entry point answered %d by %q; want 200 from region a", code, who)
+	}
+	eventually(t, 10*time.Second, "store-b has applied region a's log", func() bool {
+		a, okA := storeStatus(t, tg, "store-1")
+		b, okB := storeStatus(t, tg, "store-b")
+		return okA && okB && b.AppliedSeq == a.LastSeq
+	})
+
+	// The WAN turns slow, and the last writes are still on it when region
+	// a is cut off.
+	wan, err := tg.Toxiproxy.Proxy(tg.Links["wan-store-1"].Proxy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wan.AddToxic("slow-wan", "latency", "downstream", 1, toxiclient.Attributes{"latency": 1500}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 20; i < 40; i++ {
+		key := fmt.Sprintf("r-%d", i)
+		if code := put(key); code != http.StatusNoContent {
+			t.Fatalf("PUT %s = %d; want 204", key, code)
+		}
+		acked = append(acked, key)
+	}
+	regionA := spec.RegionLinks(scenarios.LocalPrimaryRegion)
+	cutAt := time.Now()
+	for _, l := range regionA {
+		setLink(t, tg, l, false)
+	}
+	oldPrimary, _ := storeStatus(t, tg, "store-1")
+
+	eventually(t, 15*time.Second, "the global entry point serves from region b", func() bool {
+		who, code := served()
+		return code == http.StatusOK && strings.HasPrefix(who, "api-b-")
+	})
+	failoverTook := time.Since(cutAt)
+	promoted, ok := storeStatus(t, tg, "store-b")
+	if !ok || promoted.Role != "primary" {
+		t.Fatalf("store-b after the failover = %+v; want the primary", promoted)
+	}
+	var lost []string
+	for _, key := range acked {
+		resp, _, err := c.do("GET", tg.BaseURL+"/v1/kv/"+key, nil, nil)
+		switch {
+		case err != nil:
+			t.Fatalf("GET %s after the failover: %v", key, err)
+		case resp.StatusCode == http.StatusNotFound:
+			lost = append(lost, key)
+		case resp.StatusCode != http.StatusOK:
+			t.Fatalf("GET %s after the failover = %d; want 200 or 404", key, resp.StatusCode)
+		}
+	}
+	unshipped := oldPrimary.LastSeq - promoted.LastSeq
+
+	// Region a comes back: the global entry point fences it.
+	for _, l := range regionA {
+		setLink(t, tg, l, true)
+	}
+	rejoinAt := time.Now()
+	follow := "http://" + tg.Links["wan-store-b"].Listen
+	for _, s := range []string{"store-1", "store-2"} {
+		eventually(t, 15*time.Second, s+" follows store-b at the new epoch", func() bool {
+			st, ok := storeStatus(t, tg, s)
+			return ok && st.Role == "replica" && st.Epoch == promoted.Epoch && st.Primary == follow
+		})
+	}
+	fencedTook := time.Since(rejoinAt)
+	discarded, _ := metric(t, tg, "store-1", "refapp_store_discarded_writes_total", nil)
+	eventually(t, 10*time.Second, "region a's sentinel stands by (no primary)", func() bool {
+		resp, _, err := newClient(t, "").do("GET", tg.URLs["sentinel"]+"/v1/primary", nil, nil)
+		return err == nil && resp.StatusCode == http.StatusServiceUnavailable
+	})
+	direct := newClient(t, tg.Token)
+	resp, _, err := direct.do("PUT", tg.URLs["gateway"]+"/v1/kv/split-brain", map[string]any{"value": 1}, nil)
+	if err != nil || resp.StatusCode < 500 {
+		t.Errorf("a write sent straight to region a's gateway after it rejoined = %v, %v; want refused (5xx)", resp, err)
+	}
+	if code := put("after-failover"); code != http.StatusNoContent {
+		t.Errorf("PUT through the global entry point after the rejoin = %d; want 204 (region b)", code)
+	}
+	failovers, _ := metric(t, tg, "global", "refapp_global_failovers_total", nil)
+	checkToSwitch, _ := metric(t, tg, "global", "refapp_global_failover_seconds", nil)
+
+	t.Logf("region failover: region a cut (%d links: %s); the global entry point served from region b %v after the cut (first failed check to switch %.3fs; %v failover)",
+		len(regionA), strings.Join(regionA, ", "), failoverTook.Round(time.Millisecond), checkToSwitch, failovers)
+	t.Logf("region failover: %d writes acknowledged, %d lost; old primary's last sequence %d, store-b promoted at epoch %d after sequence %d: %d not shipped; the old primary discarded %v on rejoin",
+		len(acked), len(lost), oldPrimary.LastSeq, promoted.Epoch, promoted.LastSeq, unshipped, discarded)
+	t.Logf("region failover: region a fenced %v after the links came back (stores follow store-b, sentinel stands by, direct write %d)",
+		fencedTook.Round(time.Millisecond), resp.StatusCode)
+
+	if len(lost) == 0 {
+		t.Errorf("no acknowledged write was lost; want the ones still on the slow WAN (the test's premise)")
+	}
+	if uint64(len(lost)) != unshipped || float64(unshipped) != discarded {
+		t.Errorf("lost %d acknowledged writes, %d entries not shipped, %v discarded by the old primary; want all three equal", len(lost), unshipped, discarded)
+	}
+	for i, key := range lost {
+		if want := acked[len(acked)-len(lost)+i]; key != want {
+			t.Errorf("lost writes %v; want the last %d acknowledged (a suffix)", lost, len(lost))
+			break
+		}
 	}
 }

@@ -88,6 +88,9 @@ type Refapp struct {
 	// Autoscale, when set, runs the autoscaler: api replicas beyond
 	// APIReplicas come and go with the load (see scenarios.LocalAutoscale).
 	Autoscale *scenarios.LocalAutoscale
+	// Regions 2 adds a passive region behind a global entry point (see
+	// scenarios.LocalTarget.Regions); 0 or 1: one region.
+	Regions int
 }
 
 // Link is one proxied edge of a target.
@@ -147,6 +150,9 @@ func StartRefapp(ctx context.Context, cfg Refapp) (_ *Target, err error) {
 	if cfg.StoreReplicas < 0 {
 		return nil, fmt.Errorf("start refapp: %d store replicas", cfg.StoreReplicas)
 	}
+	if cfg.Regions < 0 || cfg.Regions > 2 {
+		return nil, fmt.Errorf("start refapp: %d regions: want 1 or 2", cfg.Regions)
+	}
 	switch cfg.Replication {
 	case "":
 		cfg.Replication = string(scenarios.ReplicationAsync)
@@ -167,6 +173,7 @@ func StartRefapp(ctx context.Context, cfg Refapp) (_ *Target, err error) {
 		Toxiproxy:     cfg.Toxiproxy,
 		TLS:           cfg.TLS,
 		Autoscale:     cfg.Autoscale,
+		Regions:       cfg.Regions,
 	}.Processes()
 
 	dataDir, tempDir := cfg.DataDir, ""
@@ -232,8 +239,14 @@ func StartRefapp(ctx context.Context, cfg Refapp) (_ *Target, err error) {
 	}()
 	// The gateway is ready with one upstream up; a game day starts from a
 	// whole system, so wait until its health checks see every replica.
-	if err := awaitUpstreams(readyCtx, t.URLs["gateway"]+"/metrics", cfg.APIReplicas); err != nil {
-		return t, fmt.Errorf("start refapp: %w", err)
+	gateways := []string{"gateway"}
+	if cfg.Regions == 2 {
+		gateways = append(gateways, "gateway-b")
+	}
+	for _, gw := range gateways {
+		if err := awaitUpstreams(readyCtx, t.URLs[gw]+"/metrics", cfg.APIReplicas); err != nil {
+			return t, fmt.Errorf("start refapp: %s: %w", gw, err)
+		}
 	}
 	password := make([]byte, 12)
 	_, _ = rand.Read(password)

@@ -30,9 +30,7 @@ var gatewayRole = role{
 			rateBurst          = fs.Int("rate-burst", gateway.DefaultRateBurst, "requests a client may send at once")
 			upstreamsFile      = fs.String("upstreams-file", "", "JSON file listing the upstreams ({\"upstreams\":[{\"name\",\"url\"}]}); once it exists, its list replaces --upstreams and every change is applied (removed upstreams drain)")
 			upstreamsEvery     = fs.Duration("upstreams-file-interval", gateway.DefaultUpstreamsFileInterval, "how often --upstreams-file is read")
-			tlsListen          = fs.String("tls-listen", "", "address to serve HTTPS on as well, for clients (needs --tls-cert and --tls-key; port 0: any free port, logged)")
-			tlsCert            = fs.String("tls-cert", "", "PEM certificate chain of the HTTPS listener")
-			tlsKey             = fs.String("tls-key", "", "PEM private key of --tls-cert")
+			tls                = addTLSFlags(fs)
 		)
 		fs.TextVar(&balance, "balance", gateway.DefaultBalance, "how an upstream is chosen: least-outstanding or round-robin")
 		return func(_ context.Context, e env) (parts, error) {
@@ -59,20 +57,9 @@ var gatewayRole = role{
 			if err != nil {
 				return parts{}, err
 			}
-			var listeners []net.Listener
-			switch {
-			case *tlsListen != "":
-				if *tlsCert == "" || *tlsKey == "" {
-					return parts{}, badFlag("tls-listen", "needs --tls-cert and --tls-key")
-				}
-				ln, err := gateway.ListenTLS(*tlsListen, *tlsCert, *tlsKey)
-				if err != nil {
-					return parts{}, err
-				}
-				e.Log.Info("listening tls", "addr", ln.Addr().String())
-				listeners = append(listeners, ln)
-			case *tlsCert != "" || *tlsKey != "":
-				return parts{}, badFlag("tls-cert", "--tls-cert and --tls-key need --tls-listen")
+			listeners, err := tls.listeners(e)
+			if err != nil {
+				return parts{}, err
 			}
 			background := []func(context.Context) error{g.Run}
 			if *upstreamsFile != "" {
@@ -90,4 +77,35 @@ var gatewayRole = role{
 			}, nil
 		}
 	},
+}
+
+// tlsFlags are the flags of an HTTPS listener for clients, beside
+// --listen (the gateway's and the global entry point's).
+type tlsFlags struct{ listen, cert, key *string }
+
+func addTLSFlags(fs *flag.FlagSet) tlsFlags {
+	return tlsFlags{
+		listen: fs.String("tls-listen", "", "address to serve HTTPS on as well, for clients (needs --tls-cert and --tls-key; port 0: any free port, logged)"),
+		cert:   fs.String("tls-cert", "", "PEM certificate chain of the HTTPS listener"),
+		key:    fs.String("tls-key", "", "PEM private key of --tls-cert"),
+	}
+}
+
+// listeners returns the HTTPS listener the flags ask for, if any.
+func (t tlsFlags) listeners(e env) ([]net.Listener, error) {
+	switch {
+	case *t.listen != "":
+		if *t.cert == "" || *t.key == "" {
+			return nil, badFlag("tls-listen", "needs --tls-cert and --tls-key")
+		}
+		ln, err := gateway.ListenTLS(*t.listen, *t.cert, *t.key)
+		if err != nil {
+			return nil, err
+		}
+		e.Log.Info("listening tls", "addr", ln.Addr().String())
+		return []net.Listener{ln}, nil
+	case *t.cert != "" || *t.key != "":
+		return nil, badFlag("tls-cert", "--tls-cert and --tls-key need --tls-listen")
+	}
+	return nil, nil
 }

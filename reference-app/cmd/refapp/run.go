@@ -85,6 +85,7 @@ var roles = map[string]role{
 	"autoscaler": autoscalerRole,
 	"cache":      cacheRole,
 	"gateway":    gatewayRole,
+	"global":     globalRole,
 	"pushmock":   pushmockRole,
 	"queue":      queueRole,
 	"sentinel":   sentinelRole,
