@@ -18,9 +18,9 @@ build:
 test:
 	$(GO) test -count=1 -timeout 9m ./...
 
-## test-edge: the slow edge game days against the reference backend (the whole quickstart over HTTPS, ...): GAMEDAY_SLOW_PATTERNS=1
+## test-edge: the bundled edge game days, whole, against the reference backend (about 2 min): the quickstart over HTTPS, region-failover
 test-edge:
-	GAMEDAY_SLOW_PATTERNS=1 $(GO) test -count=1 -timeout 9m -v -run '^TestPattern' ./target/local
+	GAMEDAY_SLOW_PATTERNS=1 $(GO) test -count=1 -timeout 9m -v -run '^(TestPatternQuickstartOverTLS|TestPatternRegionFailoverGameDay)$$' ./target/local
 
 ## test-race: the test suite under the race detector (slower)
 test-race:

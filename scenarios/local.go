@@ -243,8 +243,7 @@ func (t LocalTarget) addPassiveRegion(pt *ProcessesTarget, svc func(string, *int
 		`--passive-store=http://{{link "global-store-b"}}`,
 		`--follow-url=http://{{link "wan-store-b"}}`,
 		`--fence={{links "global-store" | urls | join ","}}`)
-	global.Labels["region"] = "global"
-	pt.Services = append(pt.Services, global)
+	pt.Services = append(pt.Services, global) // no region label: it is in neither, and its metrics have one
 	pt.Edges = append(pt.Edges,
 		Edge{Name: "global-gateway", From: "global", To: "gateway"},
 		Edge{Name: "global-gateway-b", From: "global", To: "gateway-b"},

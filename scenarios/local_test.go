@@ -109,7 +109,7 @@ func TestLocalRegionsTopology(t *testing.T) {
 	}
 	for name, want := range map[string]string{
 		"store-1": "a", "api-1": "a", "gateway": "a", "sentinel": "a",
-		"store-b": "b", "api-b-1": "b", "api-b-2": "b", "gateway-b": "b", "global": "global",
+		"store-b": "b", "api-b-1": "b", "api-b-2": "b", "gateway-b": "b", "global": "",
 	} {
 		if regions[name] != want {
 			t.Errorf("instance %s: region %q; want %q (instances %v)", name, regions[name], want, regions)
