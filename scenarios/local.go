@@ -212,13 +212,15 @@ const (
 //	global-gateway-b   global → region b's gateway
 //	global-store-K     global → region a's store-K (fencing)
 //	global-store-b     global → store-b (promotion)
+//	global-sentinel    global → region a's sentinel (store-b follows its primary)
 //	wan-store-K        store-b → store-K: cross-region replication
 //	wan-store-b        region a's stores → store-b, once they follow it
 //	b-gateway-api-N    gateway-b → api-b-N
 //	b-api-store        api-b → store-b
 //
-// Cutting region a entirely is disabling global-gateway, every
-// global-store-K, every wan-store-K and wan-store-b (see RegionLinks).
+// Cutting region a entirely is disabling global-gateway, global-sentinel,
+// every global-store-K, every wan-store-K and wan-store-b (see
+// RegionLinks).
 func (t LocalTarget) addPassiveRegion(pt *ProcessesTarget, svc func(string, *int, ...string) Service, gatewayArgs func(string, string) []string) {
 	for i := range pt.Services {
 		pt.Services[i].Labels["region"] = LocalPrimaryRegion
@@ -242,13 +244,16 @@ func (t LocalTarget) addPassiveRegion(pt *ProcessesTarget, svc func(string, *int
 		`--regions=`+LocalPrimaryRegion+`=http://{{link "global-gateway"}},`+LocalPassiveRegion+`=http://{{link "global-gateway-b"}}`,
 		`--passive-store=http://{{link "global-store-b"}}`,
 		`--follow-url=http://{{link "wan-store-b"}}`,
-		`--fence={{links "global-store" | urls | join ","}}`)
+		`--fence={{links "global-store" | urls | join ","}}`,
+		`--sentinel=http://{{link "global-sentinel"}}`,
+		`--repl-urls={{range $i, $n := instances "store"}}{{if $i}},{{end}}{{$n}}=http://{{link (print "wan-" $n)}}{{end}}`)
 	pt.Services = append(pt.Services, global) // no region label: it is in neither, and its metrics have one
 	pt.Edges = append(pt.Edges,
 		Edge{Name: "global-gateway", From: "global", To: "gateway"},
 		Edge{Name: "global-gateway-b", From: "global", To: "gateway-b"},
 		Edge{Name: "global-store", From: "global", To: "store"},
 		Edge{Name: "global-store-b", From: "global", To: "store-b"},
+		Edge{Name: "global-sentinel", From: "global", To: "sentinel"},
 		Edge{Name: "wan-store", From: "store-b", To: "store"},
 		Edge{Name: "wan-store-b", From: "store", To: "store-b"},
 		Edge{Name: "b-gateway-api", From: "gateway-b", To: "api-b"},
@@ -270,7 +275,7 @@ func (t LocalTarget) RegionLinks(region string) []string {
 	}
 	out = append(out, "wan-store-b")
 	if region == LocalPrimaryRegion {
-		return append(out, "global-gateway")
+		return append(out, "global-gateway", "global-sentinel")
 	}
 	return append(out, "global-gateway-b", "global-store-b")
 }

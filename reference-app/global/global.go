@@ -73,6 +73,13 @@ type Config struct {
 	// Fence are the admin base URLs of the old region's stores, told to
 	// follow the new primary when they answer again.
 	Fence []string
+	// Sentinel is the primary region's sentinel (GET /v1/primary), and
+	// ReplURLs the URL the passive store pulls from for each of that
+	// region's stores, by name: while the primary region is active, the
+	// passive store is kept following its current primary, through an
+	// in-region failover too. Empty: the passive store is left as started.
+	Sentinel string
+	ReplURLs map[string]string
 	// Interval, CheckTimeout, Failures, EpochMargin: see the defaults.
 	Interval, CheckTimeout time.Duration
 	Failures               int
@@ -210,6 +217,9 @@ func (g *Global) round(ctx context.Context) {
 	failingAt := g.failingAt
 	g.mu.Unlock()
 
+	if !failedOver && !due && g.cfg.Sentinel != "" {
+		g.track(ctx)
+	}
 	switch {
 	case due && !passiveOK:
 		g.cfg.Log.Error("active region down and the passive one too: staying", "active", g.cfg.Primary.Name, "passive", g.cfg.Passive.Name)
@@ -218,6 +228,38 @@ func (g *Global) round(ctx context.Context) {
 	case failedOver:
 		g.fence(ctx)
 	}
+}
+
+// track keeps the passive store a replica of the primary region's current
+// primary: after an in-region failover it is told to follow the new one,
+// through that store's URL in ReplURLs, at the sentinel's epoch.
+func (g *Global) track(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 2*g.cfg.CheckTimeout)
+	defer cancel()
+	var p struct {
+		Name  string `json:"name"`
+		Epoch uint64 `json:"epoch"`
+	}
+	if err := g.call(ctx, http.MethodGet, g.cfg.Sentinel+"/v1/primary", nil, &p); err != nil {
+		return // no primary known, or the region is cut off: nothing to follow
+	}
+	want, ok := g.cfg.ReplURLs[p.Name]
+	if !ok {
+		g.cfg.Log.Warn("track: the primary region's primary has no replication URL", "primary", p.Name)
+		return
+	}
+	var st kvstore.Status
+	if err := g.call(ctx, http.MethodGet, g.cfg.PassiveStore+"/v1/status", nil, &st); err != nil {
+		return
+	}
+	if st.Role != kvstore.RoleReplica || (st.Primary == want && st.Epoch >= p.Epoch) {
+		return
+	}
+	if err := g.call(ctx, http.MethodPost, g.cfg.PassiveStore+"/v1/admin/follow", kvstore.FollowRequest{Primary: want, Epoch: p.Epoch}, nil); err != nil {
+		g.cfg.Log.Error("track: re-point the passive store failed; retrying next round", "primary", p.Name, "err", err)
+		return
+	}
+	g.cfg.Log.Info("track: the passive store follows the primary region's new primary", "primary", p.Name, "epoch", p.Epoch, "was", st.Primary)
 }
 
 // check GETs the region's gateway /readyz.

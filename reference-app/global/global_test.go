@@ -218,3 +218,30 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestPassiveStoreTracksThePrimaryRegion: while region a is active, an
+// in-region failover there (its sentinel names store-2 at epoch 2) makes
+// the passive store follow store-2 through its WAN URL, once.
+func TestPassiveStoreTracksThePrimaryRegion(t *testing.T) {
+	a, b := newFakeRegion(t, "a"), newFakeRegion(t, "b")
+	passive := newFakeStore(t, kvstore.Status{Node: "store-b", Role: kvstore.RoleReplica, Epoch: 1, Primary: "http://wan-1"})
+	sentinel := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte(`{"name":"store-2","url":"http://in-region-2","epoch":2}`))
+	}))
+	t.Cleanup(sentinel.Close)
+	g, err := New(Config{Primary: a.region(t), Passive: b.region(t), PassiveStore: passive.srv.URL, FollowURL: "http://x",
+		Sentinel: sentinel.URL, ReplURLs: map[string]string{"store-1": "http://wan-1", "store-2": "http://wan-2"},
+		Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		g.round(context.Background())
+	}
+	if _, follows := passive.record(); len(follows) != 1 || follows[0] != (kvstore.FollowRequest{Primary: "http://wan-2", Epoch: 2}) {
+		t.Errorf("follow orders to the passive store = %+v; want one: follow http://wan-2 at epoch 2", follows)
+	}
+	if r, failedOver := g.Active(); r.Name != "a" || failedOver {
+		t.Errorf("Active() = %s, %v; want a, false", r.Name, failedOver)
+	}
+}

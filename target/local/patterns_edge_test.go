@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -439,4 +440,38 @@ func TestPatternRegionFailover(t *testing.T) {
 			break
 		}
 	}
+}
+
+// 3b. Cross-region replication survives an in-region failover: store-1,
+// region a's primary, is killed; the sentinel promotes store-2, the global
+// entry point re-points store-b at it across the WAN, and a write
+// acknowledged after the failover reaches region b.
+func TestPatternRegionReplicationFollowsInRegionFailover(t *testing.T) {
+	tg := startTopology(t, Refapp{APIReplicas: 2, StoreReplicas: 1, Regions: 2, RestartDelay: time.Minute})
+	c := newClient(t, tg.Token)
+	signalProc(t, tg, "store-1", syscall.SIGKILL)
+	eventually(t, 15*time.Second, "region a's sentinel promoted store-2", func() bool {
+		p, ok := primary(t, tg)
+		return ok && p.Name == "store-2"
+	})
+	wan2 := "http://" + tg.Links["wan-store-2"].Listen
+	eventually(t, 15*time.Second, "store-b follows store-2 across the WAN", func() bool {
+		st, ok := storeStatus(t, tg, "store-b")
+		return ok && st.Role == "replica" && st.Primary == wan2
+	})
+	var code int
+	eventually(t, 15*time.Second, "a write through the global entry point acknowledged", func() bool {
+		resp, _, err := c.do("PUT", tg.BaseURL+"/v1/kv/after-in-region-failover", map[string]any{"value": 1}, nil)
+		if err == nil {
+			code = resp.StatusCode
+		}
+		return code == http.StatusNoContent
+	})
+	eventually(t, 15*time.Second, "store-b has applied it", func() bool {
+		a, okA := storeStatus(t, tg, "store-2")
+		b, okB := storeStatus(t, tg, "store-b")
+		return okA && okB && b.AppliedSeq == a.LastSeq && b.Epoch == a.Epoch
+	})
+	st, _ := storeStatus(t, tg, "store-b")
+	t.Logf("cross-region replication after an in-region failover: store-b follows %s at epoch %d, applied %d", st.Primary, st.Epoch, st.AppliedSeq)
 }

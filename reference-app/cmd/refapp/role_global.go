@@ -18,6 +18,8 @@ var globalRole = role{
 			passiveStore    = fs.String("passive-store", "", "admin base URL of the passive region's store, promoted on failover (required)")
 			followURL       = fs.String("follow-url", "", "the passive store's URL as the old region's stores reach it, once it is the primary (required)")
 			fence           = fs.String("fence", "", "comma-separated admin base URLs of the primary region's stores, told to follow the new primary when they answer again")
+			sentinelURL     = fs.String("sentinel", "", "the primary region's sentinel: while that region is active, the passive store follows its current primary")
+			replURLs        = fs.String("repl-urls", "", "comma-separated name=URL: for each store of the primary region, the URL the passive store pulls from it at (with --sentinel)")
 			interval        = fs.Duration("check-interval", global.DefaultInterval, "time between two checks of the regions")
 			checkTimeout    = fs.Duration("check-timeout", global.DefaultCheckTimeout, "timeout of one check")
 			failures        = fs.Int("failures", global.DefaultFailures, "failed checks of the active region in a row before failing over")
@@ -38,6 +40,17 @@ var globalRole = role{
 				}
 				names, urls = append(names, name), append(urls, url)
 			}
+			repl := map[string]string{}
+			for _, kv := range splitList(*replURLs) {
+				name, url, ok := strings.Cut(kv, "=")
+				if !ok || name == "" || url == "" {
+					return parts{}, badFlag("repl-urls", "%q: want name=URL", kv)
+				}
+				repl[name] = strings.TrimSuffix(url, "/")
+			}
+			if (*sentinelURL == "") != (len(repl) == 0) {
+				return parts{}, badFlag("sentinel", "give --sentinel and --repl-urls together")
+			}
 			ups, err := gateway.ParseUpstreams(urls, names)
 			if err != nil {
 				return parts{}, flagError{err}
@@ -48,6 +61,8 @@ var globalRole = role{
 				PassiveStore: strings.TrimSuffix(*passiveStore, "/"),
 				FollowURL:    strings.TrimSuffix(*followURL, "/"),
 				Fence:        splitList(*fence),
+				Sentinel:     strings.TrimSuffix(*sentinelURL, "/"),
+				ReplURLs:     repl,
 				Interval:     *interval,
 				CheckTimeout: *checkTimeout,
 				Failures:     *failures,
