@@ -205,13 +205,18 @@ func (a *Autoscaler) grow(ctx context.Context, n int) {
 		})
 	}
 	wg.Wait()
+	n = 0
 	a.mu.Lock()
 	for _, r := range started {
 		if r != nil {
 			a.replicas = append(a.replicas, r)
+			n++
 		}
 	}
 	a.mu.Unlock()
+	if n == 0 {
+		return
+	}
 	if err := a.writeFile(); err != nil {
 		a.cfg.Log.Error("write the upstreams file", "err", err)
 		return

@@ -252,8 +252,10 @@ func StartRefapp(ctx context.Context, cfg Refapp) (_ *Target, err error) {
 	_, _ = rand.Read(password)
 	// A just-started backend may answer 5xx for a moment (its store or
 	// cache still connecting): retry within the readiness deadline.
+	client := t.Client()
+	defer client.CloseIdleConnections()
 	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
-		if t.Token, err = signIn(readyCtx, t.Client(), t.BaseURL, LoadUser, hex.EncodeToString(password)); err == nil {
+		if t.Token, err = signIn(readyCtx, client, t.BaseURL, LoadUser, hex.EncodeToString(password)); err == nil {
 			return t, nil
 		}
 		select {
