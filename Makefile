@@ -4,7 +4,7 @@ BIN     ?= bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build test test-edge test-race test-servers test-interrupts tools demo lint vulncheck bench bench-vegeta bench-peers bench-memory bench-refapp fuzz clean kube-tools test-k8s
+.PHONY: all build gameday test test-edge test-race test-servers test-interrupts tools demo lint vulncheck bench bench-vegeta bench-peers bench-memory bench-refapp fuzz clean kube-tools test-k8s
 
 all: build
 
@@ -100,6 +100,13 @@ test-k8s: kube-tools
 ## demo: build, then run the quickstart game day against the local reference backend
 demo: build
 	$(BIN)/gameday run scenarios/quickstart.yaml
+
+## gameday: play every bundled game day at full length (about 10 minutes), each run directory and its reports under runs/; exit 1 if any failed
+gameday: build
+	@failed=""; for s in $$($(BIN)/gameday list | cut -d' ' -f1); do \
+		$(BIN)/gameday run -q $$s --out runs || failed="$$failed $$s"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "game days that failed:$$failed"; exit 1; fi; echo "every bundled game day passed"
 
 # Tools built from the module proxy, cached outside the repository, one file
 # per version so that a version bump installs anew.

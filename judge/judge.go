@@ -68,7 +68,11 @@ func Judge(ctx context.Context, dir string, opts ...JudgeOption) (*reports.Repor
 	if err != nil {
 		return nil, fmt.Errorf("judge %s: %w", dir, err)
 	}
-	s, err := scenarios.LoadBytes(path, raw)
+	scale, err := rundir.ReadTimeScale(dir)
+	if err != nil {
+		return nil, fmt.Errorf("judge %s: %w", dir, err)
+	}
+	s, err := scenarios.LoadBytes(path, raw, scenarios.WithTimeScale(scale))
 	if err != nil {
 		return nil, err
 	}
@@ -378,8 +382,9 @@ func readResults(dir string, s *scenarios.Scenario, tl slo.Timeline, each func(s
 			}
 			if outcome == load.OutcomeDropped {
 				// Due but never sent, every worker busy: not a request, so
-				// in no SLI of requests (a dropped_ratio SLI would read it).
+				// in no SLI of requests but dropped_ratio.
 				a.sum.Dropped++
+				each(slo.Request{Stream: stream, Route: route, Start: r.Timestamp, Dropped: true})
 				return nil
 			}
 			ok := outcome == load.OutcomeSuccess

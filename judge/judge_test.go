@@ -3,6 +3,10 @@ package judge
 import (
 	"bytes"
 	"context"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +14,7 @@ import (
 
 	"github.com/gameday/gameday/load"
 	"github.com/gameday/gameday/reports"
+	"github.com/gameday/gameday/rundir"
 )
 
 // A stored run whose requests all fail for exactly the first 5 s of each
@@ -104,14 +109,34 @@ func TestJudgeCountsDroppedApart(t *testing.T) {
 			*r = vegeta.Result{Attack: r.Attack, Timestamp: r.Timestamp, Error: load.ErrDropped.Error() + ": every worker busy"}
 		}
 	})
+	// dropped_ratio reads them: 6000 of 60000 hits due, 10 %; per step too.
+	withDropped := strings.Replace(benchScenario, "  rto:\n", `    - {name: dropped-10, client: {sli: dropped_ratio}, objective: "<= 10%"}
+    - {name: dropped-5, client: {sli: dropped_ratio}, objective: "<= 5%", mode: always, step: 10s}
+  rto:
+`, 1)
+	if err := os.WriteFile(filepath.Join(dir, rundir.FileScenario), []byte(withDropped), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	rep, err := Judge(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range rep.Checks {
-		if !c.Passed {
+		switch {
+		case c.Name == "dropped-5":
+			if c.Passed || math.Abs(c.Measured-0.1) > 1e-9 {
+				t.Errorf("%s: passed %v, measured %v; want failed at 0.1", c.Name, c.Passed, c.Measured)
+			}
+		case c.Name == "dropped-10":
+			if !c.Passed || math.Abs(c.Measured-0.1) > 1e-9 {
+				t.Errorf("%s: passed %v, measured %v; want passed at 0.1", c.Name, c.Passed, c.Measured)
+			}
+		case !c.Passed:
 			t.Errorf("%s: passed %v, %s; want passed: a dropped hit is no failed request", c.Name, c.Passed, c.Detail)
 		}
+	}
+	if len(rep.Checks) != 4 {
+		t.Errorf("%d checks; want 4", len(rep.Checks))
 	}
 	if s := rep.Load[0]; s.Dropped != 6000 || s.Requests != 54000 || s.SuccessRatio != 1 || s.Codes["0"] != 0 {
 		t.Errorf("summary: %d dropped, %d requests, success ratio %v, codes %v; want 6000, 54000, 1 and no code 0", s.Dropped, s.Requests, s.SuccessRatio, s.Codes)

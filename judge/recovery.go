@@ -97,7 +97,7 @@ func recoveryCondition(spec scenarios.RTO) slo.RecoveryCondition {
 
 // add counts one request of the run.
 func (j *rtoJudge) add(r slo.Request) {
-	if j.buckets != nil {
+	if j.buckets != nil && !r.Dropped { // never sent: not the target's
 		j.buckets.Add(r)
 	}
 }

@@ -161,8 +161,11 @@ func TestRunSlowTargetBoundedAndDropped(t *testing.T) {
 				if peak <= bound(capped) {
 					t.Errorf("goroutine peak = %d with %d workers; want above the bound of %d workers (%d): the bound would not see a missing cap", peak, tt.maxWorkers, capped, bound(capped))
 				}
-				if sum.Dropped != 0 {
-					t.Errorf("Run() dropped %d with %d workers; want 0", sum.Dropped, tt.maxWorkers)
+				// Enough workers: nothing dropped but what a stall of this
+				// machine longer than MaxLateness costs (seen under a load
+				// average of 10 on 2 cores: 3 of 400).
+				if sum.Dropped > due/50 {
+					t.Errorf("Run() dropped %d with %d workers; want at most %d (2 %%)", sum.Dropped, tt.maxWorkers, due/50)
 				}
 			}
 			if rc := sum.Routes["slow"]; rc.Dropped != sum.Dropped || rc.Requests != sum.Requests {

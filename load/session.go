@@ -278,7 +278,7 @@ func (ss *Sessions) send(ctx context.Context, t *targeter, step string, i int, e
 	d := Data{Base: t.tf.base, Seq: seq, ID: t.id(seq), Token: t.tf.token, RunID: t.tf.runID, urls: t.tf.urls, rnd: seedFor(t.tf.seed, seq),
 		User: &User{Index: i, Name: ss.users[i].name}}
 	var tgt vegeta.Target
-	if err := t.renderData(&tgt, &d); err != nil {
+	if err := t.renderData(&tgt, &d, 0); err != nil {
 		return "", fmt.Errorf("session %q: user %d: %s: %w", ss.name, i, step, err)
 	}
 	fail := &SetupError{Session: ss.name, User: i, Step: step, Method: tgt.Method, URL: tgt.URL}

@@ -20,8 +20,9 @@ import (
 
 // field is one request text: static, or a template executed per request.
 type field struct {
-	text string             // the value when tmpl is nil
-	tmpl *template.Template // nil: static
+	text  string             // the value when tmpl is nil
+	tmpl  *template.Template // nil: static
+	parts []part             // tmpl without text/template when not nil (see fastParts)
 }
 
 func newField(name, text string, funcs template.FuncMap) (field, error) {
@@ -33,7 +34,18 @@ func newField(name, text string, funcs template.FuncMap) (field, error) {
 		return field{}, fmt.Errorf("parse %s template: %w", name, err)
 	}
 	passRoot(t)
-	return field{tmpl: t}, nil
+	return field{tmpl: t, parts: fastParts(t)}, nil
+}
+
+// execute appends the value of templated f for d to buf.
+func (f *field) execute(buf *bytes.Buffer, d *Data) error {
+	if f.parts != nil && appendParts(buf, f.parts, d) {
+		return nil
+	}
+	if err := f.tmpl.Execute(buf, d); err != nil {
+		return fmt.Errorf("render %s: %w", f.tmpl.Name(), err)
+	}
+	return nil
 }
 
 // render returns f's value for d, using buf as scratch space.
@@ -42,8 +54,8 @@ func (f *field) render(buf *bytes.Buffer, d *Data) (string, error) {
 		return f.text, nil
 	}
 	buf.Reset()
-	if err := f.tmpl.Execute(buf, d); err != nil {
-		return "", fmt.Errorf("render %s: %w", f.tmpl.Name(), err)
+	if err := f.execute(buf, d); err != nil {
+		return "", err
 	}
 	return buf.String(), nil
 }
@@ -208,39 +220,36 @@ func (t *targeter) renderID(tgt *vegeta.Target, seq uint64, id string) error {
 		}
 		d.User, login = ss.user(i)
 	}
-	if err := t.renderData(tgt, &d); err != nil {
-		return err
-	}
-	if tf.sess != nil {
-		buf := t.bufs.Get().(*bytes.Buffer)
-		defer t.bufs.Put(buf)
-		buf.Reset()
-		buf.WriteString(tgt.URL)
-		buf.Write(appendUserFragment(buf.AvailableBuffer(), d.User.Index, login))
-		tgt.URL = buf.String()
-	}
-	return nil
+	return t.renderData(tgt, &d, login)
 }
 
-// renderData fills tgt from d.
-func (t *targeter) renderData(tgt *vegeta.Target, d *Data) error {
+// renderData fills tgt from d; with a session, the URL carries the
+// fragment of d.User at its login count login.
+func (t *targeter) renderData(tgt *vegeta.Target, d *Data, login uint64) error {
 	buf := t.bufs.Get().(*bytes.Buffer)
 	defer t.bufs.Put(buf)
 
 	u := t.url.text // the whole URL when static
-	if t.url.tmpl != nil {
+	if t.url.tmpl != nil || t.tf.sess != nil {
 		buf.Reset()
-		buf.WriteString(t.urlPrefix)
-		if err := t.url.tmpl.Execute(buf, d); err != nil {
-			return fmt.Errorf("render url: %w", err)
+		if t.url.tmpl == nil {
+			buf.WriteString(u)
+		} else {
+			buf.WriteString(t.urlPrefix)
+			if err := t.url.execute(buf, d); err != nil {
+				return err
+			}
+		}
+		if t.tf.sess != nil {
+			buf.Write(appendUserFragment(buf.AvailableBuffer(), d.User.Index, login))
 		}
 		u = buf.String()
 	}
 	*tgt = vegeta.Target{Method: t.method, URL: u, Body: t.staticBody, Header: t.header}
 	if t.body.tmpl != nil {
 		buf.Reset()
-		if err := t.body.tmpl.Execute(buf, d); err != nil {
-			return fmt.Errorf("render body: %w", err)
+		if err := t.body.execute(buf, d); err != nil {
+			return err
 		}
 		tgt.Body = bytes.Clone(buf.Bytes())
 	}

@@ -5,22 +5,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/HdrHistogram/hdrhistogram-go"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/gameday/gameday/slo/latency"
 )
 
 // WindowResolution is the width of a Window's buckets: the trailing
 // window a live check reads is exact to within it.
 const WindowResolution = 100 * time.Millisecond
-
-// Latency bins of a Window's buckets: bin i holds latencies in
-// [latMin·latGrowth^(i-1), latMin·latGrowth^i), bin 0 everything below
-// latMin and the last bin everything above; a quantile is read as its
-// bin's upper bound, at most 5% above the true value.
-const (
-	latMin    = time.Microsecond
-	latGrowth = 1.05
-	latBins   = 380 // latMin·1.05^379 ≈ 107 s: above any request timeout
-)
 
 // Window is a Sink that keeps, for a live check, the results of one stream
 // and route (or all) sent in the trailing span, in buckets of
@@ -29,13 +22,22 @@ const (
 //
 //	ring of ⌈span/100ms⌉+1 buckets, reused as time goes on
 //	┌─────┬─────┬─────┬─────┬─────┐
-//	│ t-4 │ t-3 │ t-2 │ t-1 │  t  │  each: requests, successes, latency bins
-//	└─────┴─────┴─────┴─────┴─────┘
+//	│ t-4 │ t-3 │ t-2 │ t-1 │  t  │  each: requests, successes, dropped hits,
+//	└─────┴─────┴─────┴─────┴─────┘  an HDR histogram of the successes' latencies
 //
-// Its memory is bounded by the span, never by the rate. Canceled results
-// (OutcomeCanceled) and records of dropped hits (OutcomeDropped) are not
-// counted: they are gameday's, not the target's. Results that started before the ring's oldest bucket are
-// dropped. Record and Stats are safe for concurrent use.
+// The latencies are kept as the client SLIs judge them (package latency:
+// HDR histograms at latency.Digits), each bucket's in a sparse
+// hdrhistogram.PackedHistogram that grows with the distinct latencies of
+// its 100 ms, at most one entry per 1/1024 of a doubling, and is reused
+// when its bucket is; Stats merges the buckets of a span exactly, and
+// WindowStats merge across windows (streams) exactly too. So the memory of
+// a Window is bounded by its span, never by the rate.
+//
+// Canceled results (OutcomeCanceled) and records of dropped hits
+// (OutcomeDropped) are not counted as requests: they are gameday's, not
+// the target's; a Window is a DropSink and counts the hits Run dropped,
+// by their due time. Results that started before the ring's oldest bucket
+// are not counted. Record, Drop and Stats are safe for concurrent use.
 type Window struct {
 	stream, route string // "": any
 
@@ -48,10 +50,11 @@ type windowBucket struct {
 	slot      int64 // start / WindowResolution since the Unix epoch
 	requests  uint64
 	successes uint64
-	lat       [latBins]uint32 // successes by latency
+	dropped   uint64
+	lat       *hdrhistogram.PackedHistogram // successes' latencies; nil until the first
 }
 
-var _ Sink = (*Window)(nil)
+var _ DropSink = (*Window)(nil)
 
 // NewWindow returns a Window keeping span of the results of stream and
 // route ("" for any).
@@ -69,30 +72,61 @@ func (w *Window) Record(stream, route string, r *vegeta.Result) {
 	if o == OutcomeCanceled || o == OutcomeDropped {
 		return
 	}
-	slot := r.Timestamp.UnixNano() / int64(WindowResolution)
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	b := &w.buckets[int(slot%int64(len(w.buckets)))]
-	switch {
-	case b.slot == slot:
-	case b.slot < slot: // a newer slot reuses the bucket
-		*b = windowBucket{slot: slot}
-	default: // older than the ring
+	b := w.bucket(r.Timestamp)
+	if b == nil {
 		return
 	}
 	b.requests++
 	if o == OutcomeSuccess {
 		b.successes++
-		b.lat[latBin(r.Latency)]++
+		if b.lat == nil {
+			b.lat = latency.NewPacked()
+		}
+		// In range (clamped): RecordValue cannot fail.
+		_ = b.lat.RecordValue(latency.Value(r.Latency))
 	}
 }
 
-// WindowStats are the results of a Window sent in a span.
+// Drop counts a hit Run dropped in the bucket of its due time.
+func (w *Window) Drop(stream, route string, due time.Time) {
+	if (w.stream != "" && stream != w.stream) || (w.route != "" && route != w.route) {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if b := w.bucket(due); b != nil {
+		b.dropped++
+	}
+}
+
+// bucket returns the bucket of instant t, emptied when it held an older
+// slot; nil when t is older than the ring. w.mu must be held.
+func (w *Window) bucket(t time.Time) *windowBucket {
+	slot := t.UnixNano() / int64(WindowResolution)
+	b := &w.buckets[int(slot%int64(len(w.buckets)))]
+	switch {
+	case b.slot == slot:
+	case b.slot < slot: // a newer slot reuses the bucket and its histogram
+		lat := b.lat
+		if lat != nil {
+			lat.Reset()
+		}
+		*b = windowBucket{slot: slot, lat: lat}
+	default: // older than the ring
+		return nil
+	}
+	return b
+}
+
+// WindowStats are the results of a Window sent in a span (and the hits
+// dropped that were due in it).
 type WindowStats struct {
-	Requests, Successes uint64
+	Requests, Successes, Dropped uint64
 	// Span is the length the stats cover, for throughput.
 	Span time.Duration
-	lat  [latBins]uint64
+	lat  *latency.Set // nil without successes
 }
 
 // Stats returns the results sent in [from, to), to within
@@ -105,16 +139,43 @@ func (w *Window) Stats(from, to time.Time) WindowStats {
 	defer w.mu.Unlock()
 	for i := range w.buckets {
 		b := &w.buckets[i]
-		if b.slot < lo || b.slot >= hi || b.requests == 0 {
+		if b.slot < lo || b.slot >= hi {
 			continue
 		}
 		st.Requests += b.requests
 		st.Successes += b.successes
-		for j, c := range b.lat {
-			st.lat[j] += uint64(c)
+		st.Dropped += b.dropped
+		if b.successes > 0 {
+			if st.lat == nil {
+				st.lat = latency.New()
+			}
+			st.lat.AddPacked(b.lat)
 		}
 	}
 	return st
+}
+
+// Merge adds o's results to s: the stats of two windows (two streams, two
+// routes) over the same span; latencies merge exactly. Span stays s's.
+func (s *WindowStats) Merge(o WindowStats) {
+	s.Requests += o.Requests
+	s.Successes += o.Successes
+	s.Dropped += o.Dropped
+	if o.lat != nil {
+		if s.lat == nil {
+			s.lat = latency.New()
+		}
+		s.lat.Merge(o.lat)
+	}
+}
+
+// DroppedRatio is dropped / (requests + dropped): the share of the hits
+// due that gameday could not send; NaN when nothing was due.
+func (s WindowStats) DroppedRatio() float64 {
+	if s.Requests+s.Dropped == 0 {
+		return math.NaN()
+	}
+	return float64(s.Dropped) / float64(s.Requests+s.Dropped)
 }
 
 // SuccessRatio is successes / requests; NaN without requests.
@@ -134,36 +195,13 @@ func (s WindowStats) Throughput() float64 {
 }
 
 // Latency is the q-quantile of the successes' latency by nearest rank, as
-// the upper bound of its bin (at most 5% above the true value); false
-// without successes.
+// the client SLIs judge it (exact or at most 1/1024 above, see
+// latency.Set); false without successes.
 func (s WindowStats) Latency(q float64) (time.Duration, bool) {
-	if s.Successes == 0 {
+	if s.lat == nil || s.lat.Count() == 0 {
 		return 0, false
 	}
-	rank := uint64(math.Ceil(q * float64(s.Successes)))
-	rank = max(1, min(rank, s.Successes))
-	var seen uint64
-	for i, c := range s.lat {
-		seen += c
-		if seen >= rank {
-			return latUpper(i), true
-		}
-	}
-	return latUpper(latBins - 1), true
-}
-
-// latBin is the bin of latency d.
-func latBin(d time.Duration) int {
-	if d < latMin {
-		return 0
-	}
-	i := int(math.Log(float64(d)/float64(latMin))/math.Log(latGrowth)) + 1
-	return min(i, latBins-1)
-}
-
-// latUpper is the upper bound of bin i.
-func latUpper(i int) time.Duration {
-	return time.Duration(float64(latMin) * math.Pow(latGrowth, float64(i)))
+	return s.lat.Quantile(q), true
 }
 
 // ceilDiv is ⌈a/b⌉ for b > 0.

@@ -46,12 +46,12 @@ func TestWindow(t *testing.T) {
 	if got, want := st.Throughput(), 9.0; math.Abs(got-want) > 1e-9 {
 		t.Errorf("Throughput() = %g; want %g over %s", got, want, st.Span)
 	}
-	// p50 of 10..90 ms is 50 ms; read as its bin's upper bound, within 5%.
-	if got, ok := st.Latency(0.5); !ok || got < 50*time.Millisecond || got > 52500*time.Microsecond {
-		t.Errorf("Latency(0.5) = %s, %t; want 50ms to 52.5ms", got, ok)
+	// p50 of 10..90 ms is 50 ms, exact or at most 1/1024 above.
+	if got, ok := st.Latency(0.5); !ok || got < 50*time.Millisecond || got > 50*time.Millisecond+50*time.Millisecond/1024 {
+		t.Errorf("Latency(0.5) = %s, %t; want 50ms to 50.05ms", got, ok)
 	}
-	if got, ok := st.Latency(1); !ok || got < 90*time.Millisecond || got > 94500*time.Microsecond {
-		t.Errorf("Latency(1) = %s, %t; want 90ms to 94.5ms", got, ok)
+	if got, ok := st.Latency(1); !ok || got < 90*time.Millisecond || got > 90*time.Millisecond+90*time.Millisecond/1024 {
+		t.Errorf("Latency(1) = %s, %t; want 90ms to 90.09ms", got, ok)
 	}
 	empty := w.Stats(ms(5000), ms(6000))
 	if _, ok := empty.Latency(0.99); ok || !math.IsNaN(empty.SuccessRatio()) {
@@ -70,15 +70,6 @@ func TestWindow(t *testing.T) {
 	}
 }
 
-func TestLatBin(t *testing.T) {
-	for _, d := range []time.Duration{0, time.Microsecond, 999 * time.Microsecond, time.Millisecond, 300 * time.Millisecond, 10 * time.Second, time.Hour} {
-		i := latBin(d)
-		if d >= latMin && d < latUpper(latBins-2) && (d >= latUpper(i) || (i > 0 && d < latUpper(i-1))) {
-			t.Errorf("latBin(%s) = %d: [%s, %s); want it to hold %s", d, i, latUpper(i-1), latUpper(i), d)
-		}
-	}
-}
-
 func BenchmarkWindowRecord(b *testing.B) {
 	w := NewWindow(5*time.Second, "", "")
 	r := &vegeta.Result{Code: 200, Latency: 3 * time.Millisecond, Timestamp: time.Now()}
@@ -88,4 +79,56 @@ func BenchmarkWindowRecord(b *testing.B) {
 			w.Record("mobile", "feed", r)
 		}
 	})
+}
+
+// TestWindowDropsAndExactMerge: dropped hits count by their due time; the
+// stats of two windows merged equal those of one window fed both, latency
+// quantiles included (HDR histograms merge exactly); a reused bucket
+// forgets its latencies.
+func TestWindowDropsAndExactMerge(t *testing.T) {
+	t0 := time.Date(2026, 11, 28, 9, 15, 0, 0, time.UTC)
+	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
+	a, b, both := NewWindow(time.Second, "a", ""), NewWindow(time.Second, "b", ""), NewWindow(time.Second, "", "")
+	for i := range 900 {
+		stream := "a"
+		if i%3 == 0 {
+			stream = "b"
+		}
+		r := &vegeta.Result{Timestamp: ms(i), Code: 200, Latency: time.Duration(1+i*i%7919) * 37 * time.Microsecond}
+		for _, w := range []*Window{a, b, both} {
+			w.Record(stream, "r", r)
+		}
+	}
+	for _, w := range []*Window{a, both} {
+		w.Drop("a", "r", ms(950))
+		w.Drop("a", "r", ms(1050)) // after the span asked below, within the ring
+	}
+	st := a.Stats(ms(0), ms(1000))
+	st.Merge(b.Stats(ms(0), ms(1000)))
+	want := both.Stats(ms(0), ms(1000))
+	if st.Requests != 900 || st.Requests != want.Requests || st.Successes != want.Successes || st.Dropped != 1 || want.Dropped != 1 {
+		t.Fatalf("merged %d requests, %d successes, %d dropped; one window %d, %d, %d; want 900, 900, 1",
+			st.Requests, st.Successes, st.Dropped, want.Requests, want.Successes, want.Dropped)
+	}
+	if got, w := st.DroppedRatio(), 1.0/901; math.Abs(got-w) > 1e-12 {
+		t.Errorf("DroppedRatio() = %g; want %g", got, w)
+	}
+	for _, q := range []float64{0.01, 0.5, 0.9, 0.99, 0.999, 1} {
+		got, _ := st.Latency(q)
+		w, _ := want.Latency(q)
+		if got != w {
+			t.Errorf("Latency(%g): merged %s, one window %s; want equal", q, got, w)
+		}
+	}
+	// A result at 1.1 s reuses the bucket of [0, 100ms): its 100 results
+	// and their latencies are gone.
+	both.Record("a", "r", &vegeta.Result{Timestamp: ms(1100), Code: 200, Latency: time.Second})
+	if st := both.Stats(ms(0), ms(100)); st.Requests != 0 {
+		t.Errorf("after reuse: %d requests in [0, 100ms); want 0", st.Requests)
+	}
+	if st := both.Stats(ms(1100), ms(1200)); st.Successes != 1 {
+		t.Errorf("after reuse: %d successes in [1.1s, 1.2s); want 1", st.Successes)
+	} else if p, _ := st.Latency(0.01); p < time.Second {
+		t.Errorf("after reuse: min latency %s in the reused bucket; want the new result's 1s", p)
+	}
 }

@@ -48,6 +48,13 @@ func (r *runner) buildAborts() []*abortCondition {
 func (c *abortCondition) measure(ctx context.Context, q metrics.Querier, now time.Time) (v float64, text string, ok bool, err error) {
 	if c.window != nil {
 		st := c.window.Stats(now.Add(-c.spec.Window), now)
+		if st.Requests+st.Dropped == 0 {
+			return 0, "", false, nil
+		}
+		if c.spec.Client.SLI == scenarios.SLIDroppedRatio {
+			v = st.DroppedRatio()
+			return v, strconv.FormatFloat(v, 'f', 4, 64), true, nil
+		}
 		if st.Requests == 0 {
 			return 0, "", false, nil
 		}

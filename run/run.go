@@ -48,19 +48,25 @@ const (
 type Option func(*options)
 
 type options struct {
-	outDir   string
-	progress func(rundir.Event)
-	logger   *slog.Logger
-	teardown time.Duration
-	refapp   string
-	guard    []string
-	env      scenarios.Environment
+	outDir    string
+	progress  func(rundir.Event)
+	logger    *slog.Logger
+	teardown  time.Duration
+	timeScale float64 // 0: 1
+	refapp    string
+	guard     []string
+	env       scenarios.Environment
 }
 
 // WithEnvironment is where the env and file values of the scenario's
 // templates are read, when the scenario was loaded without them (see
 // scenarios.WithEnvironment); without either, such values are missing.
 func WithEnvironment(env scenarios.Environment) Option { return func(o *options) { o.env = env } }
+
+// WithTimeScale records that the scenario was loaded with
+// scenarios.WithTimeScale(f), so that the run directory is judged again
+// at the same scale.
+func WithTimeScale(f float64) Option { return func(o *options) { o.timeScale = f } }
 
 // WithOutDir sets the folder in which the run directory is created.
 func WithOutDir(dir string) Option { return func(o *options) { o.outDir = dir } }
@@ -131,6 +137,11 @@ func Run(ctx context.Context, s *scenarios.Scenario, raw []byte, opts ...Option)
 	}
 	if err := os.WriteFile(filepath.Join(dir, rundir.FileScenario), raw, 0o644); err != nil {
 		return nil, &AbortedError{Reason: "write scenario", Err: err}
+	}
+	if o.timeScale != 0 {
+		if err := rundir.WriteTimeScale(dir, o.timeScale); err != nil {
+			return nil, &AbortedError{Reason: "write scenario", Err: err}
+		}
 	}
 	redact := newRedactor(vals.Secrets())
 	events, err := createEventLog(filepath.Join(dir, rundir.FileEvents), o.progress, redact)

@@ -32,7 +32,15 @@ func (w *warmupRecorder) Record(stream, route string, r *vegeta.Result) {
 	if o == load.OutcomeCanceled {
 		return
 	}
-	req := slo.Request{Stream: stream, Route: route, Start: r.Timestamp, Latency: r.Latency, OK: o == load.OutcomeSuccess}
+	w.keep(slo.Request{Stream: stream, Route: route, Start: r.Timestamp, Latency: r.Latency, OK: o == load.OutcomeSuccess})
+}
+
+// Drop keeps a hit gameday dropped, for a dropped_ratio SLI.
+func (w *warmupRecorder) Drop(stream, route string, due time.Time) {
+	w.keep(slo.Request{Stream: stream, Route: route, Start: due, Dropped: true})
+}
+
+func (w *warmupRecorder) keep(req slo.Request) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if !w.done {

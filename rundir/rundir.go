@@ -7,9 +7,14 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -26,10 +31,14 @@ const (
 	DirData     = "data" // the durable state of the target's processes
 	// FilePromQL records what the target's own Prometheus answered the
 	// checks when the run was judged, one JSON object a line.
-	FilePromQL   = "promql.jsonl"
-	FileProbe    = "probe.jsonl" // the write probe's log, one JSON object a line; see ProbeLog
-	FileReport   = "report.json"
-	FileMarkdown = "report.md"
+	FilePromQL = "promql.jsonl"
+	FileProbe  = "probe.jsonl" // the write probe's log, one JSON object a line; see ProbeLog
+	FileReport = "report.json"
+	// FileTimeScale holds the time scale the scenario was played at (see
+	// scenarios.WithTimeScale), as a decimal number and a newline; absent:
+	// 1.
+	FileTimeScale = "time-scale"
+	FileMarkdown  = "report.md"
 )
 
 // NewRunID returns a run id: the UTC start time to the second and six
@@ -91,4 +100,34 @@ func cutTornTail(f *os.File, size int64) error {
 	}
 	_, err := f.Seek(end, io.SeekStart)
 	return err
+}
+
+// WriteTimeScale records in dir the time scale f a run plays its scenario
+// at; nothing for 1.
+func WriteTimeScale(dir string, f float64) error {
+	if f == 1 {
+		return nil
+	}
+	err := os.WriteFile(filepath.Join(dir, FileTimeScale), []byte(strconv.FormatFloat(f, 'g', -1, 64)+"\n"), 0o644)
+	if err != nil {
+		return fmt.Errorf("write time scale: %w", err)
+	}
+	return nil
+}
+
+// ReadTimeScale returns the time scale a run in dir played its scenario
+// at: 1 when none is recorded.
+func ReadTimeScale(dir string) (float64, error) {
+	b, err := os.ReadFile(filepath.Join(dir, FileTimeScale))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 1, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read time scale: %w", err)
+	}
+	f, err := strconv.ParseFloat(strings.TrimSpace(string(b)), 64)
+	if err != nil || f <= 0 {
+		return 0, fmt.Errorf("read time scale: %s holds %q, not a positive number", FileTimeScale, b)
+	}
+	return f, nil
 }

@@ -33,9 +33,9 @@ func TestDecodeErrors(t *testing.T) {
 		{"second empty document", base + "---\n", []string{"f.yaml:6:1: a scenario file holds one document"}},
 		{"syntax error in the second document", base + "---\n[\n", []string{"f.yaml:8:1: invalid YAML: did not find expected node content before the end of the file"}},
 		{"unknown top-level key", base + "fault: []\n", []string{
-			`f.yaml:6:1: fault: unknown field "fault" (known: apiVersion, kind, name, description, target, metrics, sessions, load, faults, probes, checks)`}},
+			`f.yaml:6:1: fault: unknown field "fault" (known: apiVersion, kind, name, description, proves, runbook, target, metrics, sessions, load, faults, probes, checks)`}},
 		{"File is not a key", base + "File: x\n", []string{
-			`f.yaml:6:1: File: unknown field "File" (known: apiVersion, kind, name, description, target, metrics, sessions, load, faults, probes, checks)`}},
+			`f.yaml:6:1: File: unknown field "File" (known: apiVersion, kind, name, description, proves, runbook, target, metrics, sessions, load, faults, probes, checks)`}},
 		{"list key", base + "[a]: 1\n", []string{"f.yaml:6:1: a key must be a string, got a list"}},
 		{"int overflow", base + "target: {local: {apiReplicas: 99999999999999999999}}\n", []string{
 			"f.yaml:6:31: target.local.apiReplicas: expected an integer, got 99999999999999999999"}},
@@ -52,7 +52,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"bad merge", base + "metrics: {<<: 1}\n", []string{
 			"f.yaml:6:15: metrics: a merge key (<<) takes a map or a list of maps, got 1"}},
 		{"problems in merged maps", base + "x: &m {bogus: 1}\n", []string{
-			`f.yaml:6:1: x: unknown field "x" (known: apiVersion, kind, name, description, target, metrics, sessions, load, faults, probes, checks)`}},
+			`f.yaml:6:1: x: unknown field "x" (known: apiVersion, kind, name, description, proves, runbook, target, metrics, sessions, load, faults, probes, checks)`}},
 		{"aliases are expanded", base + "metrics: &m {scrapeInterval: 1s}\nchecks: *m\n", []string{
 			`f.yaml:6:14: checks.scrapeInterval: unknown field "scrapeInterval" (known: slos, rto, rpo, abort)`}},
 		{"every problem at once", base + "faults:\n  - {name: a, at: 5, network: {latncy: 1s}}\n  - {name: b, at: 1s, process: [x]}\n", []string{

@@ -100,6 +100,9 @@ func SetDefaults(s *Scenario) {
 		if absent(p+"tokenTTL", t.TokenTTL == 0) {
 			t.TokenTTL = DefaultTokenTTL
 		}
+		if absent(p+"gatewayRateLimit", t.GatewayRateLimit == 0) {
+			t.GatewayRateLimit = LocalGatewayRateLimit
+		}
 		if absent(p+"storeReplicas", t.StoreReplicas == 0) {
 			t.StoreReplicas = DefaultStoreReplicas
 		}

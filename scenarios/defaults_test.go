@@ -44,7 +44,7 @@ checks:
 			t.Errorf("after SetDefaults, %s = %v; want %v", what, got, want)
 		}
 	}
-	check("target.local", *s.Target.Local, LocalTarget{APIReplicas: DefaultAPIReplicas, StoreReplicas: DefaultStoreReplicas, Replication: DefaultReplication, RestartDelay: DefaultRestartDelay, TokenTTL: DefaultTokenTTL})
+	check("target.local", *s.Target.Local, LocalTarget{APIReplicas: DefaultAPIReplicas, StoreReplicas: DefaultStoreReplicas, Replication: DefaultReplication, RestartDelay: DefaultRestartDelay, TokenTTL: DefaultTokenTTL, GatewayRateLimit: LocalGatewayRateLimit})
 	check("metrics.scrapeInterval", s.Metrics.ScrapeInterval, 2*time.Second) // set: kept
 	st := s.Load[0]
 	check("load[0].timeout", st.Timeout, DefaultStreamTimeout)

@@ -32,7 +32,8 @@ func Load(path string, opts ...LoadOption) (*Scenario, error) {
 type LoadOption func(*loadOptions)
 
 type loadOptions struct {
-	env *Environment
+	env       *Environment
+	timeScale float64 // 0: 1
 }
 
 // WithEnvironment resolves the env and file values of the scenario's
@@ -55,6 +56,7 @@ func LoadBytes(file string, data []byte, opts ...LoadOption) (*Scenario, error) 
 		return nil, errorOf(d.problems)
 	}
 	SetDefaults(s)
+	s.scaleTimeline(o.timeScale)
 	vals, err := validate(s, o.env)
 	if len(d.problems) == 0 {
 		if err != nil {

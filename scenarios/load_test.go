@@ -44,7 +44,7 @@ func TestOpen(t *testing.T) {
 		{"quickstart.yaml", "quickstart", "quickstart.yaml", ""}, // the test runs beside the file
 		{own, "minimal", own, ""},                                // a file wins over a bundled name
 		{"testdata/brief.good.yaml", "quickstart", "testdata/brief.good.yaml", ""},
-		{"no-such-game-day", "", "", "no-such-game-day: no such file, nor a bundled scenario (bundled: quickstart"},
+		{"no-such-game-day", "", "", "no-such-game-day: no such file, nor a bundled scenario (bundled: api-replica-loss, "},
 		{"../scenarios/quickstart", "", "", "nor a bundled scenario"},
 	}
 	for _, tt := range tests {

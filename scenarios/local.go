@@ -16,6 +16,9 @@ const LocalBinary = "refapp"
 // and only a scenario that overloads on purpose meets it.
 const LocalGatewayRateLimit = 5000
 
+// MaxGatewayRateLimit bounds LocalTarget.GatewayRateLimit.
+const MaxGatewayRateLimit = 1_000_000
+
 // The files and port of a LocalTarget with TLS: the gateway's certificate
 // and key, which the local target writes into the target's folder
 // (SharedDir) before it starts the processes, and the gateway's port for
@@ -107,7 +110,7 @@ func (t LocalTarget) Processes() *ProcessesTarget {
 	gatewayArgs := func(edge, apis string) []string {
 		return []string{
 			`--upstreams={{links "` + edge + `" | urls | join ","}}`, `--upstream-names={{instances "` + apis + `" | join ","}}`,
-			"--rate-limit=" + strconv.Itoa(LocalGatewayRateLimit), "--rate-burst=" + strconv.Itoa(2*LocalGatewayRateLimit),
+			"--rate-limit=" + strconv.Itoa(cmp.Or(t.GatewayRateLimit, LocalGatewayRateLimit)), "--rate-burst=" + strconv.Itoa(2*cmp.Or(t.GatewayRateLimit, LocalGatewayRateLimit)),
 		}
 	}
 	apiArgs := []string{

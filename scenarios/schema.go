@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
+	"strings"
 )
 
 // The patterns of the string-encoded values, as JSON Schema regular
@@ -103,6 +105,29 @@ func requiredFields() map[reflect.Type][]string {
 	}
 }
 
+// headerNamePattern is an HTTP header name: an RFC 9110 token.
+const headerNamePattern = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
+
+// fieldBounds are the bounds of numbers and the forms of strings that the
+// schema can say, by "Type.key": validation checks the same, and more.
+func fieldBounds() map[string]map[string]any {
+	count := func(lo, hi int) map[string]any { return map[string]any{"minimum": lo, "maximum": hi} }
+	quantile := map[string]any{"exclusiveMinimum": 0, "maximum": 1}
+	httpURL := map[string]any{"pattern": "^(https?://|\\{\\{)"} // or a template that makes one
+	return map[string]map[string]any{
+		"LocalTarget.apiReplicas":      count(1, MaxAPIReplicas),
+		"LocalTarget.storeReplicas":    count(1, MaxStoreReplicas),
+		"LocalTarget.gatewayRateLimit": count(1, MaxGatewayRateLimit),
+		"LocalTarget.regions":          count(0, 2), // 0, absent: one region
+		"LocalAutoscale.maxReplicas":   count(1, MaxAPIReplicas),
+		"Session.users":                count(1, MaxSessionUsers),
+		"ClientSLI.quantile":           quantile,
+		"Recovery.quantile":            quantile,
+		"ExternalTarget.baseURL":       httpURL,
+		"KubernetesTarget.baseURL":     httpURL,
+	}
+}
+
 // schema returns the schema of a value of type t at the yaml key key.
 func (g *schemaGen) schema(t reflect.Type, key string) map[string]any {
 	switch t {
@@ -134,6 +159,9 @@ func (g *schemaGen) schema(t reflect.Type, key string) map[string]any {
 		if key == "selector" {
 			m["minProperties"] = 1
 		}
+		if key == "header" {
+			m["propertyNames"] = map[string]any{"pattern": headerNamePattern}
+		}
 		return m
 	case reflect.String:
 		if key == "method" {
@@ -159,9 +187,20 @@ func (g *schemaGen) object(t reflect.Type) map[string]any {
 	props := map[string]any{}
 	g.defs[t.Name()] = map[string]any{} // placeholder against recursion
 	for _, f := range yamlFields(t) {
-		props[f.name] = g.schema(t.FieldByIndex(f.index).Type, f.name)
+		prop := g.schema(t.FieldByIndex(f.index).Type, f.name)
+		maps.Copy(prop, fieldBounds()[t.Name()+"."+f.name])
+		if doc := userDoc(fieldDoc(t, f.index), t.FieldByIndex(f.index).Name); doc != "" {
+			if d, ok := prop["description"].(string); ok {
+				doc += " (" + d + ")"
+			}
+			prop["description"] = doc
+		}
+		props[f.name] = prop
 	}
 	def := map[string]any{"type": "object", "additionalProperties": false, "properties": props}
+	if doc := fieldDocs[t.Name()]; doc != "" {
+		def["description"] = doc
+	}
 	if req := requiredFields()[t]; req != nil {
 		def["required"] = req
 	}
@@ -184,10 +223,38 @@ func (g *schemaGen) object(t reflect.Type) map[string]any {
 			map[string]any{"required": []string{"promql", "objective"}},
 		}
 	case reflect.TypeFor[Scenario]():
-		props["apiVersion"] = map[string]any{"const": APIVersion}
-		props["kind"] = map[string]any{"const": KindScenario}
-		props["name"] = map[string]any{"type": "string", "pattern": scenarioName.String(), "maxLength": maxNameLen}
+		props["apiVersion"] = map[string]any{"const": APIVersion, "description": props["apiVersion"].(map[string]any)["description"]}
+		props["kind"] = map[string]any{"const": KindScenario, "description": props["kind"].(map[string]any)["description"]}
+		props["name"] = map[string]any{"type": "string", "pattern": scenarioName.String(), "maxLength": maxNameLen, "description": props["name"].(map[string]any)["description"]}
 	}
 	g.defs[t.Name()] = def
 	return ref
+}
+
+// fieldDoc is the doc comment of the field of t at index (a path through
+// inlined structs), from fieldDocs.
+func fieldDoc(t reflect.Type, index []int) string {
+	owner := t
+	for _, i := range index[:len(index)-1] {
+		owner = owner.Field(i).Type
+		if owner.Kind() == reflect.Pointer {
+			owner = owner.Elem()
+		}
+	}
+	return fieldDocs[owner.Name()+"."+owner.Field(index[len(index)-1]).Name]
+}
+
+// userDoc words a Go doc comment for a scenario's author: "At is the
+// offset ..." becomes "The offset ...".
+func userDoc(doc, goName string) string {
+	rest, ok := strings.CutPrefix(doc, goName+" ")
+	if !ok {
+		return doc
+	}
+	for _, verb := range []string{"is ", "are "} {
+		if r, ok := strings.CutPrefix(rest, verb); ok && r != "" {
+			return strings.ToUpper(r[:1]) + r[1:]
+		}
+	}
+	return doc
 }

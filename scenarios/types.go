@@ -24,18 +24,37 @@ const KindScenario = "Scenario"
 // Scenario is one game day: a target, the load sent to it, the faults injected
 // on a timeline and the checks that judge the run.
 type Scenario struct {
-	APIVersion  string  `yaml:"apiVersion" json:"apiVersion"`
-	Kind        string  `yaml:"kind" json:"kind"`
-	Name        string  `yaml:"name" json:"name"` // [a-z0-9][a-z0-9-]*, at most 63 characters
-	Description string  `yaml:"description,omitempty" json:"description,omitempty"`
-	Target      Target  `yaml:"target" json:"target"`
-	Metrics     Metrics `yaml:"metrics" json:"metrics"`
+	// APIVersion is the version of the format: gameday/v1.
+	APIVersion string `yaml:"apiVersion" json:"apiVersion"`
+	// Kind is Scenario.
+	Kind string `yaml:"kind" json:"kind"`
+	// Name names the game day and its run directories: [a-z0-9][a-z0-9-]*,
+	// at most 63 characters.
+	Name string `yaml:"name" json:"name"`
+	// Description says what the game day does, for the reports.
+	Description string `yaml:"description,omitempty" json:"description,omitempty"`
+	// Proves says what a passing run shows about the system, in a sentence
+	// or two, for the reports and gameday list.
+	Proves string `yaml:"proves,omitempty" json:"proves,omitempty"`
+	// Runbook is a note for the game day's facilitator: what to watch,
+	// what to say, what to do if it goes wrong.
+	Runbook string `yaml:"runbook,omitempty" json:"runbook,omitempty"`
+	// Target is the system the game day plays against: exactly one kind.
+	Target Target `yaml:"target" json:"target"`
+	// Metrics configures the collection of Prometheus metrics during the
+	// run.
+	Metrics Metrics `yaml:"metrics" json:"metrics"`
 	// Sessions are virtual users signed in before the load (sessions.go).
 	Sessions []Session `yaml:"sessions,omitempty" json:"sessions,omitempty"`
-	Load     []Stream  `yaml:"load" json:"load"`
-	Faults   []Fault   `yaml:"faults,omitempty" json:"faults,omitempty"`
+	// Load are the streams of requests sent to the target, each with its
+	// profile and mix.
+	Load []Stream `yaml:"load" json:"load"`
+	// Faults are injected on the timeline, each reverted when it ends and
+	// on every exit.
+	Faults []Fault `yaml:"faults,omitempty" json:"faults,omitempty"`
 	// Probes run beside the load: the write probes RPO checks read.
 	Probes Probes `yaml:"probes,omitempty" json:"probes,omitzero"`
+	// Checks judge the run: SLOs, RTO and RPO checks, abort conditions.
 	Checks Checks `yaml:"checks" json:"checks"`
 
 	// File is the path the scenario was read from; it prefixes every error.
@@ -81,6 +100,11 @@ type LocalTarget struct {
 	// user's {{.Token}} and every session's); default DefaultTokenTTL. A
 	// short one plays token expiry: a session re-logs a user on a 401.
 	TokenTTL time.Duration `yaml:"tokenTTL" json:"tokenTTL"`
+	// GatewayRateLimit is the gateway's per-client rate limit, in requests
+	// per second (its burst is twice as many), 1 to MaxGatewayRateLimit;
+	// default LocalGatewayRateLimit, far above a game day's load. A lower
+	// one plays overload: the gateway answers 429 with Retry-After.
+	GatewayRateLimit int `yaml:"gatewayRateLimit" json:"gatewayRateLimit"`
 	// Binary is the refapp executable. Empty: the one beside the gameday
 	// executable, then the one on PATH.
 	Binary string `yaml:"binary,omitempty" json:"binary,omitempty"`
@@ -430,6 +454,12 @@ const (
 	SLISuccessRatio ClientSLIKind = "success_ratio" // successful / all requests, in [0, 1]
 	SLILatency      ClientSLIKind = "latency"       // latency quantile, in seconds
 	SLIThroughput   ClientSLIKind = "throughput"    // successful requests per second
+	// SLIDroppedRatio is the share of the hits due by the load's schedule
+	// that gameday dropped, every worker of the stream being busy: dropped
+	// / (requests + dropped), in [0, 1]. It says the load was not what the
+	// scenario asked for (a target slower than the stream's workers allow
+	// for), so a game day can fail on it rather than pass on less load.
+	SLIDroppedRatio ClientSLIKind = "dropped_ratio"
 )
 
 // Objective is a comparison with a bound, written "<op> <value>": ">= 0.99",

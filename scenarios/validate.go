@@ -42,7 +42,7 @@ var (
 	presets    = []MobilePreset{Mobile3G, MobileEdge, MobileLossy}
 	signals    = []Signal{SignalKill, SignalTerm, SignalInt, SignalStop}
 	victims    = []VictimMode{ModeOne, ModeAll, ModeFixed, ModePercent}
-	sliKinds   = []ClientSLIKind{SLISuccessRatio, SLILatency, SLIThroughput}
+	sliKinds   = []ClientSLIKind{SLISuccessRatio, SLILatency, SLIThroughput, SLIDroppedRatio}
 	phases     = []Phase{PhaseWarmup, PhaseFault, PhaseBetween, PhaseRecovery, PhaseAll}
 	modes      = []Mode{ModeOverall, ModeAlways}
 	ops        = []Op{OpLT, OpLE, OpGT, OpGE}
@@ -287,6 +287,9 @@ func (v *validator) local(t LocalTarget) Declaration {
 		v.add(p+".tokenTTL", "tokenTTL %s is not a whole number of seconds (tokens expire at whole seconds)", formatDuration(t.TokenTTL))
 	}
 	v.tooLong(p+".tokenTTL", "tokenTTL", t.TokenTTL)
+	if t.GatewayRateLimit < 1 || t.GatewayRateLimit > MaxGatewayRateLimit {
+		v.add(p+".gatewayRateLimit", "gatewayRateLimit %d is out of range (want 1 to %d requests per second)", t.GatewayRateLimit, MaxGatewayRateLimit)
+	}
 	if t.Toxiproxy != "" {
 		if why := loopbackHTTP(t.Toxiproxy); why != "" {
 			v.add(p+".toxiproxy", "toxiproxy %q %s (want an http URL on loopback, such as \"http://127.0.0.1:8474\")", t.Toxiproxy, why)

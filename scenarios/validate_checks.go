@@ -266,6 +266,8 @@ func sliBound(c *ClientSLI) bound {
 		return bound{latency, "sli latency"}
 	case SLIThroughput:
 		return bound{throughput, "sli throughput"}
+	case SLIDroppedRatio:
+		return bound{ratio, "sli dropped_ratio"}
 	}
 	return boundPromQL // an unknown sli, reported on its own
 }

@@ -92,7 +92,7 @@ func TestValidate(t *testing.T) {
 		{"slo name duplicate", func(s *Scenario) { s.Checks.SLOs[2].Name = "availability" }, "checks.slos[2].name", `duplicate name "availability" (also checks.slos[0])`},
 		{"slo none", func(s *Scenario) { s.Checks.SLOs[2].PromQL = "" }, "checks.slos[2]", "exactly one of promql, client is required, got none"},
 		{"slo both", func(s *Scenario) { s.Checks.SLOs[0].PromQL = "up" }, "checks.slos[0]", "got both"},
-		{"sli", func(s *Scenario) { s.Checks.SLOs[0].Client.SLI = "errors" }, "checks.slos[0].client.sli", `unknown sli "errors" (want one of success_ratio, latency, throughput)`},
+		{"sli", func(s *Scenario) { s.Checks.SLOs[0].Client.SLI = "errors" }, "checks.slos[0].client.sli", `unknown sli "errors" (want one of success_ratio, latency, throughput, dropped_ratio)`},
 		{"quantile zero", func(s *Scenario) { s.Checks.SLOs[1].Client.Quantile = 0 }, "checks.slos[1].client.quantile", "quantile 0 is out of range"},
 		{"quantile above one", func(s *Scenario) { s.Checks.SLOs[1].Client.Quantile = 99 }, "checks.slos[1].client.quantile", "quantile 99 is out of range"},
 		{"quantile one", func(s *Scenario) { s.Checks.SLOs[1].Client.Quantile = 1; s.Checks.SLOs[1].Name = "" }, "checks.slos[1].name", "required"}, // 1 itself is fine

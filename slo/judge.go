@@ -10,6 +10,7 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/gameday/gameday/scenarios"
+	"github.com/gameday/gameday/slo/latency"
 )
 
 // LatencyDigits is the precision of the latency quantiles of client SLIs, in
@@ -17,11 +18,11 @@ import (
 // bucket that holds the nearest-rank quantile, so it is at least the exact
 // value and above it by less than 1/1024 of it (0.1%). A latency of 312.4ms
 // may read 312.7ms, and an objective "<= 300ms" may fail on an exact 299.8ms.
-const LatencyDigits = 3
+const LatencyDigits = latency.Digits
 
 // MaxTrackedLatency is the longest latency a client SLI tells apart: longer
 // ones count as MaxTrackedLatency (and shorter than zero as zero).
-const MaxTrackedLatency = time.Hour
+const MaxTrackedLatency = latency.MaxTracked
 
 // MaxJudgeSteps bounds the steps of a client SLI in mode always, for the
 // counters of each step are kept until the end: 4 194 304 steps of 1s are 48
@@ -62,8 +63,9 @@ type Judge struct {
 
 // counts are the requests counted in a window or a step.
 type counts struct {
-	total int64 // judged requests: succeeded or failed, not canceled
-	ok    int64 // succeeded
+	total   int64 // judged requests: succeeded or failed, not canceled
+	ok      int64 // succeeded
+	dropped int64 // hits due that gameday dropped: not requests
 }
 
 // NewJudge returns a Judge of spec over the phases of tl that spec names.
@@ -112,13 +114,20 @@ func (j *Judge) Add(r Request) {
 		j.canceled++
 		return
 	}
+	if r.Dropped {
+		j.all.dropped++
+		if j.steps != nil {
+			j.steps[j.firsts[i]+int(r.Start.Sub(j.windows[i].Start)/j.spec.Step)].dropped++
+		}
+		return
+	}
 	j.all.add(r.OK)
 	if j.latency && r.OK {
 		if j.allLat == nil {
-			j.allLat = newLatencyHistogram()
+			j.allLat = latency.NewHistogram()
 		}
 		// The value is in range: RecordValue cannot fail.
-		_ = j.allLat.RecordValue(latencyValue(r.Latency))
+		_ = j.allLat.RecordValue(latency.Value(r.Latency))
 	}
 	if j.steps == nil {
 		return
@@ -127,9 +136,9 @@ func (j *Judge) Add(r Request) {
 	j.steps[k].add(r.OK)
 	if j.latency && r.OK {
 		if j.stepLat[k] == nil {
-			j.stepLat[k] = hdrhistogram.NewPacked(1, int64(MaxTrackedLatency), LatencyDigits)
+			j.stepLat[k] = latency.NewPacked()
 		}
-		_ = j.stepLat[k].RecordValue(latencyValue(r.Latency))
+		_ = j.stepLat[k].RecordValue(latency.Value(r.Latency))
 	}
 }
 
@@ -138,38 +147,6 @@ func (c *counts) add(ok bool) {
 	if ok {
 		c.ok++
 	}
-}
-
-func newLatencyHistogram() *hdrhistogram.Histogram {
-	return hdrhistogram.New(1, int64(MaxTrackedLatency), LatencyDigits)
-}
-
-// latencyValue is d in the histograms' unit, nanoseconds, in their range.
-func latencyValue(d time.Duration) int64 {
-	return int64(max(0, min(d, MaxTrackedLatency)))
-}
-
-// histogram is what a latency quantile needs of an HDR histogram, dense or
-// sparse.
-type histogram interface {
-	TotalCount() int64
-	ValueAtPercentile(percentile float64) int64
-}
-
-var (
-	_ histogram = (*hdrhistogram.Histogram)(nil)
-	_ histogram = (*hdrhistogram.PackedHistogram)(nil)
-)
-
-// histogramQuantile returns the q-quantile of h by the nearest-rank method,
-// as [Quantile] defines it, to the precision of h; NaN-free: h must not be
-// empty.
-func histogramQuantile(h histogram, q float64) time.Duration {
-	n := h.TotalCount()
-	rank := max(1, min(int64(math.Ceil(q*float64(n))), n))
-	// ValueAtPercentile takes the value of rank ⌊p·n + 0.5⌋: p = rank/n
-	// lands on rank exactly, whatever the rounding of p.
-	return time.Duration(h.ValueAtPercentile(100 * float64(rank) / float64(n)))
 }
 
 // Verdict judges the SLO on the requests added so far; query answers PromQL
@@ -232,7 +209,7 @@ func (j *Judge) judgeClient(v *Verdict) {
 				if to.After(w.End) {
 					to = w.End
 				}
-				var h histogram
+				var h latency.Histogram
 				if j.stepLat != nil && j.stepLat[k] != nil {
 					h = j.stepLat[k]
 				}
@@ -261,7 +238,7 @@ func (j *Judge) judgeClient(v *Verdict) {
 	for _, w := range j.windows {
 		total += w.Duration()
 	}
-	var h histogram
+	var h latency.Histogram
 	if j.allLat != nil {
 		h = j.allLat
 	}
@@ -276,7 +253,7 @@ func (j *Judge) judgeClient(v *Verdict) {
 // clientValue computes the SLI from the counts n and the latencies lat (nil
 // when no request succeeded) of the requests sent during a span of length d:
 // NaN when there is nothing to compute it from.
-func clientValue(c scenarios.ClientSLI, n counts, lat histogram, d time.Duration) float64 {
+func clientValue(c scenarios.ClientSLI, n counts, lat latency.Histogram, d time.Duration) float64 {
 	switch c.SLI {
 	case scenarios.SLISuccessRatio:
 		if n.total == 0 {
@@ -294,33 +271,20 @@ func clientValue(c scenarios.ClientSLI, n counts, lat histogram, d time.Duration
 		if lat == nil || lat.TotalCount() == 0 {
 			return math.NaN()
 		}
-		return histogramQuantile(lat, c.Quantile).Seconds()
+		return latency.Quantile(lat, c.Quantile).Seconds()
+	case scenarios.SLIDroppedRatio:
+		if n.total+n.dropped == 0 {
+			return math.NaN()
+		}
+		return float64(n.dropped) / float64(n.total+n.dropped)
 	}
 	return math.NaN()
 }
 
 // Latencies collects latencies for quantiles, in memory that does not grow
-// with their number: an HDR histogram at LatencyDigits significant digits,
-// so a quantile is the exact nearest-rank value or up to 1/1024 above it.
-// The zero value is not usable: use NewLatencies.
-type Latencies struct {
-	h *hdrhistogram.Histogram
-}
+// with their number (see package latency). The zero value is not usable:
+// use NewLatencies.
+type Latencies = latency.Set
 
 // NewLatencies returns an empty Latencies.
-func NewLatencies() *Latencies { return &Latencies{h: newLatencyHistogram()} }
-
-// Add records d; latencies over MaxTrackedLatency count as it.
-func (l *Latencies) Add(d time.Duration) { _ = l.h.RecordValue(latencyValue(d)) }
-
-// Count is how many latencies were added.
-func (l *Latencies) Count() int64 { return l.h.TotalCount() }
-
-// Quantile returns the q-quantile by the nearest-rank method, as [Quantile]
-// defines it, to the histogram's precision; 0 when empty.
-func (l *Latencies) Quantile(q float64) time.Duration {
-	if l.h.TotalCount() == 0 {
-		return 0
-	}
-	return histogramQuantile(l.h, q)
-}
+func NewLatencies() *Latencies { return latency.New() }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gameday/gameday/scenarios"
+	"github.com/gameday/gameday/slo/latency"
 )
 
 // reference judges a client SLI as Evaluate did before the Judge, on every
@@ -172,27 +173,27 @@ func TestHistogramQuantile(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	for _, n := range []int{1, 2, 7, 100, 1001, 20000} {
 		ds := make([]time.Duration, n)
-		h := newLatencyHistogram()
+		h := latency.NewHistogram()
 		for i := range ds {
 			// 1ns … 100s, log-uniform: every bucket size of the histogram.
 			ds[i] = time.Duration(math.Pow(10, rng.Float64()*11))
-			if err := h.RecordValue(latencyValue(ds[i])); err != nil {
+			if err := h.RecordValue(latency.Value(ds[i])); err != nil {
 				t.Fatal(err)
 			}
 		}
 		for _, q := range []float64{0.01, 0.5, 0.9, 0.91, 0.99, 0.999, 1} {
 			exact := Quantile(ds, q)
-			got := histogramQuantile(h, q)
+			got := latency.Quantile(h, q)
 			if got < exact || float64(got-exact) >= float64(exact)/1024 && got != exact {
-				t.Errorf("histogramQuantile(%d values, %v) = %d; want %d to within 1/1024 above", n, q, got, exact)
+				t.Errorf("latency.Quantile(%d values, %v) = %d; want %d to within 1/1024 above", n, q, got, exact)
 			}
 		}
 	}
 	// Beyond MaxTrackedLatency: counted as it.
-	h := newLatencyHistogram()
-	_ = h.RecordValue(latencyValue(3 * time.Hour))
-	if got := histogramQuantile(h, 0.99); got < MaxTrackedLatency || got > MaxTrackedLatency+MaxTrackedLatency/1024 {
-		t.Errorf("histogramQuantile(one of 3h, 0.99) = %s; want about %s", got, MaxTrackedLatency)
+	h := latency.NewHistogram()
+	_ = h.RecordValue(latency.Value(3 * time.Hour))
+	if got := latency.Quantile(h, 0.99); got < MaxTrackedLatency || got > MaxTrackedLatency+MaxTrackedLatency/1024 {
+		t.Errorf("latency.Quantile(one of 3h, 0.99) = %s; want about %s", got, MaxTrackedLatency)
 	}
 }
 

@@ -29,6 +29,10 @@ type Request struct {
 	// stopped or the run was interrupted: not a failure of the target. It
 	// counts neither for nor against any SLI, and OK is not read.
 	Canceled bool
+	// Dropped is true for a hit due at Start that gameday dropped, every
+	// worker of its stream being busy: never sent, so not a request of any
+	// SLI but dropped_ratio, which counts it. Latency and OK are not read.
+	Dropped bool
 }
 
 // Input is the data of a run that SLOs are judged on.

@@ -6,11 +6,20 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
 	"github.com/rs/zerolog"
+	zlog "github.com/rs/zerolog/log"
 )
+
+// silenceToxics mutes Toxiproxy's toxics: they log through zerolog's global
+// logger, at trace level, to the process's stderr ("BandwidthToxic was
+// interrupted" for every connection a bandwidth toxic carried), which
+// would land among gameday's own output. Nothing else in gameday uses
+// zerolog's global logger.
+var silenceToxics = sync.OnceFunc(func() { zlog.Logger = zerolog.Nop() })
 
 // EmbeddedToxiproxy is a Toxiproxy server running inside gameday, its HTTP
 // API served on a loopback port of its own.
@@ -30,6 +39,7 @@ func StartToxiproxy() (*EmbeddedToxiproxy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start embedded toxiproxy: %w", err)
 	}
+	silenceToxics()
 	server := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop())
 	t := &EmbeddedToxiproxy{
 		URL:    "http://" + ln.Addr().String(),

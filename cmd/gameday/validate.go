@@ -12,8 +12,9 @@ import (
 
 func newValidateCmd(st *state) *cobra.Command {
 	return &cobra.Command{
-		Use:   "validate FILE...",
-		Short: "Check scenario files without running them",
+		Use:               "validate FILE...",
+		ValidArgsFunction: completeScenarios,
+		Short:             "Check scenario files without running them",
 		Long: `Validate decodes and checks every scenario given (a file, or a bundled scenario by name) and
 reports every problem of each, one a line, as file:line:col: field: message. A file larger
 than 256 KiB is refused unread.`,

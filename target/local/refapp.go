@@ -63,6 +63,9 @@ type Refapp struct {
 	// TokenTTL is the lifetime of the tokens the api issues; 0:
 	// scenarios.DefaultTokenTTL.
 	TokenTTL time.Duration
+	// GatewayRateLimit is the gateway's per-client limit, in requests per
+	// second; 0: LoadUserRateLimit.
+	GatewayRateLimit int
 	// DataDir holds the durable state of the store, queue and worker
 	// processes; empty: a temporary directory removed by Stop.
 	DataDir string
@@ -174,6 +177,8 @@ func StartRefapp(ctx context.Context, cfg Refapp) (_ *Target, err error) {
 		TLS:           cfg.TLS,
 		Autoscale:     cfg.Autoscale,
 		Regions:       cfg.Regions,
+		// 0: the default, LocalGatewayRateLimit.
+		GatewayRateLimit: cfg.GatewayRateLimit,
 	}.Processes()
 
 	dataDir, tempDir := cfg.DataDir, ""

@@ -78,10 +78,24 @@ func gen(args []string, stdout io.Writer) error {
 	return json.NewEncoder(stdout).Encode(res)
 }
 
-// genGameday is a game day's stream: a templated mix (a bearer
-// {{.Token}} header standing in for a session), every result streamed to
-// a results file, the Prometheus client metrics and a live window on.
+// benchUsers is how many virtual users gameday's stream signs in.
+const benchUsers = 100
+
+// genGameday is a game day's stream: a session of benchUsers virtual users
+// logged in before the load (the target answers every request with a
+// token), a templated mix sending each request as its user
+// ({{.User.Token}}, round robin) and re-logging a user in on a 401, every
+// result streamed to a results file, the Prometheus client metrics and a
+// live window on.
 func genGameday(url string, rate int, du time.Duration, out string, sl *slots) (genResult, error) {
+	ss, err := load.SetUp(context.Background(), load.Session{
+		Name: "bench", Users: benchUsers,
+		Login: load.AuthRequest{URL: "/v1/login", Body: `{"user":"{{.User.Name}}"}`, TokenJSON: "token"},
+	}, url)
+	if err != nil {
+		return genResult{}, err
+	}
+	defer ss.Close()
 	f, err := load.CreateResultsFile(out)
 	if err != nil {
 		return genResult{}, err
@@ -91,16 +105,16 @@ func genGameday(url string, rate int, du time.Duration, out string, sl *slots) (
 		return genResult{}, err
 	}
 	w := load.NewWindow(10*time.Second, "", "")
-	auth := map[string]string{"Authorization": "Bearer {{.Token}}", "X-Request-Id": "{{.ID}}"}
+	auth := map[string]string{"Authorization": "Bearer {{.User.Token}}", "X-Request-Id": "{{.ID}}"}
 	sum, err := load.Run(context.Background(), load.Stream{
 		Name: "bench", Rate: vegeta.Rate{Freq: rate, Per: time.Second}, Duration: du,
 		Timeout: 5 * time.Second, Workers: workers, MaxWorkers: workers, Connections: workers,
-		Token: "bench-token",
+		Session: ss,
 		Requests: []load.Request{
 			{Name: "feed", Weight: 7, URL: "/v1/feed?id={{.ID}}", Header: auth},
 			{Name: "post", Weight: 3, Method: "POST", URL: "/v1/posts", Body: `{"text":"post {{.Seq}}"}`, Header: auth},
 		},
-	}, url, f, c, w, load.SinkFunc(func(_, _ string, r *vegeta.Result) { sl.add(r.Timestamp) }))
+	}, url, f, c, w, ss, load.SinkFunc(func(_, _ string, r *vegeta.Result) { sl.add(r.Timestamp) }))
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
