@@ -4,7 +4,7 @@ BIN     ?= bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build gameday test test-edge test-race test-servers test-interrupts tools demo lint vulncheck bench bench-vegeta bench-peers bench-memory bench-refapp fuzz clean kube-tools test-k8s
+.PHONY: all build gameday test test-edge test-browser browser-tools test-race test-servers test-interrupts tools demo lint vulncheck bench bench-vegeta bench-peers bench-memory bench-refapp fuzz clean kube-tools test-k8s
 
 all: build
 
@@ -21,6 +21,22 @@ test:
 ## test-edge: the bundled edge game days, whole, against the reference backend (about 2 min): the quickstart over HTTPS, region-failover
 test-edge:
 	GAMEDAY_SLOW_PATTERNS=1 $(GO) test -count=1 -timeout 9m -v -run '^(TestPatternQuickstartOverTLS|TestPatternRegionFailoverGameDay)$$' ./target/local
+
+## browser-tools: install headless Chromium (Debian package chromium) when there is none on PATH
+browser-tools:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		sudo=; if [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then sudo=sudo; fi; \
+		echo "$$sudo apt-get install chromium"; \
+		$$sudo apt-get update && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; \
+	fi
+	chromium --version
+
+## test-browser: render report.html in headless Chromium (file://, no network) and check its charts through the DOM; screenshots under BROWSER_OUT
+BROWSER_OUT ?= $(BIN)/test-browser
+test-browser: browser-tools
+	@mkdir -p $(BROWSER_OUT)
+	GAMEDAY_REQUIRE_BROWSER=1 $(GO) test -count=1 -timeout 5m -run 'Browser' -artifacts -outputdir $(abspath $(BROWSER_OUT)) ./reports
 
 ## test-race: the test suite under the race detector (slower)
 test-race:

@@ -26,27 +26,37 @@ import (
 	"github.com/gameday/gameday/slo"
 )
 
-// JudgeAndWrite judges the run in dir and writes report.json and report.md
-// into it.
+// JudgeAndWrite judges the run in dir and writes its reports into it:
+// every format of reports.Formats, or those WithFormats names.
 func JudgeAndWrite(ctx context.Context, dir string, opts ...JudgeOption) (*reports.Report, error) {
 	rep, err := Judge(ctx, dir, opts...)
 	if err != nil {
 		return nil, err
 	}
-	for name, write := range map[string]func(*os.File, *reports.Report) error{
-		rundir.FileReport:   func(f *os.File, r *reports.Report) error { return reports.WriteJSON(f, r) },
-		rundir.FileMarkdown: func(f *os.File, r *reports.Report) error { return reports.WriteMarkdown(f, r) },
-	} {
-		f, err := os.Create(filepath.Join(dir, name))
+	var o judgeOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	formats := o.formats
+	if formats == nil {
+		formats = reports.Formats()
+	}
+	return rep, WriteReports(dir, rep, formats)
+}
+
+// WriteReports writes rep into dir in each of formats, each to its file.
+func WriteReports(dir string, rep *reports.Report, formats []reports.Format) error {
+	for _, format := range formats {
+		f, err := os.Create(filepath.Join(dir, format.File))
 		if err != nil {
-			return rep, fmt.Errorf("write %s: %w", name, err)
+			return fmt.Errorf("write %s: %w", format.File, err)
 		}
-		werr := write(f, rep)
+		werr := format.Write(f, rep)
 		if err := errors.Join(werr, f.Close()); err != nil {
-			return rep, err
+			return err
 		}
 	}
-	return rep, nil
+	return nil
 }
 
 // Judge rebuilds the report of the run in dir from the directory alone:
@@ -86,7 +96,7 @@ func Judge(ctx context.Context, dir string, opts ...JudgeOption) (*reports.Repor
 		return nil, fmt.Errorf("judge %s: %w", dir, err)
 	}
 
-	rep := &reports.Report{Scenario: s.Name, Description: s.Description, Dir: dir}
+	rep := &reports.Report{Scenario: s.Name, Description: s.Description, Proves: s.Proves, Runbook: s.Runbook, Dir: filepath.Clean(dir), ScenarioYAML: string(raw), Files: rawFiles(dir)}
 	tl, started, loadFinished := timelineOf(events, rep)
 	if !started {
 		rep.Status = reports.StatusAborted
@@ -120,7 +130,9 @@ func Judge(ctx context.Context, dir string, opts ...JudgeOption) (*reports.Repor
 	for i, spec := range s.Checks.SLOs {
 		slos[i] = slo.NewJudge(spec, tl)
 	}
+	series := newTimeline(tl.Start, tl.End)
 	summaries, err := readResults(resultsDir, s, tl, func(r slo.Request) {
+		series.add(r)
 		for _, j := range slos {
 			j.Add(r)
 		}
@@ -132,6 +144,7 @@ func Judge(ctx context.Context, dir string, opts ...JudgeOption) (*reports.Repor
 		return nil, err
 	}
 	rep.Load = summaries
+	rep.Timeline = series.report()
 
 	var query slo.QueryRangeFunc // nil: the run has no metrics
 	if st, err := os.Stat(filepath.Join(dir, rundir.DirTSDB)); err == nil && st.IsDir() {
@@ -489,6 +502,7 @@ func lastResult(dir string, s *scenarios.Scenario) (time.Time, error) {
 type JudgeOption func(*judgeOptions)
 
 type judgeOptions struct {
+	formats    []reports.Format
 	values     *scenarios.Values
 	env        scenarios.Environment
 	promQLFrom string
@@ -515,6 +529,12 @@ const (
 	// PromQLFromRun: the run's TSDB (what its embedded Prometheus scraped).
 	PromQLFromRun = "run"
 )
+
+// WithFormats names the report formats JudgeAndWrite writes; by default
+// every one of reports.Formats.
+func WithFormats(formats []reports.Format) JudgeOption {
+	return func(o *judgeOptions) { o.formats = formats }
+}
 
 // WithValues gives the env and file values of the scenario's templates (the
 // headers of the target's Prometheus); without it they are read from the

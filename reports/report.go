@@ -1,6 +1,10 @@
-// Package reports writes the reports of a finished run: report.json,
-// report.md and the verdict table on the terminal. A Report is built once,
-// from the run directory alone, and every format renders the same Report.
+// Package reports writes the reports of a finished run: report.json (a
+// versioned document, report.schema.json), report.md (a short summary for
+// CI), junit.xml, a self-contained report.html with charts, the verdict
+// table on the terminal, and the comparison of two runs. A Report is built
+// once, from the run directory alone, and every format renders the same
+// Report with no clock of its own, so a run's reports can be written again
+// byte for byte. Formats is the table of writers.
 package reports
 
 import (
@@ -24,6 +28,10 @@ const (
 type Report struct {
 	Scenario    string `json:"scenario"`
 	Description string `json:"description,omitempty"`
+	// Proves says what a passing run shows; Runbook is the facilitator's
+	// note (both from the scenario).
+	Proves  string `json:"proves,omitempty"`
+	Runbook string `json:"runbook,omitempty"`
 	// Dir is the run directory the report was built from.
 	Dir    string `json:"dir"`
 	Status Status `json:"status"`
@@ -41,6 +49,15 @@ type Report struct {
 	RTO []RecoveryCheck `json:"rto,omitempty"`
 	// RPO holds one entry per RPO check and injection of its fault.
 	RPO []DataLossCheck `json:"rpo,omitempty"`
+	// Timeline is the client-side results over time, for the charts; nil
+	// when the run has no results.
+	Timeline *Timeline `json:"timeline,omitempty"`
+
+	// ScenarioYAML is the scenario as run, as the run directory holds it.
+	// Files lists the files of the run directory the reports link to,
+	// relative to it. Neither is in report.json (the files are beside it).
+	ScenarioYAML string   `json:"-"`
+	Files        []string `json:"-"`
 }
 
 // Passed reports whether every check passed in a run that ran to its end.

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -78,7 +79,28 @@ func sample() *Report {
 				LostFrom: at(23.85), LostTo: at(23.95), RPO: 150 * time.Millisecond, WorstRPO: 150 * time.Millisecond, ReplicationLag: new(0.12)},
 			Detail: "3 acknowledged writes lost, the oldest acknowledged 150ms before the injection",
 		}},
+		Timeline:     sampleTimeline(),
+		ScenarioYAML: "apiVersion: gameday/v1\nname: quickstart\n",
+		Files:        []string{"scenario.yaml", "events.jsonl", "results/mobile.gob", "report.json", "report.md", "junit.xml", "report.html"},
 	}
+}
+
+// sampleTimeline is 40 s in 1 s buckets of one stream: 35 requests a
+// second, latency 2 ms, a dip in success and a latency rise from 10 s to
+// 18 s (the latency fault), 3 s without any answer from 24 s (the kill).
+func sampleTimeline() *Timeline {
+	tl := &Timeline{Bucket: time.Second, Streams: []StreamSeries{{Stream: "mobile"}}}
+	for i := range 40 {
+		p := Point{Requests: 35, Successes: 35, P50: 2 * time.Millisecond, P90: 3 * time.Millisecond, P99: 5 * time.Millisecond}
+		switch {
+		case i >= 10 && i < 18:
+			p.Successes, p.P50, p.P90, p.P99 = 34, 152*time.Millisecond, 160*time.Millisecond, 171*time.Millisecond
+		case i >= 24 && i < 27:
+			p = Point{}
+		}
+		tl.Streams[0].Points = append(tl.Streams[0].Points, p)
+	}
+	return tl
 }
 
 func golden(t *testing.T, name string, got []byte) {
@@ -131,6 +153,18 @@ func TestJSONRoundTrip(t *testing.T) {
 	}
 	if got := out.Faults[2].Steps; len(got) != 5 || got[1] != in.Faults[2].Steps[1] {
 		t.Errorf("ReadJSON(WriteJSON(r)).Faults[2].Steps = %+v; want %+v", got, in.Faults[2].Steps)
+	}
+	if got, want := out.Timeline, in.Timeline; !reflect.DeepEqual(got, want) {
+		t.Errorf("ReadJSON(WriteJSON(r)).Timeline = %+v; want %+v", got, want)
+	}
+	if got, want := out.RTO[0].Recovery, in.RTO[0].Recovery; !reflect.DeepEqual(got, want) {
+		t.Errorf("ReadJSON(WriteJSON(r)).RTO[0].Recovery = %+v; want %+v", got, want)
+	}
+	if got, want := out.RPO[0].Loss, in.RPO[0].Loss; !reflect.DeepEqual(got, want) {
+		t.Errorf("ReadJSON(WriteJSON(r)).RPO[0].Loss = %+v; want %+v", got, want)
+	}
+	if got, want := out.Load, in.Load; !reflect.DeepEqual(got, want) {
+		t.Errorf("ReadJSON(WriteJSON(r)).Load = %+v; want %+v", got, want)
 	}
 	if got := out.Failed(); len(got) != 2 {
 		t.Errorf("Failed() = %d checks; want 2", len(got))

@@ -56,6 +56,9 @@ type options struct {
 	refapp    string
 	guard     []string
 	env       scenarios.Environment
+	// live is told the load's status every liveEvery; nil: never.
+	live      func(LiveStatus)
+	liveEvery time.Duration
 }
 
 // WithEnvironment is where the env and file values of the scenario's
@@ -467,6 +470,11 @@ func (r *runner) timeline(ctx context.Context, collector *load.Collector, faults
 		warm = &warmupRecorder{}
 		extra = append(extra, warm)
 	}
+	var live *liveTap
+	if r.opts.live != nil {
+		live = newLiveTap()
+		extra = append(extra, live)
+	}
 	aborts := r.buildAborts()
 	for _, c := range aborts {
 		if c.window != nil {
@@ -531,6 +539,12 @@ func (r *runner) timeline(ctx context.Context, collector *load.Collector, faults
 	}
 	for i, f := range faults {
 		goSafe(&faultsWG, func() error { return r.fault(faultCtx, t0, r.s.Faults[i], f, gate) })
+	}
+	if live != nil {
+		goSafe(&checks, func() error {
+			live.reportLive(liveCtx, t0, r.loadTotal(), r.opts.liveEvery, r.opts.live)
+			return nil
+		})
 	}
 	if warm != nil {
 		goSafe(&checks, func() error {

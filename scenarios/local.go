@@ -19,6 +19,12 @@ const LocalGatewayRateLimit = 5000
 // MaxGatewayRateLimit bounds LocalTarget.GatewayRateLimit.
 const MaxGatewayRateLimit = 1_000_000
 
+// LocalReplicaMaxStaleness is how stale the data of a store replica may be
+// for the api to read a feed from it on a local target: the feed's own
+// freshness window (a cached feed is served up to that age), so reading a
+// replica never shows an older feed than the cache may.
+const LocalReplicaMaxStaleness = 2 * time.Second
+
 // The files and port of a LocalTarget with TLS: the gateway's certificate
 // and key, which the local target writes into the target's folder
 // (SharedDir) before it starts the processes, and the gateway's port for
@@ -64,7 +70,8 @@ func (v *validator) autoscale(p string, t LocalTarget) {
 //
 // Services, in start order, and the instances they run:
 //
-//	store      store-1 (the first primary) to store-(1+StoreReplicas)
+//	store      store-1 (the first primary) to store-(1+StoreReplicas); backups
+//	           go to SharedDir/backups (POST /v1/admin/backup)
 //	sentinel   fails the store over; reaches the stores directly
 //	cache, queue (ports http and nats), pushmock
 //	worker     queue → push provider
@@ -116,13 +123,15 @@ func (t LocalTarget) Processes() *ProcessesTarget {
 	apiArgs := []string{
 		`--sentinel=http://{{addr "sentinel"}}`, `--cache=http://{{link "api-cache"}}`,
 		`--nats=nats://{{link "api-queue"}}`, "--jwt-secret-file={{.SharedDir}}/jwt.key", "--token-ttl=" + cmp.Or(t.TokenTTL, DefaultTokenTTL).String(),
+		"--replica-max-staleness=" + LocalReplicaMaxStaleness.String(),
 	}
 	pt := &ProcessesTarget{
 		Services: []Service{
 			svc("store", &stores,
 				"--data-dir={{.DataDir}}", "--node={{.Instance}}", "--replication="+string(t.Replication),
 				`{{if eq .Replica 1}}--mode=primary{{else}}--mode=replica{{end}}`,
-				`{{if ne .Replica 1}}--primary=http://{{link "repl-store-1"}}{{end}}`),
+				`{{if ne .Replica 1}}--primary=http://{{link "repl-store-1"}}{{end}}`,
+				"--backup-dir={{.SharedDir}}/backups"),
 			svc("sentinel", nil,
 				"--stores="+storeURLs("addr $n"),
 				"--client-urls="+storeURLs(`link (print "api-" $n)`),

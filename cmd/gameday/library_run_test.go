@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
+	"github.com/gameday/gameday/rundir"
 	"github.com/gameday/gameday/scenarios"
 )
 
@@ -47,7 +50,15 @@ func TestBundledScenariosPass(t *testing.T) {
 			if code != exitOK {
 				t.Fatalf("%s at time scale %s: exit %d; want %d\n%s\n%s", name, scale, code, exitOK, stdout, stderr)
 			}
-			rep := readReport(t, runDir(t, out))
+			dir := runDir(t, out)
+			rep := readReport(t, dir)
+			md, err := os.ReadFile(filepath.Join(dir, rundir.FileMarkdown))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Proves == "" || !strings.Contains(string(md), "**What it proves:** "+rep.Proves) {
+				t.Errorf("%s: the report does not say what the game day proves (proves %q)", name, rep.Proves)
+			}
 			passed, total := rep.Counts()
 			t.Logf("%s at time scale %s: %d of %d checks passed", name, scale, passed, total)
 		})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -28,13 +29,35 @@ const (
 	maxResultsFile = 1 << 30
 )
 
+// summaryToHelp is the help of --summary-to, on run and report.
+const summaryToHelp = "append the short Markdown summary (report.md) to this file, e.g. \"$GITHUB_STEP_SUMMARY\""
+
+// appendSummary appends r's Markdown summary to the file at path, creating
+// it; nothing when path is "".
+func appendSummary(path string, r *reports.Report) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("--summary-to: %w", err)
+	}
+	werr := reports.WriteMarkdown(f, r)
+	if err := errors.Join(werr, f.Close()); err != nil {
+		return fmt.Errorf("--summary-to %s: %w", path, err)
+	}
+	return nil
+}
+
 func newReportCmd(st *state) *cobra.Command {
-	var promQLFrom string
+	var promQLFrom, formatList, summaryTo string
 	cmd := &cobra.Command{
 		Use:   "report RUN_DIR",
 		Short: "Judge a run directory again and rewrite its reports",
 		Long: `Report rebuilds every verdict and report of a run from its run directory alone: the scenario
-as run, events.jsonl, the load results and the stored TSDB. It works on a run that was killed,
+as run, events.jsonl, the load results and the stored TSDB. It writes report.json,
+report.md, junit.xml and report.html into RUN_DIR (--format picks some), the same bytes
+each time. It works on a run that was killed,
 judging it up to the moment it died. The exit code is that of the run: 0 passed, 1 failed,
 3 aborted; 2 when RUN_DIR is not a run directory (missing, a file, empty, an invalid scenario,
 events.jsonl that is not a run's events, or a file above its cap: events.jsonl 64 MiB,
@@ -45,16 +68,23 @@ each stream's results 1 GiB).`,
 			if err := checkRunDir(args[0]); err != nil {
 				return err
 			}
+			formats, err := reports.SelectFormats(formatList)
+			if err != nil {
+				return usagef("--format: %w", err)
+			}
 			switch promQLFrom {
 			case "", judge.PromQLFromRecord, judge.PromQLFromTarget, judge.PromQLFromRun:
 			default:
 				return usagef("--promql-from %q: want %s, %s or %s", promQLFrom, judge.PromQLFromRecord, judge.PromQLFromTarget, judge.PromQLFromRun)
 			}
-			rep, err := judge.JudgeAndWrite(cmd.Context(), args[0], judge.WithPromQLFrom(promQLFrom), judge.WithJudgeEnvironment(st.environment()))
+			rep, err := judge.JudgeAndWrite(cmd.Context(), args[0], judge.WithPromQLFrom(promQLFrom), judge.WithJudgeEnvironment(st.environment()), judge.WithFormats(formats))
 			if err != nil {
 				return err
 			}
 			if err := reports.WriteTable(cmd.OutOrStdout(), rep); err != nil {
+				return err
+			}
+			if err := appendSummary(summaryTo, rep); err != nil {
 				return err
 			}
 			switch rep.Status {
@@ -68,6 +98,8 @@ each stream's results 1 GiB).`,
 	}
 	cmd.Flags().StringVar(&promQLFrom, "promql-from", "",
 		"for a target with a Prometheus of its own, where PromQL checks are answered: record (what it answered when the run was judged; the default when recorded), target (ask it again) or run (the run's own TSDB)")
+	cmd.Flags().StringVar(&formatList, "format", "all", "the reports to write into RUN_DIR, a comma-separated list of "+reports.FormatNames()+", or all")
+	cmd.Flags().StringVar(&summaryTo, "summary-to", "", summaryToHelp)
 	return cmd
 }
 

@@ -101,7 +101,7 @@ Exit codes: 0 every check passed, 1 a check failed, 2 invalid input or usage,
 	root.SetOut(st.stdout)
 	root.SetErr(st.stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newRunCmd(st), newValidateCmd(st), newReportCmd(st), newUpCmd(st), newCleanupCmd(st), newGuardCmd(st), newVersionCmd(st),
+	root.AddCommand(newRunCmd(st), newValidateCmd(st), newReportCmd(st), newCompareCmd(st), newUpCmd(st), newCleanupCmd(st), newGuardCmd(st), newVersionCmd(st),
 		newListCmd(st), newSchemaCmd(st), newInitCmd(st))
 	return root
 }

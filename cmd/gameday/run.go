@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"strings"
 	"time"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/gameday/gameday/reports"
 	"github.com/gameday/gameday/run"
-	"github.com/gameday/gameday/rundir"
 	"github.com/gameday/gameday/scenarios"
 )
 
@@ -23,6 +21,8 @@ type runOptions struct {
 	refapp string
 	quiet  bool
 	dryRun bool
+	// summaryTo is a file report.md is appended to; "" for none.
+	summaryTo string
 
 	teardown  time.Duration
 	timeScale float64
@@ -59,6 +59,7 @@ do; for a pod fault, the pods an injection would delete now), stops the target a
 	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "print only the verdict table")
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "start the target and print what each fault would do (the pods a pod fault would delete now); inject nothing, send no load, write no run directory")
 	cmd.Flags().Float64Var(&o.timeScale, "time-scale", 1, "play the scenario's timeline this many times as long (0.25: four times faster; load rates, objectives and timeouts unchanged)")
+	cmd.Flags().StringVar(&o.summaryTo, "summary-to", "", summaryToHelp)
 	cmd.Flags().DurationVar(&o.teardown, "teardown-timeout", run.DefaultTeardownTimeout, "how long reverting faults and stopping the target may take, whatever ended the run")
 	return cmd
 }
@@ -113,13 +114,22 @@ func (o *runOptions) run(cmd *cobra.Command, st *state) error {
 	if st.self != "" {
 		opts = append(opts, run.WithGuard(st.self, guardCommand))
 	}
+	var view *liveView
 	if !o.quiet {
-		opts = append(opts, run.WithProgress(progressPrinter(out)))
+		tty, width := isTerminal(out, st.getenv)
+		view = newLiveView(out, tty, width)
+		opts = append(opts, run.WithProgress(view.event), run.WithLiveStatus(view.every(), view.live))
 	}
 	res, err := run.Run(cmd.Context(), o.s, o.raw, opts...)
+	if view != nil {
+		view.done()
+	}
 	if res != nil && res.Report != nil {
 		fmt.Fprintln(out)
 		if werr := reports.WriteTable(out, res.Report); werr != nil {
+			return errors.Join(err, werr)
+		}
+		if werr := appendSummary(o.summaryTo, res.Report); werr != nil {
 			return errors.Join(err, werr)
 		}
 	}
@@ -135,57 +145,4 @@ func (o *runOptions) dryRunPlan(cmd *cobra.Command, opts []run.Option) error {
 		}
 	}
 	return err
-}
-
-// progressPrinter prints the events people follow during a run, with their
-// offset from the start of the load.
-func progressPrinter(w io.Writer) func(rundir.Event) {
-	var t0 time.Time
-	return func(e rundir.Event) {
-		if e.Type == rundir.EventLoadStarted {
-			t0 = e.Time
-		}
-		offset := "        "
-		if !t0.IsZero() {
-			offset = fmt.Sprintf("%+7.2fs", e.Time.Sub(t0).Seconds())
-		}
-		var what string
-		switch e.Type {
-		case rundir.EventTargetReady:
-			what = "target ready at " + e.Attrs["baseURL"]
-		case rundir.EventLoadStarted:
-			what = "load started"
-		case rundir.EventStreamEnded:
-			what = "stream " + e.Stream + " finished"
-		case rundir.EventLoadFinished:
-			what = "load finished"
-		case rundir.EventFaultInjected, rundir.EventFaultRecover:
-			verb := "injected"
-			if e.Type == rundir.EventFaultRecover {
-				verb = "recovered"
-			}
-			for _, r := range e.Records {
-				what += fmt.Sprintf("fault %s %s: %s on %s; ", e.Fault, verb, r.Action, r.Target)
-			}
-			what = strings.TrimSuffix(what, "; ")
-		case rundir.EventFaultError:
-			what = "fault " + e.Fault + " error: " + e.Message
-		case rundir.EventProcessExited:
-			what = fmt.Sprintf("process %s (pid %d) exited: %s", e.Instance, e.PID, e.Message)
-		case rundir.EventProcessReady:
-			if t0.IsZero() {
-				return
-			}
-			what = fmt.Sprintf("process %s (pid %d) ready", e.Instance, e.PID)
-		case rundir.EventInterrupted:
-			what = "interrupted: " + e.Message
-		case rundir.EventRunError:
-			what = "error: " + e.Message
-		default:
-			return
-		}
-		if what != "" {
-			fmt.Fprintf(w, "  %s  %s\n", offset, what)
-		}
-	}
 }

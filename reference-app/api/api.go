@@ -79,20 +79,26 @@ type Deps struct {
 	Store Store
 	Cache Cache
 	Queue Publisher
+	// Replicas, when set, answers feed reads from store replicas within
+	// its staleness bound; the feed falls back to Store.
+	Replicas ReplicaReader
 }
 
 // API serves the routes of Register. Its only state is the in-process
 // last-good feed and the metrics: any number of API processes may share
 // the same dependencies.
 type API struct {
-	store    Store     // breaker-guarded
-	cache    Cache     // breaker-guarded; nil without a cache
-	queue    Publisher // breaker-guarded; nil without a queue
-	instance string
-	secret   []byte
-	o        options
-	m        *metrics
-	lastGood lastGood
+	store    Store         // breaker-guarded
+	cache    Cache         // breaker-guarded; nil without a cache
+	queue    Publisher     // breaker-guarded; nil without a queue
+	replicas ReplicaReader // nil without read replicas
+	// components are the dependencies GET /v1/status reports on.
+	components []*component
+	instance   string
+	secret     []byte
+	o          options
+	m          *metrics
+	lastGood   lastGood
 	// dummyHash is compared against when a login names no user, so that
 	// an unknown username costs as much time as a wrong password. It is
 	// made on first use: a cost-10 hash is not free at every start.
@@ -114,6 +120,7 @@ type options struct {
 	relayAge        time.Duration
 	publishTimeout  time.Duration
 	bcryptCost      int
+	healthInterval  time.Duration
 }
 
 // Option configures New.
@@ -172,6 +179,10 @@ func WithPublishTimeout(d time.Duration) Option { return func(o *options) { o.pu
 // DefaultBcryptCost; tests use bcrypt.MinCost).
 func WithBcryptCost(c int) Option { return func(o *options) { o.bcryptCost = c } }
 
+// WithHealthInterval sets the time between two probes of the dependencies
+// for GET /v1/status (default DefaultHealthInterval).
+func WithHealthInterval(d time.Duration) Option { return func(o *options) { o.healthInterval = d } }
+
 // MinSecretBytes is the shortest HMAC key New accepts.
 const MinSecretBytes = 32
 
@@ -194,6 +205,7 @@ func New(d Deps, secret []byte, instance string, opts ...Option) (*API, error) {
 		relayAge:        DefaultRelayAge,
 		publishTimeout:  DefaultPublishTimeout,
 		bcryptCost:      DefaultBcryptCost,
+		healthInterval:  DefaultHealthInterval,
 	}
 	for _, opt := range opts {
 		opt(&o)
@@ -211,7 +223,7 @@ func New(d Deps, secret []byte, instance string, opts ...Option) (*API, error) {
 	for _, c := range []struct {
 		name string
 		d    time.Duration
-	}{{"token TTL", o.tokenTTL}, {"breaker open time", o.breakerOpen}, {"relay interval", o.relayInterval}, {"publish timeout", o.publishTimeout}, {"feed cache TTL", o.feedCacheTTL}} {
+	}{{"token TTL", o.tokenTTL}, {"breaker open time", o.breakerOpen}, {"relay interval", o.relayInterval}, {"publish timeout", o.publishTimeout}, {"feed cache TTL", o.feedCacheTTL}, {"health interval", o.healthInterval}} {
 		if c.d <= 0 {
 			errs = append(errs, fmt.Errorf("%s %v: want > 0", c.name, c.d))
 		}
@@ -247,20 +259,21 @@ func New(d Deps, secret []byte, instance string, opts ...Option) (*API, error) {
 		return nil, err
 	}
 	a.store = guardedStore{s: d.Store, b: sb}
+	a.replicas = d.Replicas
+	var cb, qb *breaker
 	if d.Cache != nil {
-		cb, err := a.newBreaker("cache")
-		if err != nil {
+		if cb, err = a.newBreaker("cache"); err != nil {
 			return nil, err
 		}
 		a.cache = guardedCache{c: d.Cache, b: cb}
 	}
 	if d.Queue != nil {
-		qb, err := a.newBreaker("queue")
-		if err != nil {
+		if qb, err = a.newBreaker("queue"); err != nil {
 			return nil, err
 		}
 		a.queue = guardedPublisher{p: d.Queue, b: qb}
 	}
+	a.components = a.statusComponents(d, sb, cb, qb)
 	return a, nil
 }
 
@@ -280,6 +293,7 @@ func New(d Deps, secret []byte, instance string, opts ...Option) (*API, error) {
 //	PUT  /v1/kv/{key}     JWT; {"value":V} → 204 once the store acknowledged
 //	                      its one write (one op: put userkv userId/key), 503
 //	GET  /v1/kv/{key}     JWT; 200 {"key","value"} the primary holds, 404, 503
+//	GET  /v1/status       200 StatusReport: per component operational, degraded or outage
 func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/auth/signup", a.signup)
 	mux.HandleFunc("POST /v1/auth/login", a.login)
@@ -293,6 +307,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("POST /v1/devices", a.authed(a.registerDevice))
 	mux.Handle("PUT /v1/kv/{key}", a.authed(a.putKV))
 	mux.Handle("GET /v1/kv/{key}", a.authed(a.getKV))
+	mux.HandleFunc("GET /v1/status", a.status)
 }
 
 // dependencyError answers a failed dependency call: 503 with Retry-After

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -79,4 +80,15 @@ func statusError(status int, body []byte) error {
 		return fmt.Errorf("status %d %s: %w", status, bytes.TrimSpace(body), ErrUnavailable)
 	}
 	return fmt.Errorf("status %d %s", status, bytes.TrimSpace(body))
+}
+
+// pingKey is the key the cache's health probe reads; a miss is an answer.
+const pingKey = "refapp-status-probe"
+
+// Ping reads a key that is never written: nil when the cache answers.
+func (c *CacheClient) Ping(ctx context.Context) error {
+	if _, err := c.Get(ctx, pingKey); err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("cache ping: %w", err)
+	}
+	return nil
 }

@@ -86,8 +86,9 @@ func (a *API) feed(w http.ResponseWriter, r *http.Request) {
 		a.writeFeed(w, cached, limit)
 		return
 	}
-	fresh, err := a.storeFeed(ctx)
+	fresh, from, err := a.storeFeed(ctx)
 	if err == nil {
+		w.Header().Set(ReadFromHeader, from)
 		a.lastGood.set(fresh)
 		if cacheState != "bypass" {
 			w.Header().Set(CacheHeader, "miss")
@@ -130,22 +131,48 @@ func (a *API) cachedFeed(ctx context.Context) (*feedCopy, string) {
 	return &f, "hit"
 }
 
-// storeFeed reads the newest posts from the store.
-func (a *API) storeFeed(ctx context.Context) (*feedCopy, error) {
+// storeFeed reads the newest posts from the store: from a read replica
+// within its staleness bound when there is one, else from the primary. It
+// returns the node read from (a replica's name, or "primary").
+func (a *API) storeFeed(ctx context.Context) (*feedCopy, string, error) {
 	builtAt := a.o.now().UTC()
-	items, err := a.store.List(ctx, bucketPosts, "", MaxFeedLimit, true)
+	items, from, err := a.readFeedItems(ctx)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	f := &feedCopy{BuiltAt: builtAt, Items: make([]Post, 0, len(items))}
 	for _, it := range items {
 		var p Post
 		if err := json.Unmarshal(it.Value, &p); err != nil {
-			return nil, fmt.Errorf("decode post %s: %w", it.Key, err)
+			return nil, "", fmt.Errorf("decode post %s: %w", it.Key, err)
 		}
 		f.Items = append(f.Items, p)
 	}
-	return f, nil
+	return f, from, nil
+}
+
+// readFeedItems lists the newest posts from a read replica, or from the
+// primary when none can promise its bound.
+func (a *API) readFeedItems(ctx context.Context) ([]Item, string, error) {
+	if a.replicas != nil {
+		items, name, _, err := a.replicas.ListReplica(ctx, bucketPosts, "", MaxFeedLimit, true)
+		switch {
+		case err == nil:
+			a.m.replicaRead(replicaServed)
+			return items, name, nil
+		case errors.Is(err, errNoReplica):
+			a.m.replicaRead(replicaNone)
+		case errors.Is(err, errTooStale):
+			a.m.replicaRead(replicaTooStale)
+		case ctx.Err() != nil:
+			return nil, "", err
+		default:
+			a.m.replicaRead(replicaFailed)
+		}
+		a.o.log.Debug("feed from the primary: no replica within the bound", "err", err)
+	}
+	items, err := a.store.List(ctx, bucketPosts, "", MaxFeedLimit, true)
+	return items, "primary", err
 }
 
 func (a *API) writeFeed(w http.ResponseWriter, f *feedCopy, limit int) {

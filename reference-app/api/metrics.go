@@ -15,7 +15,11 @@ type metrics struct {
 	feedServed   *prometheus.CounterVec // source: cache|store|stale
 	outbox       prometheus.Gauge
 	authFailures *prometheus.CounterVec // reason
+	replicaReads *prometheus.CounterVec // result: served|too_stale|failed|none
 }
+
+// replicaRead counts one feed read tried on the read replicas.
+func (m *metrics) replicaRead(result string) { m.replicaReads.WithLabelValues(result).Inc() }
 
 // Feed sources, the values of refapp_api_feed_served_total{source}.
 const (
@@ -53,14 +57,21 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "refapp_auth_failures_total",
 			Help: "Rejected tokens and logins, by reason.",
 		}, []string{"reason"}),
+		replicaReads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "refapp_api_replica_reads_total",
+			Help: "Feed reads tried on the store's read replicas, by result: served (within the staleness bound), too_stale (a replica could not promise it: the primary served), failed (no replica answered usably: the primary served), none (no replica known, or every one left out after a failure: the primary served).",
+		}, []string{"result"}),
 	}
-	for _, c := range []prometheus.Collector{m.dependencies, m.feedServed, m.outbox, m.authFailures} {
+	for _, c := range []prometheus.Collector{m.dependencies, m.feedServed, m.outbox, m.authFailures, m.replicaReads} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register api metrics: %w", err)
 		}
 	}
 	for _, s := range []string{sourceCache, sourceStore, sourceStale} {
 		m.feedServed.WithLabelValues(s)
+	}
+	for _, r := range []string{replicaServed, replicaTooStale, replicaFailed, replicaNone} {
+		m.replicaReads.WithLabelValues(r)
 	}
 	for _, r := range []string{reasonMissing, reasonMalformed, reasonSignature, reasonExpired, reasonClaims, reasonCredentials} {
 		m.authFailures.WithLabelValues(r)

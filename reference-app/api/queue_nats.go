@@ -66,3 +66,14 @@ func (p *NATSPublisher) Publish(ctx context.Context, subject, msgID string, data
 
 // Close closes the connection.
 func (p *NATSPublisher) Close() { p.nc.Close() }
+
+// Ping checks the connection with a round trip to the broker.
+func (p *NATSPublisher) Ping(ctx context.Context) error {
+	if !p.nc.IsConnected() {
+		return fmt.Errorf("queue ping: nats %s: %w", p.nc.Status(), ErrUnavailable)
+	}
+	if err := p.nc.FlushWithContext(ctx); err != nil {
+		return fmt.Errorf("queue ping: %w: %w", ErrUnavailable, err)
+	}
+	return nil
+}

@@ -18,15 +18,58 @@ type Sentinel struct {
 	url string
 	o   clientOptions
 
-	mu      sync.Mutex // guards primary, known
-	primary Primary
-	known   bool
+	mu       sync.Mutex // guards primary, known, replicas
+	primary  Primary
+	known    bool
+	replicas []Primary // read replicas, from GET /v1/replicas
 
 	pollMu   sync.Mutex // one question at a time; guards lastPoll
 	lastPoll time.Time  // when the last question ended
 }
 
-var _ PrimarySource = (*Sentinel)(nil)
+var (
+	_ PrimarySource = (*Sentinel)(nil)
+	_ ReplicaSource = (*Sentinel)(nil)
+)
+
+// Replicas returns the read replicas as last learnt (GET /v1/replicas,
+// asked by Run every poll interval); none before the first answer.
+func (s *Sentinel) Replicas() []Primary {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Primary(nil), s.replicas...)
+}
+
+// refreshReplicas asks the sentinel for the replicas that follow the
+// primary. An unanswered question keeps the last list: a replica gone
+// since refuses reads, and the feed falls back to the primary.
+func (s *Sentinel) refreshReplicas(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, s.o.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/v1/replicas", nil) //nolint:gosec // G704: the sentinel's URL is the api's configuration
+	if err != nil {
+		return
+	}
+	status, b, err := send(s.o.hc, req)
+	if err != nil || status != http.StatusOK {
+		s.o.log.Debug("ask the sentinel for replicas", "status", status, "err", err)
+		return
+	}
+	var ans struct {
+		Epoch    int64     `json:"epoch"`
+		Replicas []Primary `json:"replicas"`
+	}
+	if err := json.Unmarshal(b, &ans); err != nil {
+		s.o.log.Debug("ask the sentinel for replicas: decode answer", "err", err)
+		return
+	}
+	for i := range ans.Replicas {
+		ans.Replicas[i].Epoch = ans.Epoch
+	}
+	s.mu.Lock()
+	s.replicas = ans.Replicas
+	s.mu.Unlock()
+}
 
 // NewSentinel returns a source that asks the sentinel at baseURL.
 func NewSentinel(baseURL string, opts ...ClientOption) *Sentinel {
@@ -49,13 +92,14 @@ func (s *Sentinel) Ready(context.Context) error {
 	return nil
 }
 
-// Run asks the sentinel now and then every poll interval until ctx is
-// done; it returns nil then.
+// Run asks the sentinel for the primary and the read replicas now and then
+// every poll interval until ctx is done; it returns nil then.
 func (s *Sentinel) Run(ctx context.Context) error {
 	t := time.NewTicker(s.o.interval)
 	defer t.Stop()
 	for {
 		s.Refresh(ctx)
+		s.refreshReplicas(ctx)
 		select {
 		case <-ctx.Done():
 			return nil

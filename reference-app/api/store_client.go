@@ -17,8 +17,11 @@ import (
 // Defaults of the clients' options.
 const (
 	// DefaultStoreTimeout bounds one store call, a retry after a failover
-	// included.
-	DefaultStoreTimeout = 2 * time.Second
+	// included. It is half the gateway's upstream timeout (2 s, a retry
+	// on another replica included): a store slower than this yields the
+	// api's own answer (a stale feed, a 503 with Retry-After) in time,
+	// never the gateway's 504 — timeouts shrink inwards.
+	DefaultStoreTimeout = time.Second
 	// DefaultCacheTimeout bounds one cache call: the cache is an
 	// optimisation, never worth a long wait.
 	DefaultCacheTimeout = 500 * time.Millisecond
@@ -272,4 +275,14 @@ func send(hc *http.Client, req *http.Request) (int, []byte, error) {
 		return 0, nil, fmt.Errorf("read answer: %w", err)
 	}
 	return resp.StatusCode, b, nil
+}
+
+// Ping asks the primary for its status (GET /v1/status): nil when it
+// answers.
+func (c *StoreClient) Ping(ctx context.Context) error {
+	var st map[string]any
+	if err := c.call(ctx, http.MethodGet, "/v1/status", nil, nil, false, &st); err != nil {
+		return fmt.Errorf("store ping: %w", err)
+	}
+	return nil
 }

@@ -243,6 +243,7 @@ type Gateway struct {
 	transport *http.Transport
 	health    *http.Client
 	metrics   *metrics
+	status    statusCache // GET /v1/status: the last report (status.go)
 }
 
 // New returns a gateway over ups with every upstream down.
@@ -371,7 +372,8 @@ func newTransport(dialTimeout time.Duration) *http.Transport {
 }
 
 // Register adds the gateway's proxied routes to mux: the configured route
-// patterns and the catch-all "/".
+// patterns and the catch-all "/"; and GET /v1/status, answered from the
+// api's status and cached (status.go).
 func (g *Gateway) Register(mux *http.ServeMux) {
 	for _, p := range g.opts.routes {
 		if p != "/" {
@@ -379,6 +381,7 @@ func (g *Gateway) Register(mux *http.ServeMux) {
 		}
 	}
 	mux.Handle("/", g)
+	mux.HandleFunc("GET /v1/status", g.serveStatus) // status.go
 }
 
 // Ready returns nil when at least one upstream passes its health checks

@@ -24,6 +24,7 @@ func (n *Node) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/repl/log", n.handleLog)
 	mux.HandleFunc("POST /v1/admin/promote", n.handlePromote)
 	mux.HandleFunc("POST /v1/admin/follow", n.handleFollow)
+	mux.HandleFunc("POST /v1/admin/backup", n.handleBackup)
 }
 
 // Write results, the result label of refapp_store_writes_total.
@@ -52,9 +53,11 @@ func fencingEpoch(r *http.Request) (uint64, bool, error) {
 	return epoch, true, nil
 }
 
-// read runs do as it is, or, when r carries FencingHeader, as a read of the
-// primary at that epoch (Node.primaryRead).
-func (n *Node) read(r *http.Request, do func() error) error {
+// read runs do as it is; when r carries FencingHeader, as a read of the
+// primary at that epoch (Node.primaryRead); when it carries
+// MaxStalenessHeader or MinSeqHeader, as a bounded-staleness read
+// (Node.boundedRead).
+func (n *Node) read(w http.ResponseWriter, r *http.Request, do func() error) error {
 	epoch, primary, err := fencingEpoch(r)
 	switch {
 	case err != nil:
@@ -62,7 +65,7 @@ func (n *Node) read(r *http.Request, do func() error) error {
 	case primary:
 		return n.primaryRead(epoch, do)
 	}
-	return do()
+	return n.boundedRead(w, r, do)
 }
 
 func (n *Node) handleWrite(w http.ResponseWriter, r *http.Request) {
@@ -152,7 +155,7 @@ func (n *Node) handleGet(w http.ResponseWriter, r *http.Request) {
 		item Item
 		ok   bool
 	)
-	err := n.read(r, func() (err error) { item, ok, err = n.get(bucket, key); return err })
+	err := n.read(w, r, func() (err error) { item, ok, err = n.get(bucket, key); return err })
 	if err != nil {
 		n.fail(w, err)
 		return
@@ -190,7 +193,7 @@ func (n *Node) handleList(w http.ResponseWriter, r *http.Request) {
 		reverse = v
 	}
 	var items []KV
-	err := n.read(r, func() (err error) { items, err = n.list(bucket, q.Get("prefix"), limit, reverse); return err })
+	err := n.read(w, r, func() (err error) { items, err = n.list(bucket, q.Get("prefix"), limit, reverse); return err })
 	if err != nil {
 		n.fail(w, err)
 		return
@@ -281,6 +284,19 @@ func (n *Node) handleFollow(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, st)
 }
 
+func (n *Node) handleBackup(w http.ResponseWriter, r *http.Request) {
+	m, err := n.Backup(r.Context())
+	if errors.Is(err, errNoBackupDir) {
+		writeJSON(w, http.StatusConflict, ErrorBody{Error: err.Error()})
+		return
+	}
+	if err != nil {
+		n.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, m)
+}
+
 // decodeStrict decodes r's JSON body into v: at most limit bytes (else
 // 413), no unknown field, nothing after the value.
 func decodeStrict(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
@@ -318,6 +334,9 @@ func (n *Node) fail(w http.ResponseWriter, err error) {
 		writeJSON(w, http.StatusServiceUnavailable, notPrimaryBody{Error: MsgNotPrimary, Primary: st.Primary})
 	case errors.Is(err, errFenced), errors.Is(err, errStaleEpoch), errors.Is(err, errAhead):
 		writeJSON(w, http.StatusConflict, ErrorBody{Error: err.Error(), Epoch: st.Epoch})
+	case errors.Is(err, errTooStale):
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, http.StatusServiceUnavailable, ErrorBody{Error: err.Error()})
 	case errors.Is(err, errNotReplicated), errors.Is(err, errClosed), errors.Is(err, context.Canceled):
 		w.Header().Set("Retry-After", "1")
 		writeJSON(w, http.StatusServiceUnavailable, ErrorBody{Error: err.Error()})

@@ -27,6 +27,7 @@ type rawLogResponse struct {
 	LastSeq uint64            `json:"lastSeq"`
 	Entries []json.RawMessage `json:"entries"`
 	History []EpochStart      `json:"history"`
+	Waited  time.Duration     `json:"waitedNanos"`
 }
 
 // readLog answers a replica's poll, as an unfenced primary. A poll with an
@@ -44,12 +45,14 @@ func (n *Node) readLog(ctx context.Context, p logPoll) (rawLogResponse, error) {
 		n.writeMu.Unlock()
 		return rawLogResponse{}, err
 	}
+	start := time.Now()
 	timer := time.NewTimer(p.wait)
 	defer timer.Stop()
-	acked := false
+	acked, expired := false, false
 	for {
 		n.mu.Lock()
 		st, ch, closed := n.st, n.changed, n.closed
+		waited := time.Since(start) // st is the state this long after the poll arrived
 		if !closed && st.Role == RolePrimary && !st.Fenced && !acked && p.after <= st.LastSeq &&
 			p.node != "" && p.epoch == st.Epoch && n.acks[p.node] < p.after {
 			n.acks[p.node] = p.after
@@ -73,15 +76,19 @@ func (n *Node) readLog(ctx context.Context, p logPoll) (rawLogResponse, error) {
 			if err != nil {
 				return rawLogResponse{}, err
 			}
-			return rawLogResponse{Epoch: st.Epoch, LastSeq: st.LastSeq, Entries: entries, History: slices.Clone(st.History)}, nil
+			return rawLogResponse{Epoch: st.Epoch, LastSeq: st.LastSeq, Entries: entries, History: slices.Clone(st.History), Waited: waited}, nil
 		}
+		if expired || ctx.Err() != nil {
+			return rawLogResponse{Epoch: st.Epoch, LastSeq: st.LastSeq, Entries: []json.RawMessage{}, History: slices.Clone(st.History), Waited: waited}, nil
+		}
+		// After the wait, read the state once more: the answer must
+		// describe the primary as of the time it reports.
 		select {
 		case <-ch:
-			continue
 		case <-timer.C:
+			expired = true
 		case <-ctx.Done():
 		case <-n.done:
 		}
-		return rawLogResponse{Epoch: st.Epoch, LastSeq: st.LastSeq, Entries: []json.RawMessage{}, History: slices.Clone(st.History)}, nil
 	}
 }

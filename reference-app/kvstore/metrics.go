@@ -18,6 +18,19 @@ type metrics struct {
 	writeDuration prometheus.Histogram   // refapp_store_write_duration_seconds
 	discarded     prometheus.Counter     // refapp_store_discarded_writes_total
 	polls         *prometheus.CounterVec // refapp_store_replication_polls_total{result}
+
+	backups        *prometheus.CounterVec // refapp_store_backups_total{result}
+	backupDuration prometheus.Gauge       // refapp_store_backup_duration_seconds
+	backupTime     prometheus.Gauge       // refapp_store_backup_last_timestamp_seconds
+	backupSeq      prometheus.Gauge       // refapp_store_backup_last_sequence
+	backupSize     prometheus.Gauge       // refapp_store_backup_last_size_bytes
+}
+
+// lastBackup records a backup just taken.
+func (m *metrics) lastBackup(b Manifest) {
+	m.backupTime.Set(float64(b.Time.UnixNano()) / 1e9)
+	m.backupSeq.Set(float64(b.Seq))
+	m.backupSize.Set(float64(b.Size))
 }
 
 func newMetrics(reg prometheus.Registerer, n *Node) (*metrics, error) {
@@ -39,7 +52,29 @@ func newMetrics(reg prometheus.Registerer, n *Node) (*metrics, error) {
 			Name: "refapp_store_replication_polls_total",
 			Help: "Replication log polls this node sent as a replica, by result (ok, error).",
 		}, []string{"result"}),
+		backups: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "refapp_store_backups_total",
+			Help: "Backups this node took (on schedule or on request), by result (ok, error).",
+		}, []string{"result"}),
+		backupDuration: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "refapp_store_backup_duration_seconds",
+			Help: "Time the last successful backup took, copy and manifest durable.",
+		}),
+		backupTime: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "refapp_store_backup_last_timestamp_seconds",
+			Help: "Unix time of the last successful backup this process took (0: none yet); backup age is time() minus this.",
+		}),
+		backupSeq: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "refapp_store_backup_last_sequence",
+			Help: "Last sequence held by the last successful backup: writes after it are the recovery point's loss.",
+		}),
+		backupSize: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "refapp_store_backup_last_size_bytes",
+			Help: "Size of the last successful backup's copy.",
+		}),
 	}
+	m.backups.WithLabelValues(resultOK)
+	m.backups.WithLabelValues(resultError)
 	for _, r := range []string{resultOK, resultInvalid, resultNotPrimary, resultFenced, resultStaleEpoch, resultNotReplicated, resultCanceled, resultError} {
 		m.writes.WithLabelValues(r)
 	}
@@ -51,6 +86,7 @@ func newMetrics(reg prometheus.Registerer, n *Node) (*metrics, error) {
 	}
 	cs := []prometheus.Collector{
 		m.writes, m.writeDuration, m.discarded, m.polls,
+		m.backups, m.backupDuration, m.backupTime, m.backupSeq, m.backupSize,
 		gauge("refapp_store_last_sequence", "Last sequence number in this node's log.",
 			func() float64 { return float64(n.Status().LastSeq) }),
 		gauge("refapp_store_applied_sequence", "Last sequence number applied to this node's data.",
@@ -70,6 +106,15 @@ func newMetrics(reg prometheus.Registerer, n *Node) (*metrics, error) {
 		gauge("refapp_store_replication_lag_seconds",
 			"Age of the oldest unapplied entry: on a replica, of those it knows of (at most: the age of the last entry it applied); on a primary, of the oldest entry no replica has acknowledged.",
 			func() float64 { _, s := n.lag(); return s }),
+	}
+	if ri, ok := n.eng.restoreInfo(); ok {
+		cs = append(cs,
+			gauge("refapp_store_restore_duration_seconds",
+				"Time the restore that built this store's data took, from the start of the restore command until the backup was copied and checked (absent: never restored).",
+				func() float64 { return ri.duration.Seconds() }),
+			gauge("refapp_store_restored_sequence",
+				"Last sequence of the backup this store's data was restored from (absent: never restored).",
+				func() float64 { return float64(ri.seq) }))
 	}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {

@@ -82,20 +82,22 @@ var (
 )
 
 type options struct {
-	node        string
-	mode        Role
-	primary     string
-	replication Replication
-	syncTimeout time.Duration
-	pollWait    time.Duration
-	pollGrace   time.Duration
-	retryMin    time.Duration
-	retryMax    time.Duration
-	logBatch    int
-	client      *http.Client
-	reg         prometheus.Registerer
-	log         *slog.Logger
-	now         func() time.Time
+	node           string
+	mode           Role
+	primary        string
+	replication    Replication
+	syncTimeout    time.Duration
+	pollWait       time.Duration
+	pollGrace      time.Duration
+	retryMin       time.Duration
+	retryMax       time.Duration
+	logBatch       int
+	client         *http.Client
+	backupDir      string
+	backupInterval time.Duration
+	reg            prometheus.Registerer
+	log            *slog.Logger
+	now            func() time.Time
 }
 
 // Option configures Open.
@@ -173,6 +175,9 @@ type Node struct {
 type replInfo struct {
 	primaryLast uint64    // the primary's last sequence at its last answer
 	lastTime    time.Time // commit time of the last entry applied
+	// freshAsOf is the latest time as of which the replica is known to
+	// hold every write its primary acknowledged (zero: unknown).
+	freshAsOf time.Time
 }
 
 // Open opens the store in dataDir (creating it), with the role, primary and
@@ -230,6 +235,7 @@ func Open(dataDir string, opts ...Option) (*Node, error) {
 	if n.metrics, err = newMetrics(o.reg, n); err != nil {
 		return nil, errors.Join(fmt.Errorf("open store: %w", err), eng.close())
 	}
+	n.initBackupMetrics()
 	o.log.Info("store opened", "node", o.node, "role", st.Role, "epoch", st.Epoch,
 		"lastSeq", st.LastSeq, "primary", st.Primary, "fenced", st.Fenced)
 	return n, nil
@@ -264,6 +270,12 @@ func (o options) validate() error {
 	}
 	if o.logBatch < 1 || o.logBatch > MaxLogBatch {
 		errs = append(errs, fmt.Errorf("log batch %d: want 1 to %d", o.logBatch, MaxLogBatch))
+	}
+	if o.backupInterval < 0 {
+		errs = append(errs, fmt.Errorf("backup interval %v: want >= 0", o.backupInterval))
+	}
+	if o.backupInterval > 0 && o.backupDir == "" {
+		errs = append(errs, errors.New("a backup interval needs a backup folder"))
 	}
 	if o.retryMax < o.retryMin {
 		errs = append(errs, fmt.Errorf("retry max %v below retry min %v", o.retryMax, o.retryMin))

@@ -88,6 +88,7 @@ func (n *Node) pull(ctx context.Context, st state) (progressed bool, err error) 
 		if !verified {
 			p.node, p.wait = "", 0
 		}
+		sent := n.opts.now()
 		resp, err := n.poll(ctx, st.Primary, p)
 		if err != nil {
 			return progressed, err
@@ -111,7 +112,7 @@ func (n *Node) pull(ctx context.Context, st state) (progressed bool, err error) 
 				continue // resp's entries followed our old log
 			}
 		}
-		if err := n.applyEntries(ctx, resp); err != nil {
+		if err := n.applyEntries(ctx, resp, sent); err != nil {
 			return progressed, err
 		}
 	}
@@ -186,8 +187,10 @@ func (n *Node) reconcile(ctx context.Context, resp LogResponse) (bool, error) {
 }
 
 // applyEntries applies resp's entries after the replica's log, unless the
-// session ended meanwhile.
-func (n *Node) applyEntries(ctx context.Context, resp LogResponse) error {
+// session ended meanwhile. sent is when the poll was sent: once the replica
+// has applied up to resp.LastSeq, it holds every write the primary
+// acknowledged before sent + resp.Waited (freshAsOf).
+func (n *Node) applyEntries(ctx context.Context, resp LogResponse, sent time.Time) error {
 	n.writeMu.Lock()
 	defer n.writeMu.Unlock()
 	st, _ := n.snapshot()
@@ -208,6 +211,11 @@ func (n *Node) applyEntries(ctx context.Context, resp LogResponse) error {
 	n.repl.primaryLast = resp.LastSeq
 	if len(resp.Entries) > 0 {
 		n.repl.lastTime = resp.Entries[len(resp.Entries)-1].Time
+	}
+	if st.AppliedSeq >= resp.LastSeq {
+		if asOf := sent.Add(resp.Waited); asOf.After(n.repl.freshAsOf) {
+			n.repl.freshAsOf = asOf
+		}
 	}
 	n.setLocked(st)
 	return nil

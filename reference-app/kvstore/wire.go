@@ -204,7 +204,30 @@ type LogResponse struct {
 	Entries []Entry `json:"entries"`
 	// History is the primary's epoch history, oldest first.
 	History []EpochStart `json:"history"`
+	// Waited is the time from the primary receiving the poll until it read
+	// the state it answers (LastSeq, Entries): the answer describes the
+	// primary at least this long after the replica sent the poll. An
+	// addition: it bounds a replica's staleness (ReadStalenessHeader).
+	Waited time.Duration `json:"waitedNanos"`
 }
+
+// Headers of a bounded-staleness read (GET /v1/get, GET /v1/list without
+// FencingHeader), an addition for read replicas. MaxStalenessHeader (a Go
+// duration, like 500ms) asks for data that holds every write the primary
+// acknowledged more than that long ago; MinSeqHeader for data that holds
+// sequence N. A node that cannot promise it answers 503 MsgTooStale. Every
+// answer of such a read carries StalenessHeader (the node's bound on its
+// staleness, a Go duration; 0s on a primary) and AppliedSeqHeader.
+const (
+	MaxStalenessHeader = "X-Max-Staleness"
+	MinSeqHeader       = "X-Min-Seq"
+	StalenessHeader    = "X-Store-Staleness"
+	AppliedSeqHeader   = "X-Store-Applied-Seq"
+)
+
+// MsgTooStale is the error of a 503 answer to a bounded-staleness read that
+// the node's data cannot satisfy.
+const MsgTooStale = "too stale"
 
 // PromoteRequest is the body of POST /v1/admin/promote.
 type PromoteRequest struct {

@@ -16,9 +16,18 @@ import (
 // primary (503).
 var ErrNoPrimary = errors.New("sentinel: no primary known")
 
-// Register adds GET /v1/primary to mux.
+// Register adds GET /v1/primary and GET /v1/replicas to mux.
 func (s *Sentinel) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/primary", s.handlePrimary)
+	mux.HandleFunc("GET /v1/replicas", s.handleReplicas)
+}
+
+// handleReplicas answers the replicas that read replicas may use: 200
+// {"epoch","replicas":[{"name","url"}]} (client URLs), empty while no
+// primary is known.
+func (s *Sentinel) handleReplicas(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(s.Replicas())
 }
 
 func (s *Sentinel) handlePrimary(w http.ResponseWriter, _ *http.Request) {
@@ -27,7 +36,7 @@ func (s *Sentinel) handlePrimary(w http.ResponseWriter, _ *http.Request) {
 	if !ok {
 		w.Header().Set("Retry-After", "1")
 		w.WriteHeader(http.StatusServiceUnavailable)
-		_ = json.NewEncoder(w).Encode(kvstore.ErrorBody{Error: "no primary known"})
+		_ = json.NewEncoder(w).Encode(kvstore.ErrorBody{Error: "no primary known", Epoch: s.Epoch()})
 		return
 	}
 	_ = json.NewEncoder(w).Encode(p)

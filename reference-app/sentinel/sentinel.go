@@ -179,6 +179,31 @@ type Primary struct {
 	Epoch uint64 `json:"epoch"`
 }
 
+// Replica is a store replica that follows the primary at the current
+// epoch, as of the sentinel's last round, and answered its check.
+type Replica struct {
+	// Name identifies the node.
+	Name string `json:"name"`
+	// URL is its client URL.
+	URL string `json:"url"`
+}
+
+// Replicas are the answer to GET /v1/replicas.
+type Replicas struct {
+	// Epoch is the sentinel's epoch.
+	Epoch uint64 `json:"epoch"`
+	// Replicas are the replicas following the primary; never null.
+	Replicas []Replica `json:"replicas"`
+}
+
+// Replicas returns the replicas that follow the primary at the current
+// epoch, as of the last round (none while no primary is known).
+func (s *Sentinel) Replicas() Replicas {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return Replicas{Epoch: s.epochSeen, Replicas: append([]Replica{}, s.replicas...)}
+}
+
 // Sentinel checks the stores and fails over; see the package doc. Run
 // drives it; its other methods are safe for concurrent use.
 type Sentinel struct {
@@ -194,8 +219,18 @@ type Sentinel struct {
 	blocked    bool           // a failover is due but no replica is reachable
 	standingBy bool           // a store follows a primary outside the set (see standby)
 
-	mu        sync.Mutex // guards published
+	mu        sync.Mutex // guards published, epochSeen, replicas
 	published *Primary   // what /v1/primary answers; nil when unknown
+	epochSeen uint64     // the epoch as of the last round
+	replicas  []Replica  // what /v1/replicas answers
+}
+
+// Epoch returns the highest epoch the sentinel has seen or given, as of
+// its last round (a restore must go above it).
+func (s *Sentinel) Epoch() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.epochSeen
 }
 
 // New returns a sentinel over stores that knows no primary yet.
@@ -332,7 +367,7 @@ func (s *Sentinel) round(ctx context.Context) {
 				"node", node, "primary", outside, "epoch", s.epoch)
 		}
 		s.primary, s.noPrimary, s.blocked, s.standingBy = "", 0, false, true
-		s.publish()
+		s.publish(reports)
 		return
 	}
 	s.standingBy = false
@@ -364,7 +399,7 @@ func (s *Sentinel) round(ctx context.Context) {
 	if s.primary != "" && reports[s.primary].err == nil {
 		s.reconcile(ctx, reports)
 	}
-	s.publish()
+	s.publish(reports)
 }
 
 // standby reports a reachable store that is a replica, at the sentinel's
@@ -505,15 +540,23 @@ func (s *Sentinel) reconcile(ctx context.Context, reports map[string]report) {
 	}
 }
 
-// publish updates what /v1/primary and the metrics say.
-func (s *Sentinel) publish() {
+// publish updates what /v1/primary, /v1/replicas and the metrics say.
+func (s *Sentinel) publish(reports map[string]report) {
 	var p *Primary
+	replicas := []Replica{}
 	if s.primary != "" {
 		st := s.store(s.primary)
 		p = &Primary{Name: st.Name, URL: st.ClientURL, Epoch: s.epoch}
+		for _, r := range s.stores {
+			rep := reports[r.Name]
+			if r.Name != s.primary && rep.err == nil && rep.st.Role == kvstore.RoleReplica &&
+				rep.st.Epoch == s.epoch && rep.st.Primary == st.ReplURL {
+				replicas = append(replicas, Replica{Name: r.Name, URL: r.ClientURL})
+			}
+		}
 	}
 	s.mu.Lock()
-	s.published = p
+	s.published, s.epochSeen, s.replicas = p, s.epoch, replicas
 	s.mu.Unlock()
 	s.metrics.epoch.Set(float64(s.epoch))
 	s.metrics.blocked.Set(boolFloat(s.blocked))

@@ -64,8 +64,11 @@ func startTopology(t testing.TB, cfg Refapp) *Target {
 	if cfg.APIReplicas == 0 {
 		cfg.APIReplicas = 3
 	}
-	if cfg.StoreReplicas == 0 {
+	switch cfg.StoreReplicas {
+	case 0:
 		cfg.StoreReplicas = 1
+	case noStoreReplicas:
+		cfg.StoreReplicas = 0
 	}
 	cfg.DataDir = t.TempDir()
 	logs := &processLogs{byInstance: map[string]*bytes.Buffer{}}

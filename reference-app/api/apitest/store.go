@@ -40,8 +40,22 @@ func NewStore(t testing.TB) *Store {
 	mux.HandleFunc("POST /v1/write", s.write)
 	mux.HandleFunc("GET /v1/get", s.get)
 	mux.HandleFunc("GET /v1/list", s.list)
+	mux.HandleFunc("GET /v1/status", s.status)
 	s.server = newServer(t, mux)
 	return s
+}
+
+// status answers GET /v1/status with the node's role, epoch and sequence.
+func (s *Store) status(w http.ResponseWriter, _ *http.Request) {
+	s.mu.Lock()
+	role := "replica"
+	if s.primary {
+		role = "primary"
+	}
+	body := map[string]any{"node": "fake", "role": role, "epoch": s.epoch, "lastSeq": s.seq, "appliedSeq": s.seq}
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(body)
 }
 
 // SetPrimary makes the node a primary at epoch.

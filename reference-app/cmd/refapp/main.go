@@ -10,6 +10,10 @@
 //	refapp --role=worker   --listen=127.0.0.1:W --nats=nats://127.0.0.1:4222 \
 //	       --push-url=http://127.0.0.1:M --data-dir=DIR
 //
+// and one command that is not a role, the store's restore from a backup:
+//
+//	refapp restore --data-dir=DIR --backup-dir=BACKUPS [--backup=ID] [--sentinel=URL]
+//
 // It logs JSON to stderr, prints nothing else, and on SIGTERM or SIGINT
 // turns /readyz to 503, keeps serving for --drain-delay (default 0), stops
 // accepting connections, drains in-flight requests and exits 0.

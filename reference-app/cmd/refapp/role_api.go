@@ -33,6 +33,7 @@ var apiRole = role{
 			breakerOpen     = fs.Duration("breaker-open", api.DefaultBreakerOpen, "how long an open breaker refuses calls before probing")
 			relayInterval   = fs.Duration("outbox-relay-interval", api.DefaultRelayInterval, "time between two passes of the outbox relay")
 			relayAge        = fs.Duration("outbox-relay-age", api.DefaultRelayAge, "age from which the relay republishes an outbox record")
+			replicaStale    = fs.Duration("replica-max-staleness", 0, "feed reads go to store replicas (named by the sentinel) whose data is at most this stale, else to the primary (0: every read on the primary; needs --sentinel)")
 		)
 		return func(_ context.Context, e env) (parts, error) {
 			if (*sentinel == "") == (*store == "") {
@@ -54,6 +55,9 @@ var apiRole = role{
 					return parts{}, badFlag("nats", "%q: want nats://host:port", *natsURL)
 				}
 			}
+			if *replicaStale < 0 || (*replicaStale > 0 && *sentinel == "") {
+				return parts{}, badFlag("replica-max-staleness", "%v: want >= 0, and --sentinel (which names the replicas) when > 0", *replicaStale)
+			}
 			secret, err := jwtSecret(*secretFile)
 			if err != nil {
 				return parts{}, err
@@ -69,6 +73,9 @@ var apiRole = role{
 				s := api.NewSentinel(*sentinel, api.WithClientLogger(e.Log))
 				src, p.Ready = s, s.Ready
 				p.Background = append(p.Background, s.Run)
+				if *replicaStale > 0 {
+					deps.Replicas = api.NewReplicaClient(s, *replicaStale)
+				}
 			} else {
 				src = api.FixedPrimary(*store)
 			}
@@ -103,7 +110,7 @@ var apiRole = role{
 				return parts{}, flagError{err}
 			}
 			a.Register(e.Mux)
-			p.Background = append(p.Background, a.RunRelay)
+			p.Background = append(p.Background, a.RunRelay, a.RunHealth)
 			p.Close = func() error {
 				for _, c := range closers {
 					c()

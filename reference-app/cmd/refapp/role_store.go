@@ -16,6 +16,9 @@ var storeRole = role{
 			node        = fs.String("node", "", "node name in status and replication polls (default: the instance)")
 			primary     = fs.String("primary", "", "replica: base URL of the primary to pull the log from, unless the data dir has one persisted (from an earlier start or a follow)")
 			syncTimeout = fs.Duration("sync-timeout", kvstore.DefaultSyncTimeout, "sync replication: how long a write waits for a replica before 503 (not acknowledged)")
+			pollWait    = fs.Duration("poll-wait", kvstore.DefaultPollWait, "replica: how long one replication long poll waits for new entries (bounds how stale an idle replica may think it is)")
+			backupDir   = fs.String("backup-dir", "", "folder standing for an object store that backups go to (POST /v1/admin/backup, --backup-interval); empty: no backups")
+			backupEvery = fs.Duration("backup-interval", 0, "take a backup this often (0: only on request); needs --backup-dir")
 			mode        = kvstore.RolePrimary
 			replication = kvstore.Async
 		)
@@ -36,6 +39,12 @@ var storeRole = role{
 			if *syncTimeout <= 0 {
 				return parts{}, badFlag("sync-timeout", "%v: want > 0", *syncTimeout)
 			}
+			if *pollWait <= 0 || *pollWait > kvstore.MaxPollWait {
+				return parts{}, badFlag("poll-wait", "%v: want > 0 and at most %v", *pollWait, kvstore.MaxPollWait)
+			}
+			if *backupEvery < 0 || (*backupEvery > 0 && *backupDir == "") {
+				return parts{}, badFlag("backup-interval", "%v: want >= 0, and a --backup-dir when > 0", *backupEvery)
+			}
 			name := *node
 			if name == "" {
 				name = e.Instance
@@ -46,6 +55,9 @@ var storeRole = role{
 				kvstore.WithPrimary(*primary),
 				kvstore.WithReplication(replication),
 				kvstore.WithSyncTimeout(*syncTimeout),
+				kvstore.WithPollWait(*pollWait),
+				kvstore.WithBackupDir(*backupDir),
+				kvstore.WithBackupInterval(*backupEvery),
 				kvstore.WithRegisterer(e.Registry),
 				kvstore.WithLogger(e.Log),
 			)
@@ -55,7 +67,7 @@ var storeRole = role{
 			n.Register(e.Mux)
 			return parts{
 				Ready:      n.Ready,
-				Background: []func(context.Context) error{n.Run},
+				Background: []func(context.Context) error{n.Run, n.RunBackups},
 				Close:      n.Close,
 			}, nil
 		}

@@ -178,6 +178,9 @@ func usage(w io.Writer, name string) {
 // run is the whole program: it serves until ctx is done and returns the
 // exit code. It writes only to stderr.
 func run(ctx context.Context, args []string, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == restoreCommand {
+		return restore(ctx, args[1:], stderr)
+	}
 	c, err := parse(args)
 	if errors.Is(err, flag.ErrHelp) {
 		usage(stderr, roleOf(args))
