@@ -4,7 +4,7 @@ BIN     ?= bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build gameday test test-browser browser-tools test-race test-servers test-interrupts tools demo lint vulncheck bench bench-vegeta bench-peers bench-memory bench-refapp fuzz clean kube-tools test-k8s
+.PHONY: all build gameday test test-edge test-browser browser-tools test-race test-servers test-interrupts tools demo lint vulncheck bench bench-vegeta bench-peers bench-memory bench-refapp fuzz clean kube-tools test-k8s
 
 all: build
 
@@ -17,6 +17,10 @@ build:
 ## test: the whole test suite, end-to-end runs against the reference backend included
 test:
 	$(GO) test -count=1 -timeout 9m ./...
+
+## test-edge: the bundled edge game days, whole, against the reference backend (about 2 min): the quickstart over HTTPS, region-failover
+test-edge:
+	GAMEDAY_SLOW_PATTERNS=1 $(GO) test -count=1 -timeout 9m -v -run '^(TestPatternQuickstartOverTLS|TestPatternRegionFailoverGameDay)$$' ./target/local
 
 ## browser-tools: install headless Chromium (Debian package chromium) when there is none on PATH
 browser-tools:

@@ -3,6 +3,7 @@ package load
 import (
 	"cmp"
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -96,11 +97,12 @@ type WriteProbe struct {
 	// IDPrefix starts every Data.ID, which is IDPrefix and the write's Seq;
 	// "": a random prefix, unique in practice across runs.
 	IDPrefix string
-	// Token, URLs, Header and Funcs are as in Stream.
-	Token  string
-	URLs   map[string]string
-	Header http.Header
-	Funcs  template.FuncMap
+	// Token, URLs, Header, Funcs and RootCAs are as in Stream.
+	Token   string
+	URLs    map[string]string
+	Header  http.Header
+	Funcs   template.FuncMap
+	RootCAs *x509.CertPool
 }
 
 // WriteOutcome is what became of one write.
@@ -331,8 +333,10 @@ func NewProber(p WriteProbe, base string) (*Prober, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	transport := newTransport(newConnPool(), max(pr.maxInFlight, pr.verifyConc))
+	transport.TLSClientConfig.RootCAs = p.RootCAs
 	pr.client = &http.Client{
-		Transport: newTransport(newConnPool(), max(pr.maxInFlight, pr.verifyConc)),
+		Transport: transport,
 		// A redirect is an answer: acknowledged or found only when its
 		// status is listed.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },

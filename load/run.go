@@ -75,7 +75,9 @@ func Run(ctx context.Context, s Stream, base string, sinks ...Sink) (Summary, er
 	defer cancel()
 
 	pool := newConnPool()
-	client := &http.Client{Transport: newTransport(pool, p.connections), Timeout: p.timeout}
+	transport := newTransport(pool, p.connections)
+	transport.TLSClientConfig.RootCAs = s.RootCAs
+	client := &http.Client{Transport: transport, Timeout: p.timeout}
 	defer client.CloseIdleConnections()
 	attackers := make([]*vegeta.Attacker, len(p.entries))
 	for i, e := range p.entries {

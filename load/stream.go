@@ -2,6 +2,7 @@ package load
 
 import (
 	"cmp"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"math"
@@ -128,6 +129,9 @@ type Stream struct {
 	// MaxBody is how many bytes of a response body a Result keeps; 0:
 	// DefaultMaxBody; negative: the whole body.
 	MaxBody int64
+	// RootCAs are the certificate authorities trusted for https URLs,
+	// instead of the system's; nil: the system's.
+	RootCAs *x509.CertPool
 }
 
 // Summary is what Run reports about a stream once it has ended.

@@ -65,6 +65,7 @@ func (r *runner) buildProbes() ([]*writeProbe, error) {
 			URLs:        r.running.URLs,
 			Header:      r.running.Header,
 			Funcs:       r.vals.Funcs(),
+			RootCAs:     r.running.RootCAs,
 		}, r.running.Base)
 		if err != nil {
 			return nil, fmt.Errorf("write probe %q: %w", wp.Name, err)

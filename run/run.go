@@ -666,6 +666,7 @@ func (r *runner) stream(ctx context.Context, t0 time.Time, st scenarios.Stream, 
 		Header:     r.running.Header,
 		Funcs:      r.vals.Funcs(),
 		RunID:      r.runID,
+		RootCAs:    r.running.RootCAs,
 	}
 	seed := r.streamInputs(st, &ls)
 	if ls.Session != nil {

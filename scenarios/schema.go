@@ -118,6 +118,8 @@ func fieldBounds() map[string]map[string]any {
 		"LocalTarget.apiReplicas":      count(1, MaxAPIReplicas),
 		"LocalTarget.storeReplicas":    count(1, MaxStoreReplicas),
 		"LocalTarget.gatewayRateLimit": count(1, MaxGatewayRateLimit),
+		"LocalTarget.regions":          count(0, 2), // 0, absent: one region
+		"LocalAutoscale.maxReplicas":   count(1, MaxAPIReplicas),
 		"Session.users":                count(1, MaxSessionUsers),
 		"ClientSLI.quantile":           quantile,
 		"Recovery.quantile":            quantile,

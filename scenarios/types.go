@@ -111,6 +111,41 @@ type LocalTarget struct {
 	// Toxiproxy is the base URL of an external Toxiproxy API server on
 	// loopback to create the edges on. Empty: gameday embeds its own.
 	Toxiproxy string `yaml:"toxiproxy,omitempty" json:"toxiproxy,omitempty"`
+	// TLS makes the gateway serve clients over HTTPS ({{.Base}} is an
+	// https URL) with a certificate of a CA made for the run, which the
+	// run's load trusts. Inside, every edge stays plain HTTP.
+	TLS bool `yaml:"tls,omitempty" json:"tls,omitempty"`
+	// Autoscale runs the backend's autoscaler: api replicas beyond
+	// APIReplicas (which stay, as the floor) come and go with the load.
+	Autoscale *LocalAutoscale `yaml:"autoscale,omitempty" json:"autoscale,omitempty"`
+	// Regions is 1 (default) or 2: a second region, b, active-passive
+	// behind a global entry point ({{.Base}}), its store replicating
+	// across a WAN link (see LocalTarget.Processes and RegionLinks).
+	Regions int `yaml:"regions,omitempty" json:"regions,omitempty"`
+}
+
+// LocalAutoscale configures the reference backend's autoscaler (see
+// reference-app/ARCHITECTURE.md): from the mean requests in flight through
+// the gateway it runs extra api replicas, named api-auto-1, api-auto-2, ...,
+// which the gateway finds in its upstreams file. They have no link of their
+// own (network faults on gateway-api-N reach the static replicas only), and
+// process faults select them by the autoscaler's instance.
+type LocalAutoscale struct {
+	// MaxReplicas is the most api replicas, the static ones included:
+	// APIReplicas to MaxAPIReplicas.
+	MaxReplicas int `yaml:"maxReplicas" json:"maxReplicas"`
+	// TargetInFlight is the mean number of requests in flight per replica
+	// to aim at; default DefaultTargetInFlight.
+	TargetInFlight float64 `yaml:"targetInFlight,omitempty" json:"targetInFlight,omitempty"`
+	// Interval is the time between two decisions; default
+	// DefaultAutoscaleInterval.
+	Interval time.Duration `yaml:"interval,omitempty" json:"interval,omitempty"`
+	// ScaleUpWindow and ScaleDownWindow are the stabilisation windows:
+	// replicas are added only when every recommendation of the last
+	// ScaleUpWindow asks for more, and removed only when every one of the
+	// last ScaleDownWindow asks for fewer. Absent or 0: none.
+	ScaleUpWindow   time.Duration `yaml:"scaleUpWindow,omitempty" json:"scaleUpWindow,omitempty"`
+	ScaleDownWindow time.Duration `yaml:"scaleDownWindow,omitempty" json:"scaleDownWindow,omitempty"`
 }
 
 // Replication is a store replication mode.

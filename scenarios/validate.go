@@ -295,6 +295,13 @@ func (v *validator) local(t LocalTarget) Declaration {
 			v.add(p+".toxiproxy", "toxiproxy %q %s (want an http URL on loopback, such as \"http://127.0.0.1:8474\")", t.Toxiproxy, why)
 		}
 	}
+	if t.Autoscale != nil {
+		v.autoscale(p+".autoscale", t)
+	}
+	if t.Regions < 0 || t.Regions > 2 {
+		v.add(p+".regions", "regions %d is out of range (want 1 or 2)", t.Regions)
+		clamped.Regions = 2
+	}
 	return clamped.Processes().Declaration()
 }
 

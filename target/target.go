@@ -6,6 +6,7 @@
 package target
 
 import (
+	"crypto/x509"
 	"net/http"
 	"time"
 
@@ -28,6 +29,9 @@ type Running struct {
 	Header http.Header
 	// Token is {{.Token}}, a bearer token of a load user; may be empty.
 	Token string
+	// RootCAs are the certificate authorities the load trusts, instead of
+	// the system's (a local target's run CA); nil: the system's.
+	RootCAs *x509.CertPool
 	// Links are the links network faults act on, by name.
 	Links map[string]Link
 	// Processes selects and watches the target's processes for process

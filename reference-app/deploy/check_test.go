@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -40,6 +41,7 @@ var namespacedKinds = map[string]bool{
 	"Deployment": true, "StatefulSet": true, "Service": true, "ConfigMap": true,
 	"Secret": true, "PersistentVolumeClaim": true, "ServiceAccount": true,
 	"Role": true, "RoleBinding": true, "PodDisruptionBudget": true,
+	"HorizontalPodAutoscaler": true,
 }
 
 // groupResource is a resource of an API group ("" is the core group).
@@ -90,6 +92,7 @@ type manifests struct {
 	roles           map[string]*rbacv1.Role
 	bindings        []*rbacv1.RoleBinding
 	pdbs            []*policyv1.PodDisruptionBudget
+	hpas            []*autoscalingv2.HorizontalPodAutoscaler
 }
 
 func index(docs []doc) *manifests {
@@ -127,6 +130,8 @@ func index(docs []doc) *manifests {
 			m.bindings = append(m.bindings, o)
 		case *policyv1.PodDisruptionBudget:
 			m.pdbs = append(m.pdbs, o)
+		case *autoscalingv2.HorizontalPodAutoscaler:
+			m.hpas = append(m.hpas, o)
 		}
 	}
 	return m
@@ -176,6 +181,7 @@ func check(m *manifests, c contract) []string {
 	checkServices(m, &p)
 	checkRBAC(m, &p)
 	checkPDBs(m, &p)
+	checkHPAs(m, &p)
 	checkToxiproxy(m, &p)
 	checkWiring(m, &p)
 	checkStores(m, &p)

@@ -180,6 +180,22 @@ func TestChecksCatch(t *testing.T) {
 			three := intstr.FromInt(3)
 			m.pdbs[0].Spec.MinAvailable = &three
 		}, "PodDisruptionBudget api: minAvailable 3 >= Deployment api replicas 3"},
+		{"no autoscaler", func(t *testing.T, m *manifests) {
+			m.hpas = nil
+		}, "no HorizontalPodAutoscaler scales Deployment api"},
+		{"autoscaler under the floor", func(t *testing.T, m *manifests) {
+			two := int32(2)
+			m.hpas[0].Spec.MinReplicas = &two
+		}, "HorizontalPodAutoscaler api: minReplicas 2 below Deployment api replicas 3"},
+		{"autoscaler on the store", func(t *testing.T, m *manifests) {
+			m.hpas[0].Spec.ScaleTargetRef.Kind, m.hpas[0].Spec.ScaleTargetRef.Name = "StatefulSet", "store-a"
+		}, "HorizontalPodAutoscaler api: scales StatefulSet store-a; want only the stateless Deployment api"},
+		{"autoscaler without cpu request", func(t *testing.T, m *manifests) {
+			delete(ctr(t, m, "Deployment api").Resources.Requests, corev1.ResourceCPU)
+		}, "HorizontalPodAutoscaler api: Deployment api has a container without a CPU request"},
+		{"autoscaler scales down at once", func(t *testing.T, m *manifests) {
+			m.hpas[0].Spec.Behavior.ScaleDown = nil
+		}, "HorizontalPodAutoscaler api: want a scale-down stabilizationWindowSeconds of at least 60"},
 		{"unknown flag", func(t *testing.T, m *manifests) {
 			setArg(t, ctr(t, m, "Deployment api"), "jwt-secret-file", "jwt-secret-flie=/etc/refapp/jwt/jwt-key")
 		}, "Deployment api: container refapp: --jwt-secret-flie is not a flag of role api"},

@@ -95,14 +95,15 @@ func (g *Gateway) pick(now time.Time, exclude *upstream) *upstream {
 // healthy upstream is ejected (panic: ejection must never leave the gateway
 // with nowhere to send), every healthy one.
 func (g *Gateway) candidates(dst []*upstream, now time.Time, exclude *upstream) []*upstream {
+	members := g.set.Load().members
 	panicking := true
-	for _, u := range g.upstreams {
+	for _, u := range members {
 		if u.routable(now) {
 			panicking = false
 			break
 		}
 	}
-	for _, u := range g.upstreams {
+	for _, u := range members {
 		if u != exclude && u.healthy() && (panicking || !u.ejected(now)) {
 			dst = append(dst, u)
 		}

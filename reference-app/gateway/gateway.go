@@ -227,14 +227,17 @@ func WithRegisterer(r prometheus.Registerer) Option { return func(o *options) { 
 // (default: discard).
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 
-// Gateway is a load-balancing reverse proxy over a fixed set of upstreams.
-// Call Run to keep the upstreams' health current: until a first check
-// succeeds, an upstream is down.
+// Gateway is a load-balancing reverse proxy over a set of upstreams that
+// SetUpstreams may change at any time (see discovery.go). Call Run to keep
+// the upstreams' health current: until a first check succeeds, an
+// upstream is down.
 type Gateway struct {
 	opts      options
-	upstreams []*upstream
-	next      atomic.Uint64 // the turn, for round robin and for ties
-	ejectMu   sync.Mutex    // serialises ejection decisions, so that two cannot eject the last two upstreams
+	set       atomic.Pointer[upstreamSet] // replaced whole under setMu; read on every request
+	setMu     sync.Mutex                  // serialises changes of set
+	changed   chan struct{}               // a buffered wake-up for Run: set changed
+	next      atomic.Uint64               // the turn, for round robin and for ties
+	ejectMu   sync.Mutex                  // serialises ejection decisions, so that two cannot eject the last two upstreams
 	budget    *retryBudget
 	limiter   *rateLimiter // nil: no rate limit
 	transport *http.Transport
@@ -275,13 +278,16 @@ func New(ups []Upstream, opts ...Option) (*Gateway, error) {
 	}
 	g := &Gateway{
 		opts:      o,
+		changed:   make(chan struct{}, 1),
 		budget:    newRetryBudget(o.retryRatio, o.retryMinPerSecond),
 		transport: newTransport(o.upstreamTimeout),
 		health:    &http.Client{Transport: newTransport(o.healthTimeout)},
 	}
+	set := &upstreamSet{}
 	for _, u := range ups {
-		g.upstreams = append(g.upstreams, newUpstream(u))
+		set.members = append(set.members, newUpstream(u))
 	}
+	g.set.Store(set)
 	if o.rateLimit > 0 {
 		l, err := newRateLimiter(o.rateLimit, o.rateBurst, o.rateClients)
 		if err != nil {
@@ -382,7 +388,7 @@ func (g *Gateway) Register(mux *http.ServeMux) {
 // (an ejected one counts: the gateway routes to it when nothing else is
 // left).
 func (g *Gateway) Ready(context.Context) error {
-	for _, u := range g.upstreams {
+	for _, u := range g.set.Load().members {
 		if u.healthy() {
 			return nil
 		}
@@ -407,13 +413,18 @@ type UpstreamStatus struct {
 	// Outstanding is the number of requests in flight to it through the
 	// gateway.
 	Outstanding int64
+	// Draining: removed from the set (SetUpstreams); no new request goes
+	// to it, and it leaves the status once Outstanding is 0.
+	Draining bool
 }
 
-// Status returns the current view of every upstream, in configuration order.
+// Status returns the current view of every upstream: the set's members in
+// order, then the removed ones still draining.
 func (g *Gateway) Status() []UpstreamStatus {
 	now := g.opts.now()
-	out := make([]UpstreamStatus, len(g.upstreams))
-	for i, u := range g.upstreams {
+	set := g.set.Load()
+	out := make([]UpstreamStatus, 0, len(set.members)+len(set.draining))
+	for _, u := range set.members {
 		s := UpstreamStatus{
 			Name:        u.name,
 			URL:         u.url.String(),
@@ -426,31 +437,70 @@ func (g *Gateway) Status() []UpstreamStatus {
 			s.EjectedUntil = time.Unix(0, u.ejectedUntil.Load())
 			s.Probation = false
 		}
-		out[i] = s
+		out = append(out, s)
+	}
+	for _, u := range set.draining {
+		out = append(out, UpstreamStatus{Name: u.name, URL: u.url.String(), Outstanding: u.outstanding.Load(), Draining: true})
 	}
 	return out
 }
 
-// Run health checks every upstream, first at once and then every health
-// interval, until ctx is done; it then returns ctx's error.
+// Run health checks every member of the set, first at once and then every
+// health interval, and lets go of drained upstreams, until ctx is done; it
+// then returns ctx's error. A member added by SetUpstreams is checked at
+// once; a removed one is no longer checked.
 func (g *Gateway) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	for _, u := range g.upstreams {
-		wg.Go(func() {
-			tick := time.NewTicker(g.opts.healthInterval)
-			defer tick.Stop()
-			for {
-				g.check(ctx, u)
-				select {
-				case <-ctx.Done():
-					return
-				case <-tick.C:
-				}
+	defer wg.Wait()
+	checking := map[*upstream]context.CancelFunc{}
+	defer func() {
+		for _, cancel := range checking {
+			cancel()
+		}
+	}()
+	sweep := time.NewTicker(g.opts.healthInterval)
+	defer sweep.Stop()
+	for {
+		set := g.set.Load()
+		members := map[*upstream]bool{}
+		for _, u := range set.members {
+			members[u] = true
+			if _, ok := checking[u]; ok {
+				continue
 			}
-		})
+			uctx, cancel := context.WithCancel(ctx)
+			checking[u] = cancel
+			wg.Go(func() { g.checkEvery(uctx, u) })
+		}
+		for u, cancel := range checking {
+			if !members[u] {
+				cancel()
+				delete(checking, u)
+			}
+		}
+		g.sweep()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-g.changed:
+		case <-sweep.C:
+		}
 	}
-	wg.Wait()
-	return ctx.Err()
+}
+
+// checkEvery health checks u at once and then every health interval until
+// ctx is done.
+func (g *Gateway) checkEvery(ctx context.Context, u *upstream) {
+	tick := time.NewTicker(g.opts.healthInterval)
+	defer tick.Stop()
+	for {
+		g.check(ctx, u)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // Close releases the gateway's idle upstream connections.

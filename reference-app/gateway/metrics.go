@@ -25,6 +25,7 @@ type metrics struct {
 	checks      *prometheus.CounterVec // refapp_gateway_health_checks_total{upstream,result}
 	ejections   *prometheus.CounterVec // refapp_gateway_ejections_total{upstream,reason}
 	rateLimited prometheus.Counter     // refapp_gateway_rate_limited_total
+	busy        *prometheus.CounterVec // refapp_gateway_upstream_busy_seconds_total{upstream}
 }
 
 // newMetrics registers the gateway's metrics on reg. status is read at
@@ -52,11 +53,15 @@ func newMetrics(reg prometheus.Registerer, status func() []UpstreamStatus) (*met
 			Name: "refapp_gateway_rate_limited_total",
 			Help: "Requests refused with 429 because their client was over its rate limit.",
 		}),
+		busy: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "refapp_gateway_upstream_busy_seconds_total",
+			Help: "Time attempts to an upstream were in flight, summed over attempts, from sent until the response body was closed: its rate is the mean number of requests in flight (Little's law), the autoscaler's load signal.",
+		}, []string{"upstream"}),
 	}
 	for _, r := range []string{RetryRetried, RetryBudgetExhausted, RetryNoOtherUpstream} {
 		m.retries.WithLabelValues(r) // export zeros: rate() needs the series before the first event
 	}
-	cs := []prometheus.Collector{m.retries, m.requests, m.checks, m.ejections, m.rateLimited, newUpstreamCollector(status)}
+	cs := []prometheus.Collector{m.retries, m.requests, m.checks, m.ejections, m.rateLimited, m.busy, newUpstreamCollector(status)}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register gateway metrics: %w", err)
@@ -73,13 +78,15 @@ func (m *metrics) checked(upstream string, ok bool) {
 	m.checks.WithLabelValues(upstream, result).Inc()
 }
 
-// upstreamCollector exports refapp_gateway_upstream_up{upstream} and
-// refapp_gateway_upstream_outstanding{upstream} from the gateway's status
-// at scrape time.
+// upstreamCollector exports refapp_gateway_upstream_up{upstream},
+// refapp_gateway_upstream_outstanding{upstream} and
+// refapp_gateway_upstream_draining{upstream} from the gateway's status at
+// scrape time: a removed upstream is listed (draining 1) until drained.
 type upstreamCollector struct {
 	status      func() []UpstreamStatus
 	up          *prometheus.Desc
 	outstanding *prometheus.Desc
+	draining    *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*upstreamCollector)(nil)
@@ -93,12 +100,16 @@ func newUpstreamCollector(status func() []UpstreamStatus) *upstreamCollector {
 		outstanding: prometheus.NewDesc("refapp_gateway_upstream_outstanding",
 			"Requests in flight from the gateway to the upstream.",
 			[]string{"upstream"}, nil),
+		draining: prometheus.NewDesc("refapp_gateway_upstream_draining",
+			"1 when the upstream was removed from the set and still has requests in flight (no new request goes to it), else 0; a drained upstream is no longer listed.",
+			[]string{"upstream"}, nil),
 	}
 }
 
 func (c *upstreamCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.up
 	ch <- c.outstanding
+	ch <- c.draining
 }
 
 func (c *upstreamCollector) Collect(ch chan<- prometheus.Metric) {
@@ -109,5 +120,10 @@ func (c *upstreamCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, up, s.Name)
 		ch <- prometheus.MustNewConstMetric(c.outstanding, prometheus.GaugeValue, float64(s.Outstanding), s.Name)
+		draining := 0.0
+		if s.Draining {
+			draining = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.draining, prometheus.GaugeValue, draining, s.Name)
 	}
 }

@@ -104,7 +104,7 @@ func (g *Gateway) ejectionTime(k int) time.Duration {
 // othersRoutable reports whether an upstream other than u is routable at
 // now; g.ejectMu must be held.
 func (g *Gateway) othersRoutable(u *upstream, now time.Time) bool {
-	for _, o := range g.upstreams {
+	for _, o := range g.set.Load().members {
 		if o != u && o.routable(now) {
 			return true
 		}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // IdempotencyKeyHeader marks a POST as safe to retry.
@@ -167,15 +168,22 @@ func (g *Gateway) attempt(ctx context.Context, r *http.Request, u *upstream, bod
 		out.Header.Set("X-Forwarded-For", ip)
 	}
 	out.Header.Set("X-Forwarded-Host", r.Host)
-	out.Header.Set("X-Forwarded-Proto", "http")
+	proto := "http"
+	if r.TLS != nil {
+		proto = "https"
+	}
+	out.Header.Set("X-Forwarded-Proto", proto)
 	if _, ok := out.Header["User-Agent"]; !ok {
 		out.Header.Set("User-Agent", "") // do not let the transport add Go's
 	}
 
 	u.outstanding.Add(1)
+	start := time.Now()
+	busy := g.metrics.busy.WithLabelValues(u.name)
 	resp, err := g.transport.RoundTrip(out)
 	if err != nil {
 		u.outstanding.Add(-1)
+		busy.Add(time.Since(start).Seconds())
 		code := codeError
 		switch {
 		case r.Context().Err() != nil:
@@ -188,7 +196,7 @@ func (g *Gateway) attempt(ctx context.Context, r *http.Request, u *upstream, bod
 		g.metrics.requests.WithLabelValues(u.name, code).Inc()
 		return nil, fmt.Errorf("proxy to %s: %w", u.name, err)
 	}
-	resp.Body = &trackedBody{ReadCloser: resp.Body, u: u}
+	resp.Body = &trackedBody{ReadCloser: resp.Body, u: u, done: func() { busy.Add(time.Since(start).Seconds()) }}
 	g.metrics.requests.WithLabelValues(u.name, strconv.Itoa(resp.StatusCode)).Inc()
 	if gatewayFailure(resp.StatusCode) {
 		g.attemptFailed(u, g.opts.now(), false, "status "+strconv.Itoa(resp.StatusCode))

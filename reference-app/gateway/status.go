@@ -121,7 +121,8 @@ func (g *Gateway) statusReport(ctx context.Context) statusReport {
 // its upstreams.
 func (g *Gateway) apiComponent(rep *statusReport, now time.Time) {
 	up := 0
-	for _, u := range g.upstreams {
+	members := g.set.Load().members
+	for _, u := range members {
 		if u.routable(now) {
 			up++
 		}
@@ -130,7 +131,7 @@ func (g *Gateway) apiComponent(rep *statusReport, now time.Time) {
 	switch {
 	case up == 0:
 		comp.State, comp.Message = "outage", "The service cannot be reached now. Retry later."
-	case up < len(g.upstreams):
+	case up < len(members):
 		comp.State, comp.Message = "degraded", "Some servers are down; the others serve every request."
 	}
 	for i := range rep.Components {

@@ -68,16 +68,18 @@ func (u *upstream) observe(ok bool, healthy, unhealthy int) (changed, up bool) {
 }
 
 // trackedBody is an upstream response body that counts as outstanding on
-// its upstream until it is closed.
+// its upstream until it is closed; done is then called once.
 type trackedBody struct {
 	io.ReadCloser
 	u      *upstream
+	done   func()
 	closed atomic.Bool
 }
 
 func (b *trackedBody) Close() error {
 	if b.closed.CompareAndSwap(false, true) {
 		b.u.outstanding.Add(-1)
+		b.done()
 	}
 	return b.ReadCloser.Close()
 }

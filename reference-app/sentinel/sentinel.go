@@ -212,11 +212,12 @@ type Sentinel struct {
 	metrics *metrics
 
 	// Owned by Run's goroutine.
-	epoch     uint64         // highest epoch seen or given
-	primary   string         // the primary's name; "" when unknown
-	fails     map[string]int // failed checks in a row, by node
-	noPrimary int            // rounds in a row with no primary known
-	blocked   bool           // a failover is due but no replica is reachable
+	epoch      uint64         // highest epoch seen or given
+	primary    string         // the primary's name; "" when unknown
+	fails      map[string]int // failed checks in a row, by node
+	noPrimary  int            // rounds in a row with no primary known
+	blocked    bool           // a failover is due but no replica is reachable
+	standingBy bool           // a store follows a primary outside the set (see standby)
 
 	mu        sync.Mutex // guards published, epochSeen, replicas
 	published *Primary   // what /v1/primary answers; nil when unknown
@@ -358,6 +359,18 @@ func (s *Sentinel) round(ctx context.Context) {
 		s.metrics.up.WithLabelValues(st.Name).Set(boolFloat(r.err == nil))
 	}
 
+	if node, outside, ok := s.standby(reports); ok {
+		// Another region's primary leads now: this set is a standby, and
+		// promoting one of its stores would make a second primary.
+		if s.primary != "" || !s.standingBy {
+			s.opts.log.Warn("standing by: a store follows a primary outside this set at the current epoch; no failover",
+				"node", node, "primary", outside, "epoch", s.epoch)
+		}
+		s.primary, s.noPrimary, s.blocked, s.standingBy = "", 0, false, true
+		s.publish(reports)
+		return
+	}
+	s.standingBy = false
 	failedOver := false
 	if s.primary != "" {
 		r := reports[s.primary]
@@ -387,6 +400,31 @@ func (s *Sentinel) round(ctx context.Context) {
 		s.reconcile(ctx, reports)
 	}
 	s.publish(reports)
+}
+
+// standby reports a reachable store that is a replica, at the sentinel's
+// epoch (the highest seen), of a primary none of the sentinel's stores is
+// (its primary URL is no --repl-urls entry) while no store of the set
+// claims primary at that epoch: another region's primary, promoted over
+// this set and fencing it (reference-app/global). The sentinel then
+// neither promotes nor names a primary, so that the set stays fenced until
+// it is told otherwise.
+func (s *Sentinel) standby(reports map[string]report) (node, primary string, ok bool) {
+	for _, st := range s.stores {
+		r := reports[st.Name]
+		if r.err != nil || r.st.Role != kvstore.RoleReplica || r.st.Epoch < s.epoch || r.st.Primary == "" ||
+			slices.ContainsFunc(s.stores, func(o Store) bool { return o.ReplURL == r.st.Primary }) {
+			continue
+		}
+		claimed := slices.ContainsFunc(s.stores, func(o Store) bool {
+			or := reports[o.Name]
+			return or.err == nil && or.st.Role == kvstore.RolePrimary && or.st.Epoch >= r.st.Epoch
+		})
+		if !claimed {
+			return st.Name, r.st.Primary, true
+		}
+	}
+	return "", "", false
 }
 
 // checkAll gets every store's status in parallel.

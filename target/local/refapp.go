@@ -9,6 +9,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -82,6 +84,16 @@ type Refapp struct {
 	OnEvent func(target.Event)
 	// ExtraArgs are flags added to every process of a role, by role.
 	ExtraArgs map[string][]string
+	// TLS makes the gateway serve clients over HTTPS with a certificate
+	// of a CA made for this start (see Target.RootCAs); inside, every edge
+	// stays plain HTTP.
+	TLS bool
+	// Autoscale, when set, runs the autoscaler: api replicas beyond
+	// APIReplicas come and go with the load (see scenarios.LocalAutoscale).
+	Autoscale *scenarios.LocalAutoscale
+	// Regions 2 adds a passive region behind a global entry point (see
+	// scenarios.LocalTarget.Regions); 0 or 1: one region.
+	Regions int
 }
 
 // Link is one proxied edge of a target.
@@ -97,8 +109,12 @@ type Target struct {
 	// Token is a bearer token of LoadUser, signed in at start, for scenarios
 	// to send ({{.Token}} in a request template).
 	Token string
-	// DataDir holds the processes' data and the run's JWT key (jwt.key).
+	// DataDir holds the processes' data and the run's JWT key (jwt.key);
+	// with TLS, the run's CA certificate (CAFile) too.
 	DataDir string
+	// RootCAs holds the CA that signed the gateway's certificate when the
+	// target serves clients over TLS (BaseURL is https); nil otherwise.
+	RootCAs *x509.CertPool
 
 	tempDir string // DataDir made by StartRefapp, removed by Stop
 }
@@ -137,6 +153,9 @@ func StartRefapp(ctx context.Context, cfg Refapp) (_ *Target, err error) {
 	if cfg.StoreReplicas < 0 {
 		return nil, fmt.Errorf("start refapp: %d store replicas", cfg.StoreReplicas)
 	}
+	if cfg.Regions < 0 || cfg.Regions > 2 {
+		return nil, fmt.Errorf("start refapp: %d regions: want 1 or 2", cfg.Regions)
+	}
 	switch cfg.Replication {
 	case "":
 		cfg.Replication = string(scenarios.ReplicationAsync)
@@ -155,6 +174,9 @@ func StartRefapp(ctx context.Context, cfg Refapp) (_ *Target, err error) {
 		RestartDelay:  cfg.RestartDelay,
 		TokenTTL:      cfg.TokenTTL,
 		Toxiproxy:     cfg.Toxiproxy,
+		TLS:           cfg.TLS,
+		Autoscale:     cfg.Autoscale,
+		Regions:       cfg.Regions,
 		// 0: the default, LocalGatewayRateLimit.
 		GatewayRateLimit: cfg.GatewayRateLimit,
 	}.Processes()
@@ -180,6 +202,12 @@ func StartRefapp(ctx context.Context, cfg Refapp) (_ *Target, err error) {
 	if err := os.WriteFile(filepath.Join(dataDir, "jwt.key"), []byte(hex.EncodeToString(secret)), 0o600); err != nil {
 		return nil, fmt.Errorf("start refapp: write the JWT key: %w", err)
 	}
+	var roots *x509.CertPool
+	if cfg.TLS {
+		if roots, err = writeTLSFiles(dataDir, time.Now()); err != nil {
+			return nil, fmt.Errorf("start refapp: %w", err)
+		}
+	}
 	commands := map[string]string{}
 	for _, s := range spec.Services {
 		commands[s.Name] = bin
@@ -195,8 +223,11 @@ func StartRefapp(ctx context.Context, cfg Refapp) (_ *Target, err error) {
 		Commands:  commands,
 		ExtraArgs: cfg.ExtraArgs,
 	})
-	t := &Target{Target: pt, DataDir: dataDir, tempDir: tempDir}
+	t := &Target{Target: pt, DataDir: dataDir, RootCAs: roots, tempDir: tempDir}
 	if pt != nil {
+		if cfg.TLS {
+			pt.Base = "https://" + strings.TrimPrefix(pt.Base, "http://")
+		}
 		t.BaseURL = pt.Base
 		t.Toxiproxy = toxiclient.NewClient(pt.ToxiproxyURL)
 		t.Toxiproxy.UserAgent = "gameday"
@@ -213,15 +244,23 @@ func StartRefapp(ctx context.Context, cfg Refapp) (_ *Target, err error) {
 	}()
 	// The gateway is ready with one upstream up; a game day starts from a
 	// whole system, so wait until its health checks see every replica.
-	if err := awaitUpstreams(readyCtx, t.URLs["gateway"]+"/metrics", cfg.APIReplicas); err != nil {
-		return t, fmt.Errorf("start refapp: %w", err)
+	gateways := []string{"gateway"}
+	if cfg.Regions == 2 {
+		gateways = append(gateways, "gateway-b")
+	}
+	for _, gw := range gateways {
+		if err := awaitUpstreams(readyCtx, t.URLs[gw]+"/metrics", cfg.APIReplicas); err != nil {
+			return t, fmt.Errorf("start refapp: %s: %w", gw, err)
+		}
 	}
 	password := make([]byte, 12)
 	_, _ = rand.Read(password)
 	// A just-started backend may answer 5xx for a moment (its store or
 	// cache still connecting): retry within the readiness deadline.
+	client := t.Client()
+	defer client.CloseIdleConnections()
 	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
-		if t.Token, err = signIn(readyCtx, t.BaseURL, LoadUser, hex.EncodeToString(password)); err == nil {
+		if t.Token, err = signIn(readyCtx, client, t.BaseURL, LoadUser, hex.EncodeToString(password)); err == nil {
 			return t, nil
 		}
 		select {
@@ -237,7 +276,19 @@ func StartRefapp(ctx context.Context, cfg Refapp) (_ *Target, err error) {
 func (t *Target) Running() *target.Running {
 	r := t.Target.Running()
 	r.Token = t.Token
+	r.RootCAs = t.RootCAs
 	return r
+}
+
+// Client returns an HTTP client for BaseURL: one that trusts RootCAs when
+// the target serves clients over TLS.
+func (t *Target) Client() *http.Client {
+	if t.RootCAs == nil {
+		return http.DefaultClient
+	}
+	return &http.Client{Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: t.RootCAs, MinVersion: tls.VersionTLS12},
+	}}
 }
 
 // Stop stops every process, deletes the proxies it created, stops an
@@ -302,14 +353,14 @@ func upstreamsUp(ctx context.Context, client *http.Client, metricsURL string) (i
 
 // signIn signs user up (an existing user is fine) and in through base, and
 // returns the bearer token.
-func signIn(ctx context.Context, base, user, password string) (string, error) {
+func signIn(ctx context.Context, client *http.Client, base, user, password string) (string, error) {
 	creds := map[string]string{"username": user, "password": password}
-	if code, _, err := postJSON(ctx, base+"/v1/auth/signup", creds); err != nil {
+	if code, _, err := postJSON(ctx, client, base+"/v1/auth/signup", creds); err != nil {
 		return "", err
 	} else if code != http.StatusCreated && code != http.StatusConflict {
 		return "", fmt.Errorf("signup: status %d", code)
 	}
-	code, body, err := postJSON(ctx, base+"/v1/auth/login", creds)
+	code, body, err := postJSON(ctx, client, base+"/v1/auth/login", creds)
 	if err != nil {
 		return "", err
 	}
@@ -326,7 +377,7 @@ func signIn(ctx context.Context, base, user, password string) (string, error) {
 }
 
 // postJSON posts v as JSON and returns the status and body.
-func postJSON(ctx context.Context, url string, v any) (int, []byte, error) {
+func postJSON(ctx context.Context, client *http.Client, url string, v any) (int, []byte, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return 0, nil, err
@@ -336,7 +387,7 @@ func postJSON(ctx context.Context, url string, v any) (int, []byte, error) {
 		return 0, nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -59,6 +59,9 @@ type env struct {
 	Log      *slog.Logger
 	Registry *prometheus.Registry
 	Mux      *http.ServeMux
+	// Stderr is the process's standard error, for the output of the
+	// processes a role starts (the autoscaler's replicas).
+	Stderr io.Writer
 }
 
 // parts is a set-up role.
@@ -70,18 +73,24 @@ type parts struct {
 	Background []func(context.Context) error
 	// Close releases what setup acquired, after Background has returned.
 	Close func() error
+	// Listeners are more listeners the process serves its handler on,
+	// besides --listen (the gateway's HTTPS one), drained with it. Serve
+	// closes them.
+	Listeners []net.Listener
 }
 
 // roles are the roles a process can play, by --role value.
 var roles = map[string]role{
-	"api":      apiRole,
-	"cache":    cacheRole,
-	"gateway":  gatewayRole,
-	"pushmock": pushmockRole,
-	"queue":    queueRole,
-	"sentinel": sentinelRole,
-	"store":    storeRole,
-	"worker":   workerRole,
+	"api":        apiRole,
+	"autoscaler": autoscalerRole,
+	"cache":      cacheRole,
+	"gateway":    gatewayRole,
+	"global":     globalRole,
+	"pushmock":   pushmockRole,
+	"queue":      queueRole,
+	"sentinel":   sentinelRole,
+	"store":      storeRole,
+	"worker":     workerRole,
 }
 
 // roleNames lists the roles for messages.
@@ -183,7 +192,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: c.logLevel})).
 		With("role", c.role, "instance", c.instance)
-	if err := serve(ctx, c, log); err != nil {
+	if err := serve(ctx, c, log, stderr); err != nil {
 		var fe flagError
 		if errors.As(err, &fe) {
 			log.Error("bad command line", "err", err)
@@ -201,7 +210,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 }
 
 // serve sets up the role and serves it until ctx is done.
-func serve(ctx context.Context, c config, log *slog.Logger) (err error) {
+func serve(ctx context.Context, c config, log *slog.Logger, stderr io.Writer) (err error) {
 	reg := telemetry.NewRegistry()
 	httpMetrics, err := telemetry.NewHTTPMetrics(reg, c.role, log)
 	if err != nil {
@@ -214,7 +223,7 @@ func serve(ctx context.Context, c config, log *slog.Logger) (err error) {
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}))
 
-	p, err := c.setup(ctx, env{Instance: c.instance, Log: log, Registry: reg, Mux: mux})
+	p, err := c.setup(ctx, env{Instance: c.instance, Log: log, Registry: reg, Mux: mux, Stderr: stderr})
 	if err != nil {
 		return fmt.Errorf("set up role %s: %w", c.role, err)
 	}
@@ -230,6 +239,9 @@ func serve(ctx context.Context, c config, log *slog.Logger) (err error) {
 
 	ln, err := net.Listen("tcp", c.listen)
 	if err != nil {
+		for _, l := range p.Listeners {
+			_ = l.Close() // never served: its close error says nothing
+		}
 		return fmt.Errorf("listen: %w", err)
 	}
 	log.Info("listening", "addr", ln.Addr().String())
@@ -243,9 +255,17 @@ func serve(ctx context.Context, c config, log *slog.Logger) (err error) {
 			}
 		})
 	}
-	err = server.Serve(ctx, ln, telemetry.WithInstance(c.instance, httpMetrics.Wrap(mux)),
-		server.WithDrainTimeout(c.drain), server.WithDrainDelay(c.drainDelay), server.WithDrain(drain),
-		server.WithLogger(log))
+	handler := telemetry.WithInstance(c.instance, httpMetrics.Wrap(mux))
+	serveOpts := []server.Option{server.WithDrainTimeout(c.drain), server.WithDrainDelay(c.drainDelay), server.WithDrain(drain),
+		server.WithLogger(log)}
+	errs := make([]error, len(p.Listeners))
+	var servers sync.WaitGroup
+	for i, l := range p.Listeners {
+		servers.Go(func() { errs[i] = server.Serve(ctx, l, handler, serveOpts...) })
+	}
+	err = server.Serve(ctx, ln, handler, serveOpts...)
+	servers.Wait()
+	err = errors.Join(append([]error{err}, errs...)...)
 	stopBackground()
 	wg.Wait()
 	return err

@@ -97,6 +97,19 @@ func TestRunExitCodes(t *testing.T) {
 		{"--role=gateway --upstreams=http://127.0.0.1:1 --retry-budget=2", exitError},
 		{"--role=gateway --upstreams=http://127.0.0.1:1 --rate-limit=10 --rate-burst=0", exitError},
 		{"--role=gateway --upstreams=http://127.0.0.1:1 --eject-base=10s --eject-max=1s", exitError},
+		{"--role=gateway --upstreams=http://127.0.0.1:1 --tls-listen=127.0.0.1:0", exitUsage},                                               // no certificate
+		{"--role=gateway --upstreams=http://127.0.0.1:1 --tls-cert=a.crt --tls-key=a.key", exitUsage},                                       // no --tls-listen
+		{"--role=gateway --upstreams=http://127.0.0.1:1 --tls-listen=127.0.0.1:0 --tls-cert=SECRET --tls-key=SECRET", exitError},            // not PEM
+		{"--role=autoscaler --upstreams-file=/tmp/u.json", exitUsage},                                                                       // --gateway is required
+		{"--role=autoscaler --gateway=http://127.0.0.1:1", exitUsage},                                                                       // --upstreams-file is required
+		{"--role=autoscaler --gateway=http://127.0.0.1:1 --upstreams-file=/tmp/u.json --min-replicas=3 --max-replicas=2", exitUsage},        // min above max
+		{"--role=autoscaler --gateway=http://127.0.0.1:1 --upstreams-file=/tmp/u.json --static-upstreams=api-1", exitUsage},                 // not name=URL
+		{"--role=autoscaler --gateway=http://127.0.0.1:1 --upstreams-file=/tmp/u.json --static-upstreams=a=http://x,b=http://y", exitUsage}, // min below the static
+		{"--role=api --replica-arg=--x", exitUsage},
+		{"--role=global --passive-store=http://127.0.0.1:1 --follow-url=http://127.0.0.1:2", exitUsage},                                 // --regions is required
+		{"--role=global --regions=a=http://127.0.0.1:1 --passive-store=http://127.0.0.1:1 --follow-url=http://127.0.0.1:2", exitUsage},  // one region
+		{"--role=global --regions=a=http://127.0.0.1:1,b=http://127.0.0.1:2 --follow-url=http://127.0.0.1:2", exitUsage},                // no passive store
+		{"--role=global --regions=a=http://127.0.0.1:1,a=http://127.0.0.1:2 --passive-store=http://x --follow-url=http://y", exitUsage}, // a region twice                                                                                         // an autoscaler flag
 		{"-h", exitOK},
 	}
 	dir := t.TempDir()
