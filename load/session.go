@@ -3,6 +3,7 @@ package load
 import (
 	"cmp"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -63,12 +64,15 @@ type Session struct {
 	// Timeout bounds the whole setup; 0: DefaultSetupTimeout. Each request
 	// is also bounded by DefaultTimeout.
 	Timeout time.Duration
-	// RunID, Token, URLs, Header and Funcs are as in Stream.
+	// RunID, Token, URLs, Header, Funcs and RootCAs are as in Stream.
 	RunID  string
 	Token  string
 	URLs   map[string]string
 	Header http.Header
 	Funcs  template.FuncMap
+	// RootCAs are the certificate authorities trusted for https URLs; nil:
+	// the system's.
+	RootCAs *x509.CertPool
 }
 
 // AuthRequest is the signup or login request of a Session.
@@ -214,8 +218,10 @@ func SetUp(ctx context.Context, s Session, base string) (*Sessions, error) {
 	}
 	ss.tokenOf = tokenFrom(s.Login.TokenJSON, s.Login.TokenHeader) //nolint:bodyclose // reads a response's header; its body was read and closed by the caller
 	conc := min(cmp.Or(s.Concurrency, DefaultSetupConcurrency), s.Users)
+	transport := newTransport(newConnPool(), conc)
+	transport.TLSClientConfig.RootCAs = s.RootCAs
 	ss.client = &http.Client{
-		Transport:     newTransport(newConnPool(), conc),
+		Transport:     transport,
 		Timeout:       DefaultTimeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}

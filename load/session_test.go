@@ -2,6 +2,7 @@ package load
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -255,4 +256,25 @@ func TestSessionReloginOnce(t *testing.T) {
 			t.Errorf("a last request carried %q; want a token of the second login", auth)
 		}
 	}
+}
+
+// TestSetUpTrustsRootCAs: a session over https signs its users in when it
+// trusts the server's CA (a local target with tls), and fails without it.
+func TestSetUpTrustsRootCAs(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, `{"token":"t"}`)
+	}))
+	defer srv.Close()
+	pool := x509.NewCertPool()
+	pool.AddCert(srv.Certificate())
+	s := Session{Name: "tls", Users: 2, Login: AuthRequest{URL: "/login", TokenJSON: "token"}}
+	if _, err := SetUp(context.Background(), s, srv.URL); err == nil {
+		t.Errorf("SetUp without the server's CA = nil; want a certificate error")
+	}
+	s.RootCAs = pool
+	ss, err := SetUp(context.Background(), s, srv.URL)
+	if err != nil {
+		t.Fatalf("SetUp trusting the server's CA: %v", err)
+	}
+	ss.Close()
 }

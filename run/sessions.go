@@ -20,6 +20,7 @@ func (r *runner) startSessions(ctx context.Context) error {
 		spec := load.Session{
 			Name: ss.Name, Users: ss.Users, Login: authRequest(ss.Login),
 			RunID: r.runID, Token: r.running.Token, URLs: r.running.URLs, Header: r.running.Header, Funcs: r.vals.Funcs(),
+			RootCAs: r.running.RootCAs,
 		}
 		if ss.Signup != nil {
 			a := authRequest(*ss.Signup)

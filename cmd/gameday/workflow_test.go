@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -51,7 +50,11 @@ func TestGitHubActionsWorkflowSteps(t *testing.T) {
 	}
 	tmp := t.TempDir()
 	summary := filepath.Join(tmp, "step-summary.md")
-	goBin := filepath.Join(runtime.GOROOT(), "bin")
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go tool on PATH")
+	}
+	goBin := filepath.Dir(goTool)
 	env := append(os.Environ(),
 		"RUNNER_TEMP="+tmp, "GITHUB_STEP_SUMMARY="+summary,
 		"PATH="+goBin+":/usr/local/bin:/usr/bin:/bin", "GAMEDAY_REFAPP=")
