@@ -54,8 +54,11 @@ type options struct {
 	teardown  time.Duration
 	timeScale float64 // 0: 1
 	refapp    string
-	guard     []string
-	env       scenarios.Environment
+	// refappArgs come before the reference backend's own arguments (see
+	// local.Refapp.BinaryArgs).
+	refappArgs []string
+	guard      []string
+	env        scenarios.Environment
 	// live is told the load's status every liveEvery; nil: never.
 	live      func(LiveStatus)
 	liveEvery time.Duration
@@ -89,7 +92,9 @@ func WithTeardownTimeout(d time.Duration) Option { return func(o *options) { o.t
 
 // WithRefappBinary sets the reference backend's executable when the scenario
 // names none.
-func WithRefappBinary(path string) Option { return func(o *options) { o.refapp = path } }
+func WithRefappBinary(path string, args ...string) Option {
+	return func(o *options) { o.refapp, o.refappArgs = path, args }
+}
 
 // WithGuard starts, for a run whose target has a Toxiproxy of its own, a
 // guard process that outlives a SIGKILL of the run and undoes what the
@@ -334,6 +339,7 @@ func (r *runner) startTarget(ctx context.Context) error {
 			r.events.Emit(rundir.Event{Time: e.Time, Type: e.Type, Instance: e.Instance, PID: e.PID, Message: e.Detail})
 		},
 		refapp:     r.opts.refapp,
+		refappArgs: r.opts.refappArgs,
 		kubeconfig: r.opts.lookupEnv("KUBECONFIG"),
 	})
 	if err != nil {

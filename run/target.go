@@ -37,6 +37,8 @@ type targetEnv struct {
 	logs    func(instance string) io.Writer
 	onEvent func(target.Event)
 	refapp  string // the reference backend's executable, for local targets
+	// refappArgs come before its own arguments (local.Refapp.BinaryArgs).
+	refappArgs []string
 	// kubeconfig is $KUBECONFIG, for kubernetes targets that name no
 	// kubeconfig.
 	kubeconfig string
@@ -48,12 +50,13 @@ func targetKinds() map[string]func(s *scenarios.Scenario, env targetEnv) Target 
 	return map[string]func(*scenarios.Scenario, targetEnv) Target{
 		scenarios.TargetLocal: func(s *scenarios.Scenario, env targetEnv) Target {
 			lt := s.Target.Local
-			bin := lt.Binary
+			bin, binArgs := lt.Binary, []string(nil)
 			if bin == "" {
-				bin = env.refapp
+				bin, binArgs = env.refapp, env.refappArgs
 			}
 			return &localTarget{cfg: local.Refapp{
 				Binary:           bin,
+				BinaryArgs:       binArgs,
 				APIReplicas:      lt.APIReplicas,
 				StoreReplicas:    lt.StoreReplicas,
 				Replication:      string(lt.Replication),

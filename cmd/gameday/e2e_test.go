@@ -164,7 +164,7 @@ func startGameday(t *testing.T, args ...string) (*exec.Cmd, <-chan string) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(self, args...)
-	cmd.Env = append(os.Environ(), mainEnv+"=1", "GAMEDAY_REFAPP="+refapp)
+	cmd.Env = append(os.Environ(), mainEnv+"=1", "GAMEDAY_REFAPP="+refappBin)
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

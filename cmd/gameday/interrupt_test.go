@@ -430,7 +430,7 @@ func startGamedayQuiet(t *testing.T, args ...string) (*exec.Cmd, <-chan string, 
 		t.Fatal(err)
 	}
 	cmd := exec.Command(self, args...)
-	cmd.Env = append(os.Environ(), mainEnv+"=1", "GAMEDAY_REFAPP="+refapp)
+	cmd.Env = append(os.Environ(), mainEnv+"=1", "GAMEDAY_REFAPP="+refappBin)
 	var stderr strings.Builder // written by cmd's copier until Wait returns
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()

@@ -9,9 +9,40 @@ import (
 	"os/signal"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/gameday/gameday/reference-app/refapp"
+	"github.com/gameday/gameday/target/local"
 )
 
+// RefappCommand is the hidden first argument that makes gameday the
+// reference backend (package refapp) instead: the local target starts
+// gameday itself so when no refapp executable is beside it or on PATH, and
+// `go install .../cmd/gameday` alone plays local game days.
+const RefappCommand = "refapp"
+
+// refappCommand returns how to start the reference backend: the explicit
+// executable when one is given; else nothing (the local target finds one
+// beside gameday or on PATH); else, when there is none, gameday itself
+// with its hidden refapp command, so that gameday alone is enough.
+func (st *state) refappCommand(explicit string) (string, []string) {
+	if explicit != "" {
+		return explicit, nil
+	}
+	if _, err := local.FindBinary(""); err == nil || st.self == "" {
+		return "", nil
+	}
+	return st.self, []string{RefappCommand}
+}
+
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == RefappCommand {
+		// The reference backend's own signal handling: SIGTERM or SIGINT
+		// drains and exits 0, as the refapp executable does.
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+		code := refapp.Run(ctx, os.Args[2:], os.Stderr, refapp.WithSelfArgs(RefappCommand))
+		stop()
+		os.Exit(code)
+	}
 	ctx, stop := interruptContext()
 	defer stop()
 	self, _ := os.Executable() // no guard when unknown

@@ -17,9 +17,9 @@ import (
 // tests can run it as a real process and signal it.
 const mainEnv = "GAMEDAY_TEST_MAIN"
 
-// refapp is the reference backend built once for this test binary, and
+// refappBin is the reference backend built once for this test binary, and
 // notes the example service of examples/notes.
-var refapp, notes string
+var refappBin, notes string
 
 func TestMain(m *testing.M) {
 	if os.Getenv(mainEnv) != "" {
@@ -36,7 +36,7 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	if refapp, err = localtest.BuildRefapp(dir); err != nil {
+	if refappBin, err = localtest.BuildRefapp(dir); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -59,7 +59,7 @@ func cli(t *testing.T, ctx context.Context, args ...string) (int, string, string
 		args:   args,
 		getenv: func(k string) string {
 			if k == "GAMEDAY_REFAPP" {
-				return refapp
+				return refappBin
 			}
 			return ""
 		},

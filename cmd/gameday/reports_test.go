@@ -37,7 +37,7 @@ func TestReportsRegeneratedAfterTheRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(self, "run", writeFile(t, "fault.yaml", withFault), "--out", out)
-	cmd.Env = append(os.Environ(), mainEnv+"=1", "GAMEDAY_REFAPP="+refapp)
+	cmd.Env = append(os.Environ(), mainEnv+"=1", "GAMEDAY_REFAPP="+refappBin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -182,7 +182,7 @@ func TestLiveViewPTY(t *testing.T) {
 		getenv: func(k string) string {
 			switch k {
 			case "GAMEDAY_REFAPP":
-				return refapp
+				return refappBin
 			case "TERM":
 				return "xterm"
 			}

@@ -107,7 +107,8 @@ func (o *runOptions) run(cmd *cobra.Command, st *state) error {
 	} else {
 		fmt.Fprintf(out, "gameday: running %s (%s)\n", o.s.Name, o.path)
 	}
-	opts := []run.Option{run.WithOutDir(o.out), run.WithRefappBinary(o.refapp), run.WithEnvironment(st.environment()), run.WithTeardownTimeout(o.teardown), run.WithTimeScale(o.timeScale)}
+	bin, binArgs := st.refappCommand(o.refapp)
+	opts := []run.Option{run.WithOutDir(o.out), run.WithRefappBinary(bin, binArgs...), run.WithEnvironment(st.environment()), run.WithTeardownTimeout(o.teardown), run.WithTimeScale(o.timeScale)}
 	if o.dryRun {
 		return o.dryRunPlan(cmd, opts)
 	}

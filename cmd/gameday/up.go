@@ -67,8 +67,10 @@ func (o *upOptions) run(ctx context.Context, st *state) error {
 	if o.replication != string(scenarios.ReplicationAsync) && o.replication != string(scenarios.ReplicationSync) {
 		return usagef("--replication %q: want async or sync", o.replication)
 	}
+	bin, binArgs := st.refappCommand(o.refapp)
 	cfg := local.Refapp{
-		Binary:        o.refapp,
+		Binary:        bin,
+		BinaryArgs:    binArgs,
 		APIReplicas:   o.apiReplicas,
 		StoreReplicas: o.storeReplicas,
 		Replication:   o.replication,

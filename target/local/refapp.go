@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/template"
 	"time"
@@ -53,7 +54,11 @@ const readyPollEvery = 25 * time.Millisecond
 // provider. Every edge runs through a Toxiproxy proxy (see Target.Links).
 type Refapp struct {
 	// Binary is the refapp executable; see FindBinary.
+	// BinaryArgs come before every process's own arguments: ["refapp"]
+	// when Binary is gameday itself, which plays the reference backend
+	// behind its hidden refapp command.
 	Binary      string
+	BinaryArgs  []string
 	APIReplicas int
 	// StoreReplicas is the number of store replicas besides the primary.
 	StoreReplicas int
@@ -180,6 +185,11 @@ func StartRefapp(ctx context.Context, cfg Refapp) (_ *Target, err error) {
 		// 0: the default, LocalGatewayRateLimit.
 		GatewayRateLimit: cfg.GatewayRateLimit,
 	}.Processes()
+	if len(cfg.BinaryArgs) > 0 {
+		for i := range spec.Services {
+			spec.Services[i].Args = append(slices.Clone(cfg.BinaryArgs), spec.Services[i].Args...)
+		}
+	}
 
 	dataDir, tempDir := cfg.DataDir, ""
 	if dataDir == "" {

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/gameday/gameday/reference-app/api/apitest"
+	"github.com/gameday/gameday/reference-app/refapp"
 )
 
 // binDir holds the refapp binary built for this test binary.
@@ -466,7 +467,7 @@ func TestEndToEndInstanceHeaderAndMetrics(t *testing.T) {
 // a log line, at debug level.
 func TestEndToEndAPI(t *testing.T) {
 	sentinel, store, cache := apitest.NewSentinel(t), apitest.NewStore(t), apitest.NewCache(t)
-	p := startProcEnv(t, "api", []string{jwtSecretEnv + "=" + testJWTSecret},
+	p := startProcEnv(t, "api", []string{refapp.JWTSecretEnv + "=" + testJWTSecret},
 		"--role=api", "--instance=api-e2e", "--log-level=debug",
 		"--sentinel="+sentinel.URL(), "--cache="+cache.URL())
 	base := "http://" + p.addr

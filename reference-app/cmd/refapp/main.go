@@ -18,6 +18,9 @@
 // turns /readyz to 503, keeps serving for --drain-delay (default 0), stops
 // accepting connections, drains in-flight requests and exits 0.
 // Exit codes: 0 stopped by a signal, 1 failed, 2 bad flags.
+//
+// The program is package refapp (reference-app/refapp); gameday runs the
+// same code as its hidden "refapp" command.
 package main
 
 import (
@@ -25,11 +28,13 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/gameday/gameday/reference-app/refapp"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	code := run(ctx, os.Args[1:], os.Stderr)
+	code := refapp.Run(ctx, os.Args[1:], os.Stderr)
 	stop()
 	os.Exit(code)
 }

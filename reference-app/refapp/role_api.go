@@ -1,4 +1,4 @@
-package main
+package refapp
 
 import (
 	"bytes"
@@ -11,9 +11,9 @@ import (
 	"github.com/gameday/gameday/reference-app/api"
 )
 
-// jwtSecretEnv names the environment variable that may hold the JWT secret
+// JWTSecretEnv names the environment variable that may hold the JWT secret
 // instead of --jwt-secret-file.
-const jwtSecretEnv = "REFAPP_JWT_SECRET" //nolint:gosec // G101: the variable's name, not a secret
+const JWTSecretEnv = "REFAPP_JWT_SECRET" //nolint:gosec // G101: the variable's name, not a secret
 
 // apiRole is the stateless mobile API.
 var apiRole = role{
@@ -24,7 +24,7 @@ var apiRole = role{
 			store           = fs.String("store", "", "base URL of a fixed store primary, without failover")
 			cache           = fs.String("cache", "", "base URL of the cache (default: none; feeds come from the store)")
 			natsURL         = fs.String("nats", "", "nats://host:port of the queue (default: none; no notification events)")
-			secretFile      = fs.String("jwt-secret-file", "", "file holding the JWT HMAC key, at least 32 bytes ("+jwtSecretEnv+" in the environment also works; required)")
+			secretFile      = fs.String("jwt-secret-file", "", "file holding the JWT HMAC key, at least 32 bytes ("+JWTSecretEnv+" in the environment also works; required)")
 			issuer          = fs.String("jwt-issuer", api.DefaultIssuer, "JWT issuer, signed and required")
 			tokenTTL        = fs.Duration("token-ttl", api.DefaultTokenTTL, "lifetime of an issued token")
 			maxBody         = fs.Int64("max-body-bytes", api.DefaultMaxBodyBytes, "largest request body (413 beyond)")
@@ -127,7 +127,7 @@ var apiRole = role{
 // part of the key. The key itself never appears in an error.
 func jwtSecret(file string) ([]byte, error) {
 	var secret []byte
-	switch env, ok := os.LookupEnv(jwtSecretEnv); {
+	switch env, ok := os.LookupEnv(JWTSecretEnv); {
 	case file != "":
 		b, err := os.ReadFile(file)
 		if err != nil {
@@ -137,7 +137,7 @@ func jwtSecret(file string) ([]byte, error) {
 	case ok:
 		secret = []byte(strings.TrimSpace(env))
 	default:
-		return nil, badFlag("jwt-secret-file", "required (or %s in the environment)", jwtSecretEnv)
+		return nil, badFlag("jwt-secret-file", "required (or %s in the environment)", JWTSecretEnv)
 	}
 	if len(secret) < api.MinSecretBytes {
 		return nil, badFlag("jwt-secret-file", "the JWT secret is %d bytes; want at least %d", len(secret), api.MinSecretBytes)

@@ -1,10 +1,11 @@
-package main
+package refapp
 
 import (
 	"context"
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/gameday/gameday/reference-app/autoscaler"
@@ -63,7 +64,7 @@ var autoscalerRole = role{
 				UpstreamsFile: *file,
 				Static:        entries,
 				Command:       executable,
-				Args:          append([]string{"--role=api"}, replicaArgs...),
+				Args:          append(append(slices.Clone(e.SelfArgs), "--role=api"), replicaArgs...),
 				NamePrefix:    *prefix,
 				ReadyTimeout:  *readyTimeout,
 				DrainTimeout:  *replicaDrain,

@@ -1,4 +1,4 @@
-package main
+package refapp
 
 import (
 	"bytes"
@@ -43,7 +43,7 @@ func TestRestoreCommand(t *testing.T) {
 		{"not over data", []string{"--data-dir=" + dst, "--backup-dir=" + backups}, exitError, "already holds a store"},
 	} {
 		var stderr bytes.Buffer
-		code := run(ctx, append([]string{"restore"}, tt.args...), &stderr)
+		code := Run(ctx, append([]string{"restore"}, tt.args...), &stderr)
 		if code != tt.code || !strings.Contains(stderr.String(), tt.log) {
 			t.Errorf("%s: refapp restore %q = exit %d, log %s; want exit %d with %q", tt.name, tt.args, code, stderr.String(), tt.code, tt.log)
 		}

@@ -1,4 +1,4 @@
-package main
+package refapp
 
 import (
 	"bytes"
@@ -63,19 +63,19 @@ func TestStoreAndSentinelExitCodes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var stderr bytes.Buffer
-		if got := run(context.Background(), strings.Fields(tt.args), &stderr); got != tt.want {
-			t.Errorf("run(%q) = %d; want %d (stderr: %s)", tt.args, got, tt.want, stderr.String())
+		if got := Run(context.Background(), strings.Fields(tt.args), &stderr); got != tt.want {
+			t.Errorf("Run(%q) = %d; want %d (stderr: %s)", tt.args, got, tt.want, stderr.String())
 		}
 		if tt.want == exitOK {
 			flag := map[string]string{"store": "-data-dir", "sentinel": "-stores"}[roleOf(strings.Fields(tt.args))]
 			if !strings.Contains(stderr.String(), flag) {
-				t.Errorf("run(%q) usage does not list %s:\n%s", tt.args, flag, stderr.String())
+				t.Errorf("Run(%q) usage does not list %s:\n%s", tt.args, flag, stderr.String())
 			}
 			continue
 		}
 		for _, line := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
 			if !json.Valid([]byte(line)) {
-				t.Errorf("run(%q) wrote a non-JSON stderr line %q", tt.args, line)
+				t.Errorf("Run(%q) wrote a non-JSON stderr line %q", tt.args, line)
 			}
 		}
 	}

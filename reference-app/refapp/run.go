@@ -1,4 +1,4 @@
-package main
+package refapp
 
 import (
 	"context"
@@ -62,6 +62,22 @@ type env struct {
 	// Stderr is the process's standard error, for the output of the
 	// processes a role starts (the autoscaler's replicas).
 	Stderr io.Writer
+	// SelfArgs come first on the command line of a process a role starts
+	// from this executable (see WithSelfArgs).
+	SelfArgs []string
+}
+
+// Option configures Run.
+type Option func(*options)
+
+type options struct{ selfArgs []string }
+
+// WithSelfArgs says that the running executable plays the reference
+// backend only after args (gameday's hidden "refapp" command), so that a
+// role starting processes of its own executable (the autoscaler's api
+// replicas) puts them first.
+func WithSelfArgs(args ...string) Option {
+	return func(o *options) { o.selfArgs = args }
 }
 
 // parts is a set-up role.
@@ -175,9 +191,16 @@ func usage(w io.Writer, name string) {
 	fs.PrintDefaults()
 }
 
-// run is the whole program: it serves until ctx is done and returns the
-// exit code. It writes only to stderr.
-func run(ctx context.Context, args []string, stderr io.Writer) int {
+// Run is the whole program, its command-line arguments in args (without
+// the program's name): it serves until ctx is done and returns the exit
+// code (0 stopped by ctx, 1 failed, 2 bad flags). It writes only to
+// stderr. Both the refapp executable and gameday (its hidden refapp
+// command, so that gameday alone plays local game days) call it.
+func Run(ctx context.Context, args []string, stderr io.Writer, opts ...Option) int {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if len(args) > 0 && args[0] == restoreCommand {
 		return restore(ctx, args[1:], stderr)
 	}
@@ -192,7 +215,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: c.logLevel})).
 		With("role", c.role, "instance", c.instance)
-	if err := serve(ctx, c, log, stderr); err != nil {
+	if err := serve(ctx, c, log, stderr, o.selfArgs); err != nil {
 		var fe flagError
 		if errors.As(err, &fe) {
 			log.Error("bad command line", "err", err)
@@ -210,7 +233,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 }
 
 // serve sets up the role and serves it until ctx is done.
-func serve(ctx context.Context, c config, log *slog.Logger, stderr io.Writer) (err error) {
+func serve(ctx context.Context, c config, log *slog.Logger, stderr io.Writer, selfArgs []string) (err error) {
 	reg := telemetry.NewRegistry()
 	httpMetrics, err := telemetry.NewHTTPMetrics(reg, c.role, log)
 	if err != nil {
@@ -223,7 +246,7 @@ func serve(ctx context.Context, c config, log *slog.Logger, stderr io.Writer) (e
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}))
 
-	p, err := c.setup(ctx, env{Instance: c.instance, Log: log, Registry: reg, Mux: mux, Stderr: stderr})
+	p, err := c.setup(ctx, env{Instance: c.instance, Log: log, Registry: reg, Mux: mux, Stderr: stderr, SelfArgs: selfArgs})
 	if err != nil {
 		return fmt.Errorf("set up role %s: %w", c.role, err)
 	}

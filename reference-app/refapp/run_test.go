@@ -1,4 +1,4 @@
-package main
+package refapp
 
 import (
 	"bytes"
@@ -120,20 +120,20 @@ func TestRunExitCodes(t *testing.T) {
 	if err := os.WriteFile(short, []byte(strings.Repeat("s", 31)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv(jwtSecretEnv, "")
-	os.Unsetenv(jwtSecretEnv) // t.Setenv restores it after the test
+	t.Setenv(JWTSecretEnv, "")
+	os.Unsetenv(JWTSecretEnv) // t.Setenv restores it after the test
 	for _, tt := range tests {
 		var stderr bytes.Buffer
 		args := strings.ReplaceAll(strings.ReplaceAll(tt.args, "=SECRET", "="+secret), "=SHORT", "="+short)
-		if got := run(context.Background(), strings.Fields(args), &stderr); got != tt.want {
-			t.Errorf("run(%q) = %d; want %d (stderr: %s)", tt.args, got, tt.want, stderr.String())
+		if got := Run(context.Background(), strings.Fields(args), &stderr); got != tt.want {
+			t.Errorf("Run(%q) = %d; want %d (stderr: %s)", tt.args, got, tt.want, stderr.String())
 		}
 		if tt.want == exitOK {
 			continue // usage text
 		}
 		for _, line := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
 			if !json.Valid([]byte(line)) {
-				t.Errorf("run(%q) wrote a non-JSON stderr line %q", tt.args, line)
+				t.Errorf("Run(%q) wrote a non-JSON stderr line %q", tt.args, line)
 			}
 		}
 	}
@@ -147,21 +147,21 @@ func TestJWTSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	fromEnv := strings.Repeat("e", 32)
-	t.Setenv(jwtSecretEnv, fromEnv)
+	t.Setenv(JWTSecretEnv, fromEnv)
 	if got, err := jwtSecret(""); err != nil || string(got) != fromEnv {
-		t.Errorf("jwtSecret(\"\") with %s set = %q, %v; want the variable's value", jwtSecretEnv, got, err)
+		t.Errorf("jwtSecret(\"\") with %s set = %q, %v; want the variable's value", JWTSecretEnv, got, err)
 	}
 	if got, err := jwtSecret(file); err != nil || string(got) != fromFile {
 		t.Errorf("jwtSecret(file) = %q, %v; want the file's content trimmed", got, err)
 	}
-	t.Setenv(jwtSecretEnv, "too short")
+	t.Setenv(JWTSecretEnv, "too short")
 	_, err := jwtSecret("")
 	var fe flagError
 	if !errors.As(err, &fe) || strings.Contains(err.Error(), "too short") {
 		t.Errorf("jwtSecret with a short secret = %v; want a flag error that does not show the secret", err)
 	}
-	os.Unsetenv(jwtSecretEnv)
-	if _, err := jwtSecret(""); !errors.As(err, &fe) || !strings.Contains(err.Error(), jwtSecretEnv) {
-		t.Errorf("jwtSecret without file or variable = %v; want a flag error naming %s", err, jwtSecretEnv)
+	os.Unsetenv(JWTSecretEnv)
+	if _, err := jwtSecret(""); !errors.As(err, &fe) || !strings.Contains(err.Error(), JWTSecretEnv) {
+		t.Errorf("jwtSecret without file or variable = %v; want a flag error naming %s", err, JWTSecretEnv)
 	}
 }
