@@ -102,10 +102,15 @@ type Global struct {
 	mu         sync.Mutex // guards the fields below
 	active     Region
 	failedOver bool
-	epoch      uint64    // the epoch the passive store was promoted at
-	failingAt  time.Time // first failed check of the active region's current streak
-	fails      int       // failed checks of the active region in a row
-	fenced     map[string]bool
+	// seenUp is set once the active region passed a check: a region never
+	// seen healthy is starting, not failing, and is never failed over
+	// from (a slow start of region a made the entry point promote region
+	// b before anything had happened).
+	seenUp    bool
+	epoch     uint64    // the epoch the passive store was promoted at
+	failingAt time.Time // first failed check of the active region's current streak
+	fails     int       // failed checks of the active region in a row
+	fenced    map[string]bool
 }
 
 // New validates cfg and returns the entry point, routing to cfg.Primary.
@@ -204,9 +209,11 @@ func (g *Global) round(ctx context.Context) {
 	g.mu.Lock()
 	failedOver := g.failedOver
 	if !failedOver {
-		if primaryOK {
-			g.fails = 0
-		} else {
+		switch {
+		case primaryOK:
+			g.fails, g.seenUp = 0, true
+		case !g.seenUp: // still starting
+		default:
 			if g.fails == 0 {
 				g.failingAt = now
 			}

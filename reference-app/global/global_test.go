@@ -203,6 +203,35 @@ func TestNoFailoverToADownRegion(t *testing.T) {
 	}
 }
 
+// TestNoFailoverFromARegionNeverSeenUp: a primary region that has not yet
+// passed a check is starting, not failing: no failover however many
+// rounds, until it was once up and then fails.
+func TestNoFailoverFromARegionNeverSeenUp(t *testing.T) {
+	a, b := newFakeRegion(t, "a"), newFakeRegion(t, "b")
+	a.down.Store(true)
+	passive := newFakeStore(t, kvstore.Status{Role: kvstore.RoleReplica, Epoch: 1})
+	g, err := New(Config{Primary: a.region(t), Passive: b.region(t), PassiveStore: passive.srv.URL, FollowURL: "http://x",
+		Interval: time.Millisecond, Failures: 2, Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		g.round(context.Background())
+	}
+	if r, failedOver := g.Active(); r.Name != "a" || failedOver {
+		t.Fatalf("Active() after 10 rounds of a region never up = %s, %v; want a, false", r.Name, failedOver)
+	}
+	a.down.Store(false)
+	g.round(context.Background())
+	a.down.Store(true)
+	for range 3 {
+		g.round(context.Background())
+	}
+	if r, failedOver := g.Active(); r.Name != "b" || !failedOver {
+		t.Errorf("Active() after region a was up, then failed 3 rounds = %s, %v; want b, true", r.Name, failedOver)
+	}
+}
+
 func TestNewRefusesBadConfig(t *testing.T) {
 	a := newFakeRegion(t, "a")
 	for _, tt := range []struct {
