@@ -170,6 +170,32 @@ func (l *externalLab) awaitClean(t *testing.T, within time.Duration) time.Durati
 	}
 }
 
+// awaitDead waits, at most within, until every run whose resources the
+// lab's Toxiproxy holds is known dead on this machine (its lease released):
+// on a loaded CI machine the next run once saw the killed run's lease as
+// still held (and took its resources for a live run's) right after the
+// kill.
+func (l *externalLab) awaitDead(t *testing.T, within time.Duration) {
+	t.Helper()
+	proxies, err := l.client.Proxies()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	for name := range proxies {
+		id := network.RunOf(name)
+		for id != "" && !rundir.Dead(id) {
+			if time.Since(t0) > within {
+				t.Fatalf("run %s still holds its lease %s after it and its guard were killed", id, within)
+			}
+			time.Sleep(5 * time.Millisecond) // polling a lock, bounded above
+		}
+	}
+	if d := time.Since(t0); d > 50*time.Millisecond {
+		t.Logf("the killed run's lease was released %s after the kill", d)
+	}
+}
+
 // startedGuard returns the PID of the run's guard from its events, 0 when
 // it was not started.
 func startedGuard(t *testing.T, dir string) int {
@@ -271,6 +297,7 @@ func TestLeftoversRefuseTheNextRunAndCleanupRemovesThem(t *testing.T) {
 	if l.dirty(t) == "" {
 		t.Fatal("nothing left behind although the run and its guard were killed")
 	}
+	l.awaitDead(t, 5*time.Second)
 
 	code, stdout, stderr := cli(t, context.Background(), "run", l.scenario(t, "2s", 0, 0), "--out", t.TempDir())
 	if code != exitAborted || !strings.Contains(stderr, "gameday cleanup --toxiproxy "+l.toxiproxy) || !strings.Contains(stderr, "left behind") {
