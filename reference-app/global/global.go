@@ -22,13 +22,10 @@
 package global
 
 import (
-	"bytes"
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -347,42 +344,10 @@ func (g *Global) markFenced(store string, st kvstore.Status) {
 	}
 }
 
-// call sends one request (a JSON body when in is not nil) and decodes a
-// 200 answer into out (when not nil); any other status is an error.
+// call sends one JSON request to a store or the sentinel (see
+// kvstore.CallJSON).
 func (g *Global) call(ctx context.Context, method, url string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return fmt.Errorf("%s %s: %w", method, url, err)
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, url, body)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, url, err)
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := g.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, url, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, url, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s %s: status %d: %s", method, url, resp.StatusCode, bytes.TrimSpace(b))
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			return fmt.Errorf("%s %s: %w", method, url, err)
-		}
-	}
-	return nil
+	return kvstore.CallJSON(ctx, g.client, method, url, in, out)
 }
 
 func boolFloat(b bool) float64 {

@@ -15,13 +15,10 @@
 package sentinel
 
 import (
-	"bytes"
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -566,43 +563,11 @@ func (s *Sentinel) publish(reports map[string]report) {
 }
 
 // call sends one JSON request with timeout and decodes a 200 answer into
-// out (when not nil).
+// out (when not nil); see kvstore.CallJSON.
 func (s *Sentinel) call(ctx context.Context, timeout time.Duration, method, url string, in, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return fmt.Errorf("%s %s: %w", method, url, err)
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, url, body)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, url, err)
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := s.opts.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, url, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		var e kvstore.ErrorBody
-		_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&e)
-		return fmt.Errorf("%s %s: status %d: %s", method, url, resp.StatusCode, e.Error)
-	}
-	if out == nil {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return nil
-	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("%s %s: decode answer: %w", method, url, err)
-	}
-	return nil
+	return kvstore.CallJSON(ctx, s.opts.client, method, url, in, out)
 }
 
 func boolFloat(b bool) float64 {
