@@ -5,8 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -47,18 +45,21 @@ func (f SinkFunc) Record(stream, route string, r *vegeta.Result) { f(stream, rou
 // s.Duration cuts nothing: requests in flight then complete, or fail by
 // their timeout (the target's failure).
 //
-// Each entry of the mix runs as its own Vegeta attack named
-// "<stream>/<route>", at exactly rate × weight / Σweights; the entries start
-// and end together.
+// Each entry of the mix is paced by its own share of the stream's Pacer,
+// at exactly rate × weight / Σweights, its results named
+// "<stream>/<route>" (vegeta.Result.Attack); the entries start and end
+// together. A result is Vegeta's: what Vegeta's Attacker would have
+// recorded for the same request, except that Run sends no X-Vegeta-*
+// request headers and keeps the response headers of a failed status only
+// (see attack.send).
 //
 // The load is an open model: hits are due by the schedule alone, whatever
 // the target answers. The stream has at most Stream.MaxWorkers requests in
 // flight, its entries drawing on one pool; a hit due while every worker is
 // busy waits for one at most MaxLateness, then is dropped, never sent
-// later, and counted
-// (Summary.Dropped; every DropSink is told). So a
-// slow target never grows the generator's goroutines or memory beyond the
-// cap, and at the end, for a stream its context did not cut, every hit the
+// later, and counted (Summary.Dropped; every DropSink is told). So a slow
+// target never grows the generator's goroutines or memory beyond the cap,
+// and at the end, for a stream its context did not cut, every hit the
 // schedule made due by Duration was either sent or dropped.
 //
 // The error is non-nil only when the stream could not run (an invalid
@@ -75,162 +76,70 @@ func Run(ctx context.Context, s Stream, base string, sinks ...Sink) (Summary, er
 	defer cancel()
 
 	pool := newConnPool()
-	transport := newTransport(pool, p.connections)
-	transport.TLSClientConfig.RootCAs = s.RootCAs
-	client := &http.Client{Transport: transport, Timeout: p.timeout}
+	client := newLoadClient(pool, p.connections, p.timeout, s.RootCAs)
 	defer client.CloseIdleConnections()
-	attackers := make([]*vegeta.Attacker, len(p.entries))
+
+	pacers := make([]vegeta.Pacer, len(p.entries))
 	for i, e := range p.entries {
-		attackers[i] = vegeta.NewAttacker(
-			vegeta.Client(client), // first: the options below configure its transport
-			vegeta.Timeout(p.timeout),
-			vegeta.Workers(e.workers),
-			vegeta.MaxWorkers(p.maxWorkers), // the stream's pool: busy() gates the sum
-			vegeta.Connections(p.connections),
-			vegeta.MaxBody(p.maxBody),
-			vegeta.KeepAlive(true),
-			vegeta.HTTP2(false),
-			vegeta.Redirects(vegeta.NoFollow),
-		)
+		pacers[i] = e.pacer
+	}
+	a := &attack{
+		p:      p,
+		sched:  newSchedule(s.Duration, pacers),
+		client: client,
+		done:   runCtx.Done(),
+		sinks:  sinks,
+		counts: make([]entryCounts, len(p.entries)),
+		seqs:   make([]atomic.Uint64, len(p.entries)),
+		max:    int64(p.maxWorkers), //nolint:gosec // G115: at most DefaultMaxWorkersCap or the stream's own int
+		cancel: cancel,
+	}
+	for _, sink := range sinks {
+		if ds, ok := sink.(DropSink); ok {
+			a.drops = append(a.drops, ds)
+		}
 	}
 
 	var interrupted atomic.Bool
-	var stopAt atomic.Pointer[time.Time] // when Run began cutting; nil until then
-	cut := make(chan struct{})           // closed when the cutting below has ended
+	cut := make(chan struct{}) // closed when the cutting below has ended
 	unregister := context.AfterFunc(runCtx, func() {
 		defer close(cut)
 		now := time.Now()
-		stopAt.Store(&now) // before any cut, so every cut request ends after it
+		a.stopAt.Store(&now) // before any cut, so every cut request ends after it
 		interrupted.Store(true)
-		for _, a := range attackers {
-			a.Stop()
-		}
+		a.halt.Store(true)
 		pool.stop()
 	})
 	defer unregister()
 
-	var (
-		renderOnce sync.Once
-		renderErr  error // written once by a worker; read after wg.Wait
-		wg         sync.WaitGroup
-		counts     = make([]RouteCounts, len(p.entries))
-		pacers     = make([]*stoppingPacer, len(p.entries))
-		dropSinks  []DropSink
-		// handed and delivered count, per entry, the hits handed to a
-		// worker and the results received: a worker whose result was
-		// received is free again, so the stream's busy workers are
-		// Σ handed − delivered, which its pool caps.
-		handed    = make([]atomic.Uint64, len(p.entries))
-		delivered = make([]atomic.Uint64, len(p.entries))
-		freed     = make([]chan struct{}, len(p.entries))
-	)
-	for _, sink := range sinks {
-		if ds, ok := sink.(DropSink); ok {
-			dropSinks = append(dropSinks, ds)
-		}
-	}
-	for i := range freed {
-		freed[i] = make(chan struct{}, 1)
-	}
-	busy := func() uint64 {
-		var n uint64
-		for j := range handed {
-			if h, d := handed[j].Load(), delivered[j].Load(); h > d {
-				n += h - d
-			}
-		}
-		return n
-	}
-	start := time.Now()
-	for i, e := range p.entries {
-		tr := func(t *vegeta.Target) error {
-			err := e.targeter.fill(t)
-			if err != nil {
-				renderOnce.Do(func() { renderErr = fmt.Errorf("route %q: %w", e.route, err) })
-				cancel()
-			}
-			return err
-		}
-		pacer := newStoppingPacer(e.pacer, s.Duration, runCtx.Done())
-		pacer.full = func(sent uint64) bool {
-			handed[i].Store(sent) // Vegeta handed every hit before this one
-			return busy() >= p.maxWorkers
-		}
-		pacer.handing = handed[i].Store
-		pacer.freed, pacer.late = freed[i], MaxLateness
-		if len(dropSinks) > 0 {
-			pacer.drop = func(due time.Time) {
-				for _, ds := range dropSinks {
-					ds.Drop(p.name, e.route, due)
-				}
-			}
-		}
-		pacers[i] = pacer
-		results := attackers[i].Attack(tr, pacer, s.Duration, e.attack)
-		// The results are received at once, freeing their workers, and
-		// given to the sinks by a goroutine of their own: a burst of
-		// results waits in the queue, not in busy workers.
-		queue := make(chan *vegeta.Result, resultsQueue)
-		wg.Go(func() {
-			defer close(queue)
-			for r := range results {
-				delivered[i].Add(1)
-				for _, f := range freed { // a worker of the pool is free
-					select {
-					case f <- struct{}{}:
-					default: // a signal is already waiting
-					}
-				}
-				if at := stopAt.Load(); at != nil {
-					markCanceled(r, *at)
-				}
-				queue <- r
-			}
-		})
-		wg.Go(func() {
-			c := &counts[i]
-			for r := range queue {
-				for _, sink := range sinks {
-					sink.Record(p.name, e.route, r)
-				}
-				c.Requests++
-				switch Outcome(r) {
-				case OutcomeSuccess:
-					c.Successes++
-				case OutcomeCanceled:
-					c.Canceled++
-				}
-			}
-		})
-	}
-	wg.Wait()
-	sum.Elapsed = time.Since(start)
-	// The pacers watch runCtx themselves, so the attacks may end before
-	// the AfterFunc above has run: wait for it, or keep it from running.
+	a.began = time.Now()
+	a.start(int64(p.workers))
+	a.wg.Wait()
+	sum.Elapsed = time.Since(a.began)
+	// The workers watch runCtx themselves, so they may end before the
+	// AfterFunc above has run: wait for it, or keep it from running.
 	if !unregister() {
 		<-cut
 	}
 	sum.Interrupted = interrupted.Load()
 	for i, e := range p.entries {
-		// The attack's loop has ended: results are closed after it.
-		if !sum.Interrupted {
-			pacers[i].settle(counts[i].Requests)
+		c := RouteCounts{
+			Requests:  a.counts[i].requests.Load(),
+			Successes: a.counts[i].successes.Load(),
+			Canceled:  a.counts[i].canceled.Load(),
+			Dropped:   a.sched.dropped(i),
 		}
-		counts[i].Dropped = pacers[i].Dropped()
-		sum.Routes[e.route] = counts[i]
-		sum.Requests += counts[i].Requests
-		sum.Successes += counts[i].Successes
-		sum.Canceled += counts[i].Canceled
-		sum.Dropped += counts[i].Dropped
+		sum.Routes[e.route] = c
+		sum.Requests += c.Requests
+		sum.Successes += c.Successes
+		sum.Canceled += c.Canceled
+		sum.Dropped += c.Dropped
 	}
-	if renderErr != nil {
-		return sum, fmt.Errorf("load stream %q: %w", s.Name, renderErr)
+	if a.renderErr != nil {
+		return sum, fmt.Errorf("load stream %q: %w", s.Name, a.renderErr)
 	}
 	return sum, nil
 }
-
-// resultsQueue is how many results of an entry may wait for the sinks.
-const resultsQueue = 4096
 
 // MaxLateness is how long after its due time a hit may wait for a free
 // worker of its stream before Run drops it. It is long enough that the

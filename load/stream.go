@@ -22,7 +22,7 @@ const (
 	// Stream.Timeout is 0.
 	DefaultTimeout = 10 * time.Second
 	// DefaultWorkers is the number of workers a stream starts with when
-	// Stream.Workers is 0; Vegeta adds workers up to the maximum when they are
+	// Stream.Workers is 0; the stream adds workers up to the maximum when they are
 	// all busy.
 	DefaultWorkers = 10
 	// DefaultMaxWorkersCap caps a derived maximum number of workers
@@ -95,12 +95,14 @@ type Stream struct {
 	// second within Duration × timeout in seconds, at least Workers, at
 	// most DefaultMaxWorkersCap.
 	MaxWorkers int
-	// Workers is how many workers the stream starts with, split between
-	// the entries by weight (each at least 1); 0: DefaultWorkers.
+	// Workers is how many workers the stream starts with (at most
+	// MaxWorkers); 0: DefaultWorkers. The stream adds workers up to
+	// MaxWorkers as it needs them.
 	Workers int
-	// Connections is the number of idle keep-alive connections the stream
-	// keeps to the target; 0: the stream's maximum number of workers, so
-	// every worker can keep its connection.
+	// Connections caps the keep-alive connections the stream opens to
+	// each host of the target (a worker waits for one when all are busy,
+	// at most Timeout); 0: the stream's maximum number of workers, so
+	// every worker has its connection.
 	Connections int
 	// Token is what request templates see as {{.Token}}.
 	Token string
@@ -161,7 +163,6 @@ type entryPlan struct {
 	route    string
 	attack   string       // "<stream>/<route>"
 	pacer    vegeta.Pacer // the entry's share of the stream's pacer
-	workers  uint64       // the entry's share of the workers the stream starts with
 	targeter *targeter
 }
 
@@ -174,6 +175,7 @@ type streamPlan struct {
 	// maxWorkers caps the requests of all the entries in flight at once:
 	// one pool, so that a busy entry may use what an idle one does not.
 	maxWorkers uint64
+	workers    int // how many workers the stream starts with
 	entries    []entryPlan
 }
 
@@ -266,6 +268,7 @@ func (s *Stream) plan(base, idPrefix string) (*streamPlan, error) {
 		p.connections = maxWorkers
 	}
 	p.maxWorkers = uint64(max(maxWorkers, 1)) //nolint:gosec // G115: at least 1
+	p.workers = min(workers, maxWorkers)
 
 	var seq atomic.Uint64
 	for i, r := range s.Requests {
@@ -281,7 +284,6 @@ func (s *Stream) plan(base, idPrefix string) (*streamPlan, error) {
 			route:    r.Name,
 			attack:   s.Name + "/" + r.Name,
 			pacer:    shareOfPacer(s.Rate, r.Weight, sum),
-			workers:  uint64(shareCeil(workers, r.Weight, sum)), //nolint:gosec // G115: shareCeil is at least 1
 			targeter: tr,
 		})
 	}
@@ -296,11 +298,6 @@ func (s *Stream) plan(base, idPrefix string) (*streamPlan, error) {
 func shareOf(rate vegeta.Rate, w, sum int) vegeta.Rate {
 	g := gcd(w, sum)
 	return vegeta.Rate{Freq: rate.Freq * (w / g), Per: rate.Per * time.Duration(sum/g)}
-}
-
-// shareCeil is n×w/sum rounded up, at least 1.
-func shareCeil(n, w, sum int) int {
-	return max(1, int((int64(n)*int64(w)+int64(sum)-1)/int64(sum)))
 }
 
 // deriveMaxWorkers is the peak rate per second × timeout in seconds,

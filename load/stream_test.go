@@ -31,20 +31,6 @@ func TestShareOf(t *testing.T) {
 	}
 }
 
-func TestShareCeil(t *testing.T) {
-	tests := []struct{ n, w, sum, want int }{
-		{1000, 7, 10, 700},
-		{10, 1, 3, 4},   // rounded up
-		{10, 1, 100, 1}, // at least 1
-		{1, 99, 100, 1},
-	}
-	for _, tt := range tests {
-		if got := shareCeil(tt.n, tt.w, tt.sum); got != tt.want {
-			t.Errorf("shareCeil(%d, %d, %d) = %d; want %d", tt.n, tt.w, tt.sum, got, tt.want)
-		}
-	}
-}
-
 func TestDeriveMaxWorkers(t *testing.T) {
 	tests := []struct {
 		peak    float64 // per second
@@ -88,18 +74,20 @@ func TestPlanDefaults(t *testing.T) {
 	if p.maxWorkers != 1000 {
 		t.Errorf("plan() max workers = %d; want 1000, shared by the entries", p.maxWorkers)
 	}
+	if p.workers != DefaultWorkers {
+		t.Errorf("plan() workers = %d; want %d to start with", p.workers, DefaultWorkers)
+	}
 	want := []struct {
 		attack      string
-		workers     uint64
 		url, method string
 	}{
-		{"mobile/feed", 7, "http://127.0.0.1:1/v1/feed", "GET"},
-		{"mobile/post", 3, "http://127.0.0.1:1/v1/posts", "POST"},
+		{"mobile/feed", "http://127.0.0.1:1/v1/feed", "GET"},
+		{"mobile/post", "http://127.0.0.1:1/v1/posts", "POST"},
 	}
 	for i, w := range want {
 		e := p.entries[i]
-		if e.attack != w.attack || e.workers != w.workers {
-			t.Errorf("plan() entry %d = %s workers %d; want %s workers %d", i, e.attack, e.workers, w.attack, w.workers)
+		if e.attack != w.attack {
+			t.Errorf("plan() entry %d = %s; want %s", i, e.attack, w.attack)
 		}
 		if e.targeter.static.URL != w.url || e.targeter.static.Method != w.method {
 			t.Errorf("plan() entry %d target = %s %s; want %s %s", i, e.targeter.static.Method, e.targeter.static.URL, w.method, w.url)

@@ -60,6 +60,9 @@ func (f *field) render(buf *bytes.Buffer, d *Data) (string, error) {
 	return buf.String(), nil
 }
 
+// headerPair is a static header of a request.
+type headerPair struct{ key, value string }
+
 // headerField is a header whose value is a template.
 type headerField struct {
 	key string // canonical
@@ -69,8 +72,8 @@ type headerField struct {
 // targeter builds the targets of one entry of a mix. It is safe for
 // concurrent use: Vegeta's workers call it concurrently.
 type targeter struct {
-	// static is the target of an entry without templates; fill copies it
-	// without rendering anything.
+	// static is the target of an entry without templates; next copies
+	// it without rendering anything.
 	static    vegeta.Target
 	templated bool
 
@@ -79,6 +82,7 @@ type targeter struct {
 	url, body  field
 	staticBody []byte        // the body when it has no template; nil when empty
 	header     http.Header   // static headers, shared read-only by every target
+	pairs      []headerPair  // header, in the order of its keys
 	headerTmpl []headerField // templated headers
 	idPrefix   string
 	tf         targetFacts
@@ -180,16 +184,12 @@ func newTargeter(r Request, tf targetFacts, idPrefix string, seq *atomic.Uint64)
 	if !t.templated {
 		t.static = probe
 	}
-	return t, nil
-}
-
-// fill is the entry's vegeta.Targeter.
-func (t *targeter) fill(tgt *vegeta.Target) error {
-	if !t.templated {
-		*tgt = t.static
-		return nil
+	t.pairs = make([]headerPair, 0, len(t.header))
+	for k, v := range t.header {
+		t.pairs = append(t.pairs, headerPair{k, v[0]})
 	}
-	return t.render(tgt, t.seq.Add(1)-1)
+	slices.SortFunc(t.pairs, func(a, b headerPair) int { return strings.Compare(a.key, b.key) })
+	return t, nil
 }
 
 // render fills tgt for the request numbered seq.
@@ -210,63 +210,114 @@ func (t *targeter) renderID(tgt *vegeta.Target, seq uint64, id string) error {
 	if len(tf.rows) > 0 {
 		d.Row = tf.rows[seq%uint64(len(tf.rows))]
 	}
-	login := uint64(0)
-	if ss := tf.sess; ss != nil {
-		var i int
-		if tf.pick == PickRandom {
-			i = int(d.next() % uint64(len(ss.users))) //nolint:gosec // G115: below MaxUsers
-		} else {
-			i = int(seq % uint64(len(ss.users))) //nolint:gosec // G115: below MaxUsers
-		}
-		d.User, login = ss.user(i)
-	}
+	login := t.pickUser(&d)
 	return t.renderData(tgt, &d, login)
 }
 
 // renderData fills tgt from d; with a session, the URL carries the
 // fragment of d.User at its login count login.
 func (t *targeter) renderData(tgt *vegeta.Target, d *Data, login uint64) error {
+	var c composed
+	if err := t.compose(&c, d, login); err != nil {
+		return err
+	}
+	*tgt = vegeta.Target{Method: t.method, URL: c.url, Body: c.body, Header: t.header}
+	if len(t.headerTmpl) > 0 {
+		h := make(http.Header, len(t.header)+len(t.headerTmpl))
+		maps.Copy(h, t.header)
+		for i := range t.headerTmpl {
+			h[t.headerTmpl[i].key] = []string{c.hvals[i]}
+		}
+		tgt.Header = h
+	}
+	return nil
+}
+
+// composed is one rendered request of an entry. Its headers are the
+// targeter's: the static ones (targeter.pairs) and the templated ones
+// (targeter.headerTmpl) with their values in hvals.
+type composed struct {
+	// url is the request's URL as its result records it: with a
+	// session's user fragment (see Sessions).
+	url string
+	// target is url without that fragment: what is sent.
+	target string
+	body   []byte   // nil: none
+	hvals  []string // the values of targeter.headerTmpl, in order
+}
+
+// next renders the entry's next request (numbered from the stream's
+// sequence) for a worker of Run, reusing c's storage.
+func (t *targeter) next(c *composed) error {
+	if !t.templated {
+		c.url, c.target, c.body, c.hvals = t.static.URL, t.static.URL, t.static.Body, c.hvals[:0]
+		return nil
+	}
+	seq := t.seq.Add(1) - 1
+	tf := &t.tf
+	d := Data{Base: tf.base, Seq: seq, ID: t.id(seq), Token: tf.token, RunID: tf.runID, urls: tf.urls, rnd: seedFor(tf.seed, seq), User: tf.user}
+	if len(tf.rows) > 0 {
+		d.Row = tf.rows[seq%uint64(len(tf.rows))]
+	}
+	login := t.pickUser(&d)
+	return t.compose(c, &d, login)
+}
+
+// pickUser gives d a user of the stream's session (see Pick) and returns
+// its login count; 0 without a session.
+func (t *targeter) pickUser(d *Data) uint64 {
+	ss := t.tf.sess
+	if ss == nil {
+		return 0
+	}
+	var i int
+	if t.tf.pick == PickRandom {
+		i = int(d.next() % uint64(len(ss.users))) //nolint:gosec // G115: below MaxUsers
+	} else {
+		i = int(d.Seq % uint64(len(ss.users))) //nolint:gosec // G115: below MaxUsers
+	}
+	var login uint64
+	d.User, login = ss.user(i)
+	return login
+}
+
+// compose renders c from d; with a session, c.url carries the fragment of
+// d.User at its login count login.
+func (t *targeter) compose(c *composed, d *Data, login uint64) error {
 	buf := t.bufs.Get().(*bytes.Buffer)
 	defer t.bufs.Put(buf)
 
-	u := t.url.text // the whole URL when static
-	if t.url.tmpl != nil || t.tf.sess != nil {
+	c.url = t.url.text // the whole URL when static
+	if t.url.tmpl != nil {
 		buf.Reset()
-		if t.url.tmpl == nil {
-			buf.WriteString(u)
-		} else {
-			buf.WriteString(t.urlPrefix)
-			if err := t.url.execute(buf, d); err != nil {
-				return err
-			}
+		buf.WriteString(t.urlPrefix)
+		if err := t.url.execute(buf, d); err != nil {
+			return err
 		}
-		if t.tf.sess != nil {
-			buf.Write(appendUserFragment(buf.AvailableBuffer(), d.User.Index, login))
-		}
-		u = buf.String()
+		c.url = buf.String()
 	}
-	*tgt = vegeta.Target{Method: t.method, URL: u, Body: t.staticBody, Header: t.header}
+	c.target = c.url
+	if t.tf.sess != nil {
+		buf.Reset()
+		buf.WriteString(c.url)
+		buf.Write(appendUserFragment(buf.AvailableBuffer(), d.User.Index, login))
+		c.url = buf.String()
+	}
+	c.body = t.staticBody
 	if t.body.tmpl != nil {
 		buf.Reset()
 		if err := t.body.execute(buf, d); err != nil {
 			return err
 		}
-		tgt.Body = bytes.Clone(buf.Bytes())
+		c.body = bytes.Clone(buf.Bytes())
 	}
-	if len(t.headerTmpl) == 0 {
-		return nil
-	}
-	h := make(http.Header, len(t.header)+len(t.headerTmpl))
-	for k, v := range t.header {
-		h[k] = v
-	}
+	c.hvals = c.hvals[:0]
 	for i := range t.headerTmpl {
 		v, err := t.headerTmpl[i].render(buf, d)
 		if err != nil {
 			return err
 		}
-		h[t.headerTmpl[i].key] = []string{v}
+		c.hvals = append(c.hvals, v)
 	}
-	tgt.Header = h
 	return nil
 }

@@ -2,6 +2,7 @@ package load
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -190,4 +191,28 @@ func TestTargeterTargetFacts(t *testing.T) {
 	if _, err := newTargeter(Request{Name: "r", URL: `{{.URL "nope"}}/x`}, tf, "p-", &seq); err == nil || !strings.Contains(err.Error(), `unknown URL "nope"`) {
 		t.Errorf("newTargeter(unknown URL) error = %v; want unknown URL", err)
 	}
+}
+
+// fill renders the entry's next request as a vegeta.Target, through the
+// path Run's workers take (next), for tests that read targets.
+func (t *targeter) fill(tgt *vegeta.Target) error {
+	var c composed
+	if err := t.next(&c); err != nil {
+		return err
+	}
+	if len(c.hvals) != len(t.headerTmpl) {
+		return fmt.Errorf("next() gave %d templated header values for %d headers", len(c.hvals), len(t.headerTmpl))
+	}
+	var h http.Header
+	if len(t.pairs)+len(c.hvals) > 0 {
+		h = http.Header{}
+		for _, p := range t.pairs {
+			h[p.key] = []string{p.value}
+		}
+		for i, v := range c.hvals {
+			h[t.headerTmpl[i].key] = []string{v}
+		}
+	}
+	*tgt = vegeta.Target{Method: t.method, URL: c.url, Body: c.body, Header: h}
+	return nil
 }

@@ -3,7 +3,9 @@ package load
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+	"github.com/valyala/fasthttp"
 )
 
 // ErrStopped is the error of a request that Run cut short because its
@@ -160,4 +163,47 @@ func newTransport(pool *connPool, conns int) *http.Transport {
 		ForceAttemptHTTP2:   false,
 		TLSNextProto:        map[string]func(string, *tls.Conn) http.RoundTripper{},
 	}
+}
+
+// newLoadClient is the HTTP client of one stream's workers:
+// github.com/valyala/fasthttp's, chosen over net/http because a load
+// generator spends most of its CPU in its client: fasthttp writes the
+// request and reads the response in the worker's own goroutine, with
+// reused buffers, where net/http hands each request to two goroutines per
+// connection and allocates its request, headers and response
+// (docs/benchmarks.md measures both). HTTP/1.1 with keep-alive, at most
+// conns connections per host (a worker waits for one at most timeout), no
+// proxy (nothing here reads the environment), the response body streamed
+// so that a worker keeps only what Stream.MaxBody says. A request is tried
+// again once, on a new connection, only when the target closed the
+// connection before answering a GET, HEAD, OPTIONS or TRACE: the race of
+// a keep-alive connection the target closed as it was reused, which
+// net/http retries too; any other failure is the target's, and counted.
+func newLoadClient(pool *connPool, conns int, timeout time.Duration, rootCAs *x509.CertPool) *fasthttp.Client {
+	return &fasthttp.Client{
+		Name: "gameday",
+		DialTimeout: func(addr string, d time.Duration) (net.Conn, error) {
+			ctx, cancel := context.WithTimeout(context.Background(), d)
+			defer cancel()
+			return pool.dial(ctx, "tcp", addr)
+		},
+		TLSConfig:                     &tls.Config{RootCAs: rootCAs},
+		MaxConnsPerHost:               conns,
+		MaxConnWaitTimeout:            timeout,
+		MaxIdleConnDuration:           90 * time.Second,
+		ReadBufferSize:                16 << 10, // the longest response header it can read
+		StreamResponseBody:            true,
+		DisableHeaderNamesNormalizing: true, // the scenario's names are canonical already
+		MaxIdemponentCallAttempts:     2,
+		RetryIfErr:                    retryClosedIdle,
+	}
+}
+
+// retryClosedIdle retries, once, a replayable request the target closed
+// the connection of before any answer (see newLoadClient).
+func retryClosedIdle(req *fasthttp.Request, attempts int, err error) (resetTimeout, retry bool) {
+	h := &req.Header
+	replayable := h.IsGet() || h.IsHead() || h.IsOptions() || h.IsTrace()
+	closed := errors.Is(err, io.EOF) || errors.Is(err, fasthttp.ErrConnectionClosed)
+	return false, attempts == 1 && replayable && closed
 }
