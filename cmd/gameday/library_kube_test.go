@@ -63,15 +63,11 @@ func TestKubeBundledPodLoss(t *testing.T) {
 		t.Fatalf("%d of %d checks passed, %d RTO checks; want all, and one RTO", passed, total, len(rep.RTO))
 	}
 
-	var f *reports.Fault
-	for i := range rep.Faults {
-		if rep.Faults[i].Name == "kill-api-pod" {
-			f = &rep.Faults[i]
-		}
-	}
-	if f == nil || f.RecoveredAt.IsZero() {
+	i := slices.IndexFunc(rep.Faults, func(f reports.Fault) bool { return f.Name == "kill-api-pod" })
+	if i < 0 || rep.Faults[i].RecoveredAt.IsZero() {
 		t.Fatalf("faults: %+v; want kill-api-pod recovered", rep.Faults)
 	}
+	f := rep.Faults[i]
 	var steps []string
 	for _, s := range f.Steps {
 		steps = append(steps, s.Name)
