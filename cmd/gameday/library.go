@@ -34,7 +34,10 @@ func newListCmd(st *state) *cobra.Command {
 		Use:   "list",
 		Short: "List the bundled scenarios, one a line",
 		Long: `List prints the scenarios bundled with gameday, one a line: the name to give "gameday run"
-and what the game day proves (the first sentence of its description).`,
+and what the game day proves (the first sentence of its description). Every one of them plays the
+local reference backend and passes, but kube-pod-loss, which plays a Kubernetes cluster. A game day
+that fails on purpose, to see what a failed one looks like, is examples/failing/single-api-replica.yaml
+in gameday's source tree (docs/facilitator-guide.md reads its report).`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
