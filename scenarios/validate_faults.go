@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"text/template"
 	"time"
 )
 
@@ -359,6 +360,11 @@ func (v *validator) httpRequest(p string, r *HTTPRequest, decl Declaration) {
 func (v *validator) execCommand(p string, c *ExecCommand) {
 	if len(c.Command) == 0 || strings.TrimSpace(c.Command[0]) == "" {
 		v.add(p+".command", "required: the executable and its arguments, such as [./restore.sh, --latest]")
+	}
+	for i, a := range c.Command {
+		if _, err := template.New("command").Funcs(placeholderFuncs).Parse(a); err != nil {
+			v.add(fmt.Sprintf("%s.command[%d]", p, i), "invalid template %q: %v", a, err)
+		}
 	}
 	for _, k := range sortedKeys(c.Env) {
 		if !envName.MatchString(k) {
