@@ -282,22 +282,15 @@ func StartRefapp(ctx context.Context, cfg Refapp) (_ *Target, err error) {
 	}
 }
 
-// SharedDir names, in Running's Dirs, the target's own folder (DataDir):
-// the store's backups are in its BackupsDir.
-const (
-	SharedDir  = "shared"
-	BackupsDir = "backups"
-)
-
 // Running returns what a run needs of the started target, with the load
 // user's token. Its Dirs are every instance's data dir by instance name
-// and SharedDir; its Commands run BinaryName, the reference backend (as
-// in `refapp restore ...`).
+// and scenarios.LocalSharedDir, DataDir; its Commands run BinaryName, the
+// reference backend (as in `refapp restore ...`).
 func (t *Target) Running() *target.Running {
 	r := t.Target.Running()
 	r.Token = t.Token
 	r.RootCAs = t.RootCAs
-	r.Dirs = map[string]string{SharedDir: t.DataDir}
+	r.Dirs = map[string]string{scenarios.LocalSharedDir: t.DataDir}
 	for instance := range t.Addrs {
 		r.Dirs[instance] = filepath.Join(t.DataDir, instance)
 	}
