@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -30,7 +31,8 @@ const (
 // acknowledged write is lost (RPO 0); in async mode the lost count the
 // write probe measures equals the writes the old primary reports it
 // discarded when it rejoined (refapp_store_discarded_writes_total), and the
-// RPO is the length of the cut.
+// RPO is the length of the cut. The bundled dr-restore loses exactly the
+// writes since its backup (testDRRestoreRPO).
 func TestStoreFailoverRPO(t *testing.T) {
 	for _, tt := range []struct {
 		replication, check string
@@ -91,9 +93,11 @@ func TestStoreFailoverRPO(t *testing.T) {
 // probe loses exactly the writes acknowledged after the backup, by the
 // backend's own figures: the backup the drill took (its manifest, the
 // backup action's answer) is the one the restore logged it restored, the
-// restored store reports that sequence, and every probe write
-// acknowledged before the backup is found, every one sent after it and
-// acknowledged before the disaster lost.
+// restored store reports that sequence; every probe write acknowledged
+// before the backup is found, every one sent after it and acknowledged
+// before the disaster lost, every one sent after the disaster found
+// (only writes in flight at the backup or the disaster may fall either
+// way); the report says what the game day proves.
 func testDRRestoreRPO(t *testing.T) {
 	out := t.TempDir()
 	code, stdout, stderr := cli(t, context.Background(), "run", "dr-restore", "--time-scale", libraryScale, "--out", out)
@@ -102,6 +106,9 @@ func testDRRestoreRPO(t *testing.T) {
 		t.Fatalf("run = exit %d; want %d\n%s\n%s", code, exitOK, stdout, stderr)
 	}
 	rep := readReport(t, dir)
+	if md, err := os.ReadFile(filepath.Join(dir, rundir.FileMarkdown)); err != nil || rep.Proves == "" || !strings.Contains(string(md), "**What it proves:** "+rep.Proves) {
+		t.Errorf("the report does not say what the game day proves (proves %q, %v)", rep.Proves, err)
+	}
 	c := findRPO(rep, "writes-since-backup")
 	if c == nil || c.Loss == nil {
 		t.Fatalf("no judged RPO in the report: %+v", rep.RPO)
@@ -137,16 +144,16 @@ func testDRRestoreRPO(t *testing.T) {
 	}
 
 	// The probe's writes against the backup's instant (its read
-	// transaction began at man.Time): one in flight then may be in the
-	// backup or not.
+	// transaction began at man.Time) and the disaster's (l.Injected): a
+	// write in flight at either may fall on both sides.
 	results, err := rundir.ReadProbe(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var before, after, boundary, lostBefore int
+	var before, since, inFlight, lateLost int
 	for _, r := range results {
 		w := r.Write
-		if w.Outcome != load.WriteAcked || !w.Ack.Before(l.Injected) {
+		if w.Outcome != load.WriteAcked {
 			continue
 		}
 		lost := r.Read != nil && r.Read.Outcome == load.ReadNotFound
@@ -154,32 +161,39 @@ func testDRRestoreRPO(t *testing.T) {
 		case w.Ack.Before(man.Time):
 			before++
 			if lost {
-				lostBefore++
+				t.Errorf("write %s, acknowledged %s before the backup, was lost", w.ID, man.Time.Sub(w.Ack))
 			}
-		case w.Sent.After(man.Time):
-			after++
+		case !w.Sent.Before(l.Injected):
+			if lost {
+				t.Errorf("write %s, sent %s after the disaster, was lost", w.ID, w.Sent.Sub(l.Injected))
+			}
+		case w.Sent.Before(man.Time) || !w.Ack.Before(l.Injected):
+			inFlight++ // at the backup or at the disaster
+			if lost && !w.Ack.Before(l.Injected) {
+				lateLost++
+			}
+		default:
+			since++
 			if !lost {
 				t.Errorf("write %s, sent %s after the backup and acknowledged before the disaster, was found after the restore", w.ID, w.Sent.Sub(man.Time))
 			}
-		default:
-			boundary++
 		}
 	}
-	t.Logf("dr-restore: backup %s (seq %d) %s before the disaster; restore %.0f ms, epoch %d; probe: %d writes acknowledged before the backup, %d after (%d at its instant); lost %d, RPO %s, split brain %d, unverified %d",
-		man.ID, man.Seq, l.Injected.Sub(man.Time).Round(time.Millisecond), restored.Took*1000, restored.Epoch, before, after, boundary, l.Lost, l.RPO, l.SplitBrain, l.Unverified)
+	t.Logf("dr-restore: backup %s (seq %d) %s before the disaster; restore %.0f ms, epoch %d; probe: %d writes acknowledged before the backup, %d since (%d in flight at the backup or the disaster); lost %d, RPO %s, split brain %d, unverified %d",
+		man.ID, man.Seq, l.Injected.Sub(man.Time).Round(time.Millisecond), restored.Took*1000, restored.Epoch, before, since, inFlight, l.Lost, l.RPO, l.SplitBrain, l.Unverified)
 	if r := findRTO(rep, "restored"); r != nil {
 		t.Logf("dr-restore: RTO %s (objective %s, passed %v)", r.Measured, r.Objective, r.Passed)
 	}
-	switch {
-	case lostBefore != 0:
-		t.Errorf("%d writes acknowledged before the backup were lost; want none", lostBefore)
-	case after == 0 || l.Lost < after || l.Lost > after+boundary:
-		t.Errorf("lost %d; want the %d writes acknowledged after the backup (and up to %d in flight at it), more than 0", l.Lost, after, boundary)
-	case uint64(before) > man.Seq:
+	if since == 0 || l.Lost < since || l.Lost > since+inFlight {
+		t.Errorf("lost %d; want the %d writes acknowledged since the backup (and up to %d in flight at it or at the disaster), more than 0", l.Lost, since, inFlight)
+	}
+	if uint64(before) > man.Seq {
 		t.Errorf("%d probe writes acknowledged before the backup; its sequence %d holds fewer", before, man.Seq)
 	}
-	if l.SplitBrain != 0 || l.Unverified != 0 || !c.Passed {
-		t.Errorf("split brain %d, unverified %d, passed %v; want 0, 0 and the objective met", l.SplitBrain, l.Unverified, c.Passed)
+	// A write the old store committed just before the kill may be
+	// acknowledged just after it: lost, and counted as split brain.
+	if l.SplitBrain != lateLost || l.Unverified != 0 || !c.Passed {
+		t.Errorf("split brain %d (%d in flight at the disaster lost), unverified %d, passed %v; want no other split brain, none unverified and the objective met", l.SplitBrain, lateLost, l.Unverified, c.Passed)
 	}
 	if l.RPO <= 0 || l.RPO > l.Injected.Sub(man.Time) {
 		t.Errorf("RPO %s; want above 0 and at most the time from the backup to the disaster, %s", l.RPO, l.Injected.Sub(man.Time))
