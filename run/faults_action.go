@@ -96,8 +96,10 @@ func newExecFault(f scenarios.Fault, env faultEnv) (chaos.Fault, error) {
 	return action.NewExec(f.Name, spec), nil
 }
 
-// execCommand resolves a command of an exec action: a relative executable
-// path and the working directory are taken from the scenario file's folder,
+// execCommand resolves a command of an exec action: its elements rendered
+// over the running target (scenarios.ExecData), a first element that names
+// one of the target's Commands replaced by it, else a relative executable
+// path and the working directory taken from the scenario file's folder;
 // env values rendered.
 func execCommand(c *scenarios.ExecCommand, env faultEnv) (action.Command, error) {
 	r := env.running
