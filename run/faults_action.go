@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"text/template"
@@ -95,12 +96,33 @@ func newExecFault(f scenarios.Fault, env faultEnv) (chaos.Fault, error) {
 	return action.NewExec(f.Name, spec), nil
 }
 
-// execCommand resolves a command of an exec action: a relative executable
-// path and the working directory are taken from the scenario file's folder,
+// execCommand resolves a command of an exec action: its elements rendered
+// over the running target (scenarios.ExecData), a first element that names
+// one of the target's Commands replaced by it, else a relative executable
+// path and the working directory taken from the scenario file's folder;
 // env values rendered.
 func execCommand(c *scenarios.ExecCommand, env faultEnv) (action.Command, error) {
-	argv := append([]string(nil), c.Command...)
-	if strings.ContainsRune(argv[0], filepath.Separator) {
+	r := env.running
+	data := scenarios.NewExecData(r.Base, r.Token, r.URLs, r.Dirs)
+	argv := make([]string, 0, len(c.Command))
+	for i, a := range c.Command {
+		if !strings.Contains(a, "{{") {
+			argv = append(argv, a)
+			continue
+		}
+		t, err := template.New("command").Option("missingkey=error").Funcs(env.vals.Funcs()).Parse(a)
+		if err != nil {
+			return action.Command{}, fmt.Errorf("command[%d]: %w", i, err)
+		}
+		var b strings.Builder
+		if err := t.Execute(&b, data); err != nil {
+			return action.Command{}, fmt.Errorf("command[%d]: %w", i, err)
+		}
+		argv = append(argv, b.String())
+	}
+	if cmd, ok := r.Commands[argv[0]]; ok {
+		argv = append(slices.Clone(cmd), argv[1:]...)
+	} else if strings.ContainsRune(argv[0], filepath.Separator) {
 		argv[0] = absPath(env.s.ResolvePath(argv[0]))
 	}
 	out := action.Command{Argv: argv, Dir: absPath(env.s.ResolvePath(".")), Timeout: c.Timeout}

@@ -162,6 +162,9 @@ func TestWrittenZeroHonoured(t *testing.T) {
 	if got := s.Target.Local.RestartDelay; got != 0 {
 		t.Errorf("Load(written-zeros.good.yaml).Target.Local.RestartDelay = %v; want 0 as written", got)
 	}
+	if got := s.Target.Local.StoreReplicas; got != 0 {
+		t.Errorf("Load(written-zeros.good.yaml).Target.Local.StoreReplicas = %d; want 0 as written", got)
+	}
 	if got := s.Faults[0].Network.Toxicity; got == nil || *got != 0 {
 		t.Errorf("Load(written-zeros.good.yaml).Faults[0].Network.Toxicity = %v; want 0 as written", got)
 	}

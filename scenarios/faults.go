@@ -247,13 +247,51 @@ func (e *ExecFault) Inject() *ExecCommand {
 // ExecCommand is a command of an exec action.
 type ExecCommand struct {
 	// Command is the executable and its arguments; a relative executable
-	// path is taken from the scenario file's folder.
+	// path is taken from the scenario file's folder. A first element that
+	// names a command of the target runs it: on a local target, refapp is
+	// its reference backend (refapp restore ...). Each element is a
+	// template over ExecData: {{.Base}}, {{.URL "name"}}, {{.Dir "name"}}
+	// (a folder of the target: on a local target, an instance's data dir
+	// by instance name, or "shared", the target's folder, with the store's
+	// backups in shared/backups), env, file.
 	Command []string `yaml:"command" json:"command"`
 	// Dir is the working directory, relative to the scenario file's folder.
 	Dir string            `yaml:"dir,omitempty" json:"dir,omitempty"`
 	Env map[string]string `yaml:"env,omitempty" json:"env,omitempty"`
 	// Timeout bounds the command; default DefaultActionTimeout.
 	Timeout time.Duration `yaml:"timeout" json:"timeout"`
+}
+
+// ExecData is what the templates of an exec action's command see: the
+// running target's base URL, named URLs and folders.
+type ExecData struct {
+	Base  string // the target's base URL, without a trailing slash
+	Token string // the local target's load user's bearer token
+	urls  map[string]string
+	dirs  map[string]string
+}
+
+// NewExecData returns the data of exec templates over a running target's
+// URLs and folders (see ExecCommand).
+func NewExecData(base, token string, urls, dirs map[string]string) ExecData {
+	return ExecData{Base: base, Token: token, urls: urls, dirs: dirs}
+}
+
+// URL returns the target's URL named name ({{.URL "sentinel"}}).
+func (d ExecData) URL(name string) (string, error) {
+	return RequestData{urls: d.urls}.URL(name)
+}
+
+// Dir returns the target's folder named name ({{.Dir "store-1"}}).
+func (d ExecData) Dir(name string) (string, error) {
+	p, ok := d.dirs[name]
+	if !ok {
+		if len(d.dirs) == 0 {
+			return "", fmt.Errorf("unknown folder %q: the target has no folder", name)
+		}
+		return "", fmt.Errorf("unknown folder %q (want one of %s)", name, strings.Join(sortedKeys(d.dirs), ", "))
+	}
+	return p, nil
 }
 
 // DefaultActionTimeout bounds an HTTP request attempt or a command of an

@@ -35,6 +35,14 @@ const (
 	LocalTLSPort     = "https"
 )
 
+// LocalSharedDir names, in an exec command's {{.Dir "name"}} on a local
+// target, the target's own folder (SharedDir), the parent of every
+// instance's data dir; the store's backups are in its LocalBackupsDir.
+const (
+	LocalSharedDir  = "shared"
+	LocalBackupsDir = "backups"
+)
+
 // Defaults of a LocalAutoscale.
 const (
 	DefaultTargetInFlight    = 2.0
@@ -71,7 +79,8 @@ func (v *validator) autoscale(p string, t LocalTarget) {
 // Services, in start order, and the instances they run:
 //
 //	store      store-1 (the first primary) to store-(1+StoreReplicas); backups
-//	           go to SharedDir/backups (POST /v1/admin/backup)
+//	           go to SharedDir/backups (POST /v1/admin/backup); a lone
+//	           primary with StoreReplicas 0
 //	sentinel   fails the store over; reaches the stores directly
 //	cache, queue (ports http and nats), pushmock
 //	worker     queue → push provider
@@ -131,7 +140,7 @@ func (t LocalTarget) Processes() *ProcessesTarget {
 				"--data-dir={{.DataDir}}", "--node={{.Instance}}", "--replication="+string(t.Replication),
 				`{{if eq .Replica 1}}--mode=primary{{else}}--mode=replica{{end}}`,
 				`{{if ne .Replica 1}}--primary=http://{{link "repl-store-1"}}{{end}}`,
-				"--backup-dir={{.SharedDir}}/backups"),
+				"--backup-dir={{.SharedDir}}/"+LocalBackupsDir),
 			svc("sentinel", nil,
 				"--stores="+storeURLs("addr $n"),
 				"--client-urls="+storeURLs(`link (print "api-" $n)`),

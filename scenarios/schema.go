@@ -116,7 +116,7 @@ func fieldBounds() map[string]map[string]any {
 	httpURL := map[string]any{"pattern": "^(https?://|\\{\\{)"} // or a template that makes one
 	return map[string]map[string]any{
 		"LocalTarget.apiReplicas":      count(1, MaxAPIReplicas),
-		"LocalTarget.storeReplicas":    count(1, MaxStoreReplicas),
+		"LocalTarget.storeReplicas":    count(0, MaxStoreReplicas),
 		"LocalTarget.gatewayRateLimit": count(1, MaxGatewayRateLimit),
 		"LocalTarget.regions":          count(0, 2), // 0, absent: one region
 		"LocalAutoscale.maxReplicas":   count(1, MaxAPIReplicas),

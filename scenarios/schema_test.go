@@ -268,6 +268,8 @@ var schemaCannotSee = map[string]string{
 	"template-loops":         "what a template does when run",
 	"template":               "the fields a template may use",
 	"unknown-link":           "a link must exist in the target",
+	"lone-store-sync":        "sync replication needs storeReplicas of 1 or more: a rule between two fields",
+	"exec-command-template":  "the folders and URLs an exec command names are the target's",
 }
 
 // TestSchemaRejectsTheCorpus: the schema rejects every file of the

@@ -244,8 +244,14 @@ func (s *Scenario) templateFields() []templateField {
 			}
 		}
 		if e := f.Exec; e != nil {
+			for j, a := range e.Command {
+				add(fmt.Sprintf("%s.exec.command[%d]", p, j), a)
+			}
 			addMap(p+".exec.env", e.Env)
 			if r := e.Recover; r != nil {
+				for j, a := range r.Command {
+					add(fmt.Sprintf("%s.exec.recover.command[%d]", p, j), a)
+				}
 				addMap(p+".exec.recover.env", r.Env)
 			}
 		}

@@ -87,8 +87,10 @@ type Pos struct {
 type LocalTarget struct {
 	// APIReplicas is the number of api processes, 1 to MaxAPIReplicas.
 	APIReplicas int `yaml:"apiReplicas" json:"apiReplicas"`
-	// StoreReplicas is the number of store replicas besides the primary, 1
-	// to MaxStoreReplicas (the sentinel fails over to one of them).
+	// StoreReplicas is the number of store replicas besides the primary, 0
+	// to MaxStoreReplicas (the sentinel fails over to one of them; with 0,
+	// a lone primary, there is nothing to fail over to, as in a restore
+	// drill; replication sync needs at least 1). Default 1.
 	StoreReplicas int `yaml:"storeReplicas" json:"storeReplicas"`
 	// Replication is how the store primary acknowledges a write: async
 	// (after its own commit) or sync (after a replica applied it).

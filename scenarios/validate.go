@@ -267,12 +267,16 @@ func (v *validator) local(t LocalTarget) Declaration {
 		// number does not also make every link and selector wrong.
 		clamped.APIReplicas = MaxAPIReplicas
 	}
-	if t.StoreReplicas < 1 || t.StoreReplicas > MaxStoreReplicas {
-		v.add(p+".storeReplicas", "storeReplicas %d is out of range (want 1 to %d)", t.StoreReplicas, MaxStoreReplicas)
+	if t.StoreReplicas < 0 || t.StoreReplicas > MaxStoreReplicas {
+		v.add(p+".storeReplicas", "storeReplicas %d is out of range (want 0 to %d)", t.StoreReplicas, MaxStoreReplicas)
 		clamped.StoreReplicas = MaxStoreReplicas
 	}
 	switch t.Replication {
-	case ReplicationAsync, ReplicationSync:
+	case ReplicationAsync:
+	case ReplicationSync:
+		if t.StoreReplicas == 0 {
+			v.add(p+".replication", "replication sync needs a store replica to acknowledge a write (storeReplicas 0: a lone primary)")
+		}
 	default:
 		v.add(p+".replication", "replication %q is not one of async, sync", t.Replication)
 	}

@@ -2,9 +2,12 @@ package scenarios
 
 import (
 	"fmt"
+	"io"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
+	"text/template"
 	"time"
 )
 
@@ -60,9 +63,9 @@ func (v *validator) faults(decl Declaration) {
 			}
 		}
 		if f.Exec != nil {
-			v.execCommand(p+".exec", f.Exec.Inject())
+			v.execCommand(p+".exec", f.Exec.Inject(), decl)
 			if f.Exec.Recover != nil {
-				v.execCommand(p+".exec.recover", f.Exec.Recover)
+				v.execCommand(p+".exec.recover", f.Exec.Recover, decl)
 			}
 		}
 		if f.Repeat != nil {
@@ -356,9 +359,14 @@ func (v *validator) httpRequest(p string, r *HTTPRequest, decl Declaration) {
 }
 
 // execCommand checks a command of an exec action fault.
-func (v *validator) execCommand(p string, c *ExecCommand) {
+func (v *validator) execCommand(p string, c *ExecCommand, decl Declaration) {
 	if len(c.Command) == 0 || strings.TrimSpace(c.Command[0]) == "" {
 		v.add(p+".command", "required: the executable and its arguments, such as [./restore.sh, --latest]")
+	}
+	for i, a := range c.Command {
+		if err := v.execTemplate(a, decl); err != nil {
+			v.add(fmt.Sprintf("%s.command[%d]", p, i), "invalid template %q: %v", a, err)
+		}
 	}
 	for _, k := range sortedKeys(c.Env) {
 		if !envName.MatchString(k) {
@@ -370,6 +378,43 @@ func (v *validator) execCommand(p string, c *ExecCommand) {
 		v.add(p+".timeout", "timeout %s is not positive (want more than 0s)", formatDuration(c.Timeout))
 	}
 	v.tooLong(p+".timeout", "timeout", c.Timeout)
+}
+
+// execTemplate parses an element of an exec command and, when the target
+// and the env and file values it needs are known, executes it once with
+// sample ExecData: the URLs decl declares and, on a local target, the
+// folder of each instance and "shared".
+func (v *validator) execTemplate(text string, decl Declaration) error {
+	if !strings.Contains(text, "{{") {
+		return nil
+	}
+	refs, err := templateReferences(text)
+	if err != nil {
+		return err
+	}
+	funcs := placeholderFuncs
+	if v.vals != nil && v.vals.has(refs) {
+		funcs = maps.Clone(placeholderFuncs)
+		maps.Copy(funcs, v.vals.Funcs())
+	}
+	t, err := template.New("command").Option("missingkey=error").Funcs(funcs).Parse(text)
+	if err != nil || v.noTarget || (len(refs) > 0 && (v.vals == nil || !v.vals.has(refs))) {
+		return err
+	}
+	urls, dirs := map[string]string{}, map[string]string{}
+	for _, u := range decl.URLs {
+		urls[u] = "http://127.0.0.1:8081"
+	}
+	if v.s.Target.Local != nil {
+		dirs[LocalSharedDir] = "/tmp/target"
+		for _, in := range decl.Instances {
+			dirs[in.Name] = "/tmp/target/" + in.Name
+		}
+	}
+	if err := t.Execute(&limitedWriter{w: io.Discard, n: 1 << 16}, NewExecData("http://127.0.0.1:8080", "token", urls, dirs)); err != nil {
+		return fmt.Errorf("%w (fields: .Base, .Token, .URL \"name\", .Dir \"name\")", err)
+	}
+	return nil
 }
 
 // overlaps refuses faults that cannot be active together: two down faults

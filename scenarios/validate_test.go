@@ -69,7 +69,7 @@ func TestValidate(t *testing.T) {
 		{"link", func(s *Scenario) { s.Faults[0].Network.Link = "gateway-api-3" }, "faults[0].network.link", `unknown link "gateway-api-3" (want one of client-gateway, gateway-api-1, gateway-api-2, api-store-1, api-store-2, repl-store-1, repl-store-2, api-cache, api-queue, worker-queue, worker-push)`},
 		{"link with too many replicas", func(s *Scenario) { s.Target.Local.APIReplicas = 8; s.Faults[0].Network.Link = "gateway-api-9" }, "faults[0].network.link", "gateway-api-8, api-store-1,"},
 		{"store link beyond the replicas", func(s *Scenario) { s.Faults[0].Network.Link = "repl-store-3" }, "faults[0].network.link", `unknown link "repl-store-3"`},
-		{"store replicas", func(s *Scenario) { s.Target.Local.StoreReplicas = 4 }, "target.local.storeReplicas", "storeReplicas 4 is out of range (want 1 to 3)"},
+		{"store replicas", func(s *Scenario) { s.Target.Local.StoreReplicas = 4 }, "target.local.storeReplicas", "storeReplicas 4 is out of range (want 0 to 3)"},
 		{"replication", func(s *Scenario) { s.Target.Local.Replication = "semi" }, "target.local.replication", `replication "semi" is not one of async, sync`},
 		{"toxic", func(s *Scenario) { s.Faults[0].Network.Toxic = "slow" }, "faults[0].network.toxic", `unknown toxic "slow" (want one of latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data, down)`},
 		{"latency zero", func(s *Scenario) { s.Faults[0].Network.Latency = 0 }, "faults[0].network.latency", "latency 0s is not positive"},

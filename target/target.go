@@ -45,6 +45,16 @@ type Running struct {
 	Prometheus metrics.Querier
 	// Attrs are facts about the target for the run's events (no secrets).
 	Attrs map[string]string
+	// Dirs are the target's folders on this machine that an exec action's
+	// command reaches as {{.Dir "name"}}: a local target's data dir of
+	// each instance, by instance name, and "shared", the target's folder
+	// (its store backups in backups/). Nil for a target with none.
+	Dirs map[string]string
+	// Commands are the executables the target runs that an exec action's
+	// command may name as its first element, with the arguments that come
+	// first: a local target's "refapp", its reference backend. Nil for a
+	// target with none.
+	Commands map[string][]string
 	// Kube is a client of the target's Kubernetes API, and Namespaces the
 	// only namespaces pod faults may touch; nil for other kinds.
 	Kube       kubernetes.Interface

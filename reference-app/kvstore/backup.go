@@ -195,6 +195,36 @@ func (n *Node) initBackupMetrics() {
 	n.metrics.lastBackup(all[len(all)-1])
 }
 
+// ErrDataLost is returned, wrapped, by Open for a fresh primary (a data
+// dir without DBFile) whose backup folder holds backups of the same node:
+// its data was lost, and starting empty would serve an empty store as the
+// truth (and the sentinel adopt it). Restore a backup first (Restore,
+// `refapp restore`); a supervisor that restarts the store retries until
+// the restored file is in place.
+var ErrDataLost = errors.New("data lost: the data dir holds no store, but the backup folder holds backups of this node; restore one first (refapp restore)")
+
+// checkNotLost refuses a fresh primary whose data was lost (see
+// ErrDataLost). A replica starts empty and copies its primary's data
+// again: it is never refused.
+func (o options) checkNotLost(dataDir string) error {
+	if o.mode != RolePrimary || o.backupDir == "" {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, DBFile)); !errors.Is(err, os.ErrNotExist) {
+		return nil // a store to open, or an error Open reports
+	}
+	all, err := Backups(o.backupDir)
+	if err != nil {
+		return nil // no folder yet: a first start
+	}
+	for _, m := range slices.Backward(all) {
+		if m.Node == o.node {
+			return fmt.Errorf("%w: node %s, latest backup %s in %s", ErrDataLost, o.node, m.ID, o.backupDir)
+		}
+	}
+	return nil
+}
+
 // Backups lists the complete backups in dir (those with a manifest),
 // oldest first: by time, then sequence. By time, not sequence: after a
 // restore from an older backup, the sequences of the abandoned timeline

@@ -62,6 +62,24 @@ func TestBackupAndRestore(t *testing.T) {
 	if err := os.RemoveAll(p.Dir); err != nil {
 		t.Fatal(err)
 	}
+	// Started again on the empty data dir, it would be an empty primary:
+	// refused while the backup folder holds its backups; a replica that
+	// starts empty is not.
+	if n, err := kvstore.Open(p.Dir, kvstore.WithNode("a"), kvstore.WithBackupDir(backups)); !errors.Is(err, kvstore.ErrDataLost) {
+		if n != nil {
+			_ = n.Close()
+		}
+		t.Fatalf("Open of the destroyed primary = %v; want ErrDataLost", err)
+	}
+	if _, err := os.Stat(filepath.Join(p.Dir, kvstore.DBFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the refused Open left a store file: %v", err)
+	}
+	fresh := filepath.Join(t.TempDir(), "other")
+	if n, err := kvstore.Open(fresh, kvstore.WithNode("b"), kvstore.WithBackupDir(backups)); err != nil {
+		t.Errorf("Open of a fresh primary of another node = %v; want it opened", err)
+	} else {
+		_ = n.Close()
+	}
 	res, err := kvstore.Restore(ctx, p.Dir, kvstore.RestoreOptions{BackupDir: backups, MinEpoch: 3})
 	if err != nil {
 		t.Fatalf("Restore: %v", err)
@@ -155,7 +173,9 @@ func TestRestoreRefuses(t *testing.T) {
 	}
 	// The store restored from the first backup (seq 1) takes a new one:
 	// the latest is that one, by time, though the second has seq 2.
-	restored := kvstoretest.Start(t, filepath.Join(t.TempDir(), "restored"), kvstore.WithBackupDir(backups))
+	// (A node of another name: a fresh primary over backups of its own
+	// would be refused, ErrDataLost.)
+	restored := kvstoretest.Start(t, filepath.Join(t.TempDir(), "restored"), kvstore.WithNode("restored"), kvstore.WithBackupDir(backups))
 	restored.Stop()
 	if err := os.RemoveAll(restored.Dir); err != nil {
 		t.Fatal(err)

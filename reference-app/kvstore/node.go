@@ -212,6 +212,9 @@ func Open(dataDir string, opts ...Option) (*Node, error) {
 	if err := o.validate(); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
+	if err := o.checkNotLost(dataDir); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
 	eng, st, err := openEngine(dataDir, state{Role: o.mode, Primary: o.primary})
 	if err != nil {
 		return nil, err

@@ -121,7 +121,8 @@ type Target struct {
 	// target serves clients over TLS (BaseURL is https); nil otherwise.
 	RootCAs *x509.CertPool
 
-	tempDir string // DataDir made by StartRefapp, removed by Stop
+	tempDir string   // DataDir made by StartRefapp, removed by Stop
+	refapp  []string // the reference backend's executable and leading arguments
 }
 
 // FindBinary returns the refapp executable: explicit if set, else the one
@@ -233,7 +234,7 @@ func StartRefapp(ctx context.Context, cfg Refapp) (_ *Target, err error) {
 		Commands:  commands,
 		ExtraArgs: cfg.ExtraArgs,
 	})
-	t := &Target{Target: pt, DataDir: dataDir, RootCAs: roots, tempDir: tempDir}
+	t := &Target{Target: pt, DataDir: dataDir, RootCAs: roots, tempDir: tempDir, refapp: append([]string{bin}, cfg.BinaryArgs...)}
 	if pt != nil {
 		if cfg.TLS {
 			pt.Base = "https://" + strings.TrimPrefix(pt.Base, "http://")
@@ -282,11 +283,18 @@ func StartRefapp(ctx context.Context, cfg Refapp) (_ *Target, err error) {
 }
 
 // Running returns what a run needs of the started target, with the load
-// user's token.
+// user's token. Its Dirs are every instance's data dir by instance name
+// and scenarios.LocalSharedDir, DataDir; its Commands run BinaryName, the
+// reference backend (as in `refapp restore ...`).
 func (t *Target) Running() *target.Running {
 	r := t.Target.Running()
 	r.Token = t.Token
 	r.RootCAs = t.RootCAs
+	r.Dirs = map[string]string{scenarios.LocalSharedDir: t.DataDir}
+	for instance := range t.Addrs {
+		r.Dirs[instance] = filepath.Join(t.DataDir, instance)
+	}
+	r.Commands = map[string][]string{BinaryName: slices.Clone(t.refapp)}
 	return r
 }
 
