@@ -20,7 +20,7 @@ const libraryScale = "0.25"
 
 // libraryElsewhere are the bundled game days another test plays, with
 // stricter checks of their own (TestStoreFailoverRPO).
-var libraryElsewhere = []string{"store-failover-sync", "store-failover-async"}
+var libraryElsewhere = []string{"store-failover-sync", "store-failover-async", "dr-restore"}
 
 // TestBundledScenariosPass plays every bundled game day against the
 // reference backend at libraryScale, one at a time (two local targets at
