@@ -114,7 +114,7 @@ func fieldBounds() map[string]map[string]any {
 	count := func(lo, hi int) map[string]any { return map[string]any{"minimum": lo, "maximum": hi} }
 	quantile := map[string]any{"exclusiveMinimum": 0, "maximum": 1}
 	httpURL := map[string]any{"pattern": "^(https?://|\\{\\{)"} // or a template that makes one
-	return map[string]map[string]any{
+	b := map[string]map[string]any{
 		"LocalTarget.apiReplicas":      count(1, MaxAPIReplicas),
 		"LocalTarget.storeReplicas":    count(1, MaxStoreReplicas),
 		"LocalTarget.gatewayRateLimit": count(1, MaxGatewayRateLimit),
@@ -125,8 +125,30 @@ func fieldBounds() map[string]map[string]any {
 		"Recovery.quantile":            quantile,
 		"ExternalTarget.baseURL":       httpURL,
 		"KubernetesTarget.baseURL":     httpURL,
+		"Service.replicas":             count(1, MaxReplicas),
+		"Repeat.count":                 count(2, MaxRepeatCount),
+		"HealthCheck.path":             {"pattern": "^/"},
+		"MetricsEndpoint.path":         {"pattern": "^/"},
+		"SpikeProfile.at":              {"not": negativeDuration},
+		"SpikeProfile.for":             {"not": map[string]any{"anyOf": []any{negativeDuration, zeroDuration}}},
 	}
+	name := func(re string) map[string]any { return map[string]any{"pattern": re, "maxLength": maxNameLen} }
+	for _, t := range []string{"Stream", "Fault", "SLO", "RTO", "RPO", "Abort", "Session", "Service", "Edge", "ExternalLink"} {
+		b[t+".name"] = name(labelName.String())
+	}
+	b["WriteProbe.name"] = name(scenarioName.String())
+	return b
 }
+
+// negativeDuration matches the durations (valid ones, by the duration
+// pattern) that are surely below zero: a leading '-' and a part whose
+// whole number is not 0. A fraction alone ("-0.5ns") may round to 0 and is
+// left to Validate.
+var negativeDuration = map[string]any{"type": "string", "pattern": `^-(.*[a-zµμ])?0*[1-9]`}
+
+// zeroDuration matches the durations that are 0: a number 0, or a string
+// without a digit other than 0.
+var zeroDuration = map[string]any{"anyOf": []any{map[string]any{"const": 0}, map[string]any{"type": "string", "pattern": `^[^1-9]*$`}}}
 
 // schema returns the schema of a value of type t at the yaml key key.
 func (g *schemaGen) schema(t reflect.Type, key string) map[string]any {

@@ -8,8 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"gopkg.in/yaml.v3"
@@ -181,13 +183,9 @@ func yamlAsJSON(t *testing.T, path string) (any, bool) {
 // durations and rates written as strings. gameday validate reports them;
 // an editor with the schema does not.
 var schemaCannotSee = map[string]string{
-	"check-names":            "names unique across check kinds",
 	"duplicate-names":        "route names unique within a stream",
 	"objective-units":        "an objective's range depends on its SLI",
-	"overflow":               "a duration's maximum, written as a string",
 	"pod-on-local":           "a pod fault depends on the target's kind",
-	"processes":              "base depends on the edges from the client",
-	"profile-spike":          "the spike's end against the stream's duration",
 	"promql":                 "PromQL syntax",
 	"rate-max":               "a rate's maximum, written as a string",
 	"routes-many":            "a route named in an SLO must exist",
@@ -199,6 +197,34 @@ var schemaCannotSee = map[string]string{
 	"template-loops":         "what a template does when run",
 	"template":               "the fields a template may use",
 	"unknown-link":           "a link must exist in the target",
+}
+
+// TestDurationSignPatterns: the patterns that tell negative and zero
+// durations apart match only durations that are negative (zero) by
+// time.ParseDuration, so that the schema never refuses a valid one.
+func TestDurationSignPatterns(t *testing.T) {
+	negative := regexp.MustCompile(negativeDuration["pattern"].(string))
+	zero := regexp.MustCompile(zeroDuration["anyOf"].([]any)[1].(map[string]any)["pattern"].(string))
+	for _, tc := range []struct {
+		in             string
+		negative, zero bool
+	}{
+		{"-1s", true, false}, {"-1m0.5s", true, false}, {"-10ns", true, false}, {"-0h1ms", true, false},
+		{"-0.5s", false, false}, {"-0.0000001ns", false, false}, {"-0s", false, true},
+		{"0s", false, true}, {"0", false, true}, {"0.000ms", false, true}, {"+0s", false, true},
+		{"1s", false, false}, {"10m", false, false}, {"0.5ms", false, false}, {"+1s", false, false}, {"1h0m0s", false, false},
+	} {
+		d, err := time.ParseDuration(tc.in)
+		if err != nil {
+			t.Fatalf("time.ParseDuration(%q) = %v", tc.in, err)
+		}
+		if got := negative.MatchString(tc.in); got != tc.negative || (got && d >= 0) {
+			t.Errorf("negativeDuration matches %q: %v; want %v (it is %v)", tc.in, got, tc.negative, d)
+		}
+		if got := zero.MatchString(tc.in); got != tc.zero || (got && d != 0) {
+			t.Errorf("zeroDuration matches %q: %v; want %v (it is %v)", tc.in, got, tc.zero, d)
+		}
+	}
 }
 
 // TestSchemaRejectsTheCorpus: the schema rejects every file of the
