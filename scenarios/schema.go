@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"reflect"
+	"slices"
 	"strings"
 )
 
@@ -230,6 +231,7 @@ func (g *schemaGen) object(t reflect.Type) map[string]any {
 	case reflect.TypeFor[Profile]():
 		def["minProperties"], def["maxProperties"] = 1, 1
 	case reflect.TypeFor[Fault]():
+		def["allOf"] = faultRules()
 		def["oneOf"] = []any{map[string]any{"required": []string{"network"}}, map[string]any{"required": []string{"process"}},
 			map[string]any{"required": []string{"http"}}, map[string]any{"required": []string{"exec"}}, map[string]any{"required": []string{"pod"}}}
 	case reflect.TypeFor[SLO](), reflect.TypeFor[Abort]():
@@ -245,6 +247,7 @@ func (g *schemaGen) object(t reflect.Type) map[string]any {
 			map[string]any{"required": []string{"promql", "objective"}},
 		}
 	case reflect.TypeFor[Scenario]():
+		def["allOf"] = scenarioRules()
 		props["apiVersion"] = map[string]any{"const": APIVersion, "description": props["apiVersion"].(map[string]any)["description"]}
 		props["kind"] = map[string]any{"const": KindScenario, "description": props["kind"].(map[string]any)["description"]}
 		props["name"] = map[string]any{"type": "string", "pattern": scenarioName.String(), "maxLength": maxNameLen, "description": props["name"].(map[string]any)["description"]}
@@ -279,4 +282,182 @@ func userDoc(doc, goName string) string {
 		}
 	}
 	return doc
+}
+
+// obj is the schema of an object whose present keys have the given
+// schemas; required lists the keys it must have.
+func obj(props map[string]any, required ...string) map[string]any {
+	m := map[string]any{"properties": props}
+	if len(required) > 0 {
+		m["required"] = required
+	}
+	return m
+}
+
+// ifThen is the rule "a value that matches cond matches then", with a
+// description for the reader of the schema.
+func ifThen(description string, cond, then map[string]any) map[string]any {
+	return map[string]any{"description": description, "if": cond, "then": then}
+}
+
+// faultRules are the relations between a fault's keys that Validate
+// checks and a schema can say.
+func faultRules() []any {
+	return []any{
+		ifThen("signal STOP requires the fault's for: a stopped process stays paused until the fault ends",
+			obj(map[string]any{"process": obj(map[string]any{"signal": map[string]any{"const": SignalStop}}, "signal")}, "process"),
+			map[string]any{"required": []string{"for"}, "properties": map[string]any{"for": map[string]any{"not": map[string]any{"anyOf": []any{negativeDuration, zeroDuration}}}}}),
+	}
+}
+
+// scenarioRules are the relations between parts of a scenario that
+// Validate checks and a schema can say.
+func scenarioRules() []any {
+	hasItem := func(key string, item map[string]any) map[string]any {
+		return obj(map[string]any{key: map[string]any{"type": "array", "contains": item}}, key)
+	}
+	nonEmpty := func(key string) map[string]any {
+		return obj(map[string]any{key: map[string]any{"type": "array", "minItems": 1}}, key)
+	}
+	writeProbes := func(n int) map[string]any {
+		return obj(map[string]any{"probes": obj(map[string]any{"writes": map[string]any{"type": "array", "minItems": n}}, "writes")}, "probes")
+	}
+	return []any{
+		ifThen("a pod fault needs a kubernetes target",
+			hasItem("faults", map[string]any{"required": []string{"pod"}}),
+			obj(map[string]any{"target": map[string]any{"required": []string{TargetKubernetes}}}, "target")),
+		ifThen("steadyState needs a fault to protect",
+			obj(map[string]any{"checks": hasItem("slos", obj(map[string]any{"steadyState": map[string]any{"const": true}}, "steadyState"))}, "checks"),
+			nonEmpty("faults")),
+		ifThen("an rpo check needs a write probe",
+			obj(map[string]any{"checks": nonEmpty("rpo")}, "checks"),
+			writeProbes(1)),
+		ifThen("with several write probes, every rpo check names its probe",
+			writeProbes(2),
+			obj(map[string]any{"checks": obj(map[string]any{"rpo": map[string]any{"items": map[string]any{"required": []string{"probe"}}}})})),
+		localLinkRule(),
+	}
+}
+
+// linkDim is a field of LocalTarget that the local target's links depend
+// on: its values and its value when absent.
+type linkDim struct {
+	key    string
+	values []int
+	absent int
+	set    func(*LocalTarget, int)
+}
+
+// localLinkDims are the fields the links of a LocalTarget depend on.
+func localLinkDims() []linkDim {
+	upTo := func(n int) []int {
+		xs := make([]int, n)
+		for i := range xs {
+			xs[i] = i + 1
+		}
+		return xs
+	}
+	return []linkDim{
+		{"apiReplicas", upTo(MaxAPIReplicas), DefaultAPIReplicas, func(t *LocalTarget, n int) { t.APIReplicas = n }},
+		{"storeReplicas", upTo(MaxStoreReplicas), DefaultStoreReplicas, func(t *LocalTarget, n int) { t.StoreReplicas = n }},
+		{"regions", []int{0, 1, 2}, 0, func(t *LocalTarget, n int) { t.Regions = n }},
+	}
+}
+
+// eachLocalTarget calls f with every combination of the values of dims
+// and the links of the local target so configured, as its Declaration
+// gives them.
+func eachLocalTarget(dims []linkDim, f func(values []int, links []string)) {
+	values := make([]int, len(dims))
+	var walk func(i int)
+	walk = func(i int) {
+		if i == len(dims) {
+			t := LocalTarget{}
+			for j, d := range dims {
+				d.set(&t, values[j])
+			}
+			f(values, Target{Local: &t}.Declaration().Links)
+			return
+		}
+		for _, v := range dims[i].values {
+			values[i] = v
+			walk(i + 1)
+		}
+	}
+	walk(0)
+}
+
+// localLinks returns every link some local target has, in order of first
+// appearance, and for each dimension and value the links that no local
+// target with that value has. A link exists in a local target when it is
+// among all and excluded by none of its values; TestLocalLinkRule checks
+// that this is exactly its Declaration's links.
+func localLinks(dims []linkDim) (all []string, excluded []map[int][]string) {
+	possible := make([]map[int]map[string]bool, len(dims))
+	for i := range dims {
+		possible[i] = map[int]map[string]bool{}
+	}
+	eachLocalTarget(dims, func(values []int, links []string) {
+		for _, l := range links {
+			if !slices.Contains(all, l) {
+				all = append(all, l)
+			}
+			for i, v := range values {
+				if possible[i][v] == nil {
+					possible[i][v] = map[string]bool{}
+				}
+				possible[i][v][l] = true
+			}
+		}
+	})
+	excluded = make([]map[int][]string, len(dims))
+	for i, d := range dims {
+		excluded[i] = map[int][]string{}
+		for _, v := range d.values {
+			for _, l := range all {
+				if !possible[i][v][l] {
+					excluded[i][v] = append(excluded[i][v], l)
+				}
+			}
+		}
+	}
+	return all, excluded
+}
+
+// localLinkRule says which links the network faults of a scenario on the
+// local target may name: those its Declaration has for the target's
+// apiReplicas, storeReplicas and regions.
+func localLinkRule() map[string]any {
+	links := func(s map[string]any) map[string]any {
+		return obj(map[string]any{"faults": map[string]any{"items": obj(map[string]any{"network": obj(map[string]any{"link": s})})}})
+	}
+	local := func(key string, s map[string]any, required bool) map[string]any {
+		var req []string
+		if required {
+			req = []string{key}
+		}
+		l := obj(map[string]any{key: s}, req...)
+		if required {
+			return obj(map[string]any{"target": obj(map[string]any{TargetLocal: l}, TargetLocal)}, "target")
+		}
+		return obj(map[string]any{"target": obj(map[string]any{TargetLocal: l})})
+	}
+	dims := localLinkDims()
+	all, excluded := localLinks(dims)
+	rules := []any{links(map[string]any{"enum": all})}
+	for i, d := range dims {
+		for _, v := range d.values {
+			if len(excluded[i][v]) == 0 {
+				continue
+			}
+			// The value v, or absent when v is the value absent means.
+			is := local(d.key, map[string]any{"const": v}, v != d.absent)
+			rules = append(rules, ifThen(fmt.Sprintf("%s %d has none of these links", d.key, v), is, links(map[string]any{"not": map[string]any{"enum": excluded[i][v]}})))
+		}
+	}
+	isLocal := map[string]any{"anyOf": []any{
+		map[string]any{"not": map[string]any{"required": []string{"target"}}},
+		obj(map[string]any{"target": map[string]any{"required": []string{TargetLocal}}}, "target"),
+	}}
+	return ifThen("a network fault on the local target names one of its links", isLocal, map[string]any{"allOf": rules})
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -183,20 +184,14 @@ func yamlAsJSON(t *testing.T, path string) (any, bool) {
 // durations and rates written as strings. gameday validate reports them;
 // an editor with the schema does not.
 var schemaCannotSee = map[string]string{
-	"duplicate-names":        "route names unique within a stream",
-	"objective-units":        "an objective's range depends on its SLI",
-	"pod-on-local":           "a pod fault depends on the target's kind",
-	"promql":                 "PromQL syntax",
-	"rate-max":               "a rate's maximum, written as a string",
-	"routes-many":            "a route named in an SLO must exist",
-	"rpo-probe-none":         "an RPO check needs a write probe",
-	"rpo-probe":              "a probe name is needed when there are several",
-	"steady-state-no-faults": "steadyState needs a fault",
-	"step-range":             "a duration's minimum, written as a string",
-	"stop-without-for":       "signal STOP needs the fault's for",
-	"template-loops":         "what a template does when run",
-	"template":               "the fields a template may use",
-	"unknown-link":           "a link must exist in the target",
+	"duplicate-names": "route names unique within a stream",
+	"objective-units": "an objective's range depends on its SLI",
+	"promql":          "PromQL syntax",
+	"rate-max":        "a rate's maximum, written as a string",
+	"routes-many":     "a route named in an SLO must exist",
+	"step-range":      "a duration's minimum, written as a string",
+	"template-loops":  "what a template does when run",
+	"template":        "the fields a template may use",
 }
 
 // TestDurationSignPatterns: the patterns that tell negative and zero
@@ -224,6 +219,82 @@ func TestDurationSignPatterns(t *testing.T) {
 		if got := zero.MatchString(tc.in); got != tc.zero || (got && d != 0) {
 			t.Errorf("zeroDuration matches %q: %v; want %v (it is %v)", tc.in, got, tc.zero, d)
 		}
+	}
+}
+
+// TestLocalLinkRule: the links the schema allows a network fault on the
+// local target are exactly those of its Declaration, for every apiReplicas,
+// storeReplicas and regions; and on a few targets, the schema and
+// LoadBytes agree on every link.
+func TestLocalLinkRule(t *testing.T) {
+	dims := localLinkDims()
+	all, excluded := localLinks(dims)
+	configs := 0
+	eachLocalTarget(dims, func(values []int, links []string) {
+		configs++
+		var allowed []string
+		for _, l := range all {
+			ok := true
+			for i, v := range values {
+				ok = ok && !slices.Contains(excluded[i][v], l)
+			}
+			if ok {
+				allowed = append(allowed, l)
+			}
+		}
+		want := slices.Clone(links)
+		slices.Sort(want)
+		want = slices.Compact(want)
+		slices.Sort(allowed)
+		if !slices.Equal(allowed, want) {
+			t.Errorf("local target %v: the schema allows links %v; its Declaration has %v", values, allowed, want)
+		}
+	})
+	if configs < 50 {
+		t.Errorf("%d local targets checked; want every combination", configs)
+	}
+
+	schema := compileSchema(t)
+	accepted := 0
+	for _, local := range []map[string]any{
+		nil, // no target: the local target with its defaults
+		{},
+		{"apiReplicas": 1},
+		{"apiReplicas": MaxAPIReplicas, "storeReplicas": MaxStoreReplicas, "regions": 2},
+		{"storeReplicas": 2, "regions": 2},
+		{"regions": 1},
+	} {
+		for _, link := range append(all, "nowhere") {
+			doc := map[string]any{
+				"apiVersion": APIVersion, "kind": KindScenario, "name": "links",
+				"load": []any{map[string]any{"name": "a", "duration": "30s", "profile": map[string]any{"constant": map[string]any{"rate": "1/s"}},
+					"requests": []any{map[string]any{"url": "{{.Base}}/"}}}},
+				"faults": []any{map[string]any{"name": "f", "at": "10s", "for": "5s", "network": map[string]any{"link": link, "toxic": "down"}}},
+				"checks": map[string]any{"slos": []any{map[string]any{"name": "ok", "client": map[string]any{"sli": "success_ratio"}, "objective": ">= 0"}}},
+			}
+			if local != nil {
+				doc["target"] = map[string]any{"local": local}
+			}
+			data, err := json.Marshal(doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			schemaErr := schema.Validate(v)
+			_, loadErr := LoadBytes("links.yaml", data)
+			if (schemaErr == nil) != (loadErr == nil) {
+				t.Errorf("target.local %v, link %s: schema says %v; LoadBytes says %v", local, link, schemaErr, loadErr)
+			}
+			if schemaErr == nil && loadErr == nil {
+				accepted++
+			}
+		}
+	}
+	if accepted < 6*len(all)/3 {
+		t.Errorf("%d scenarios accepted; want most links of every target (is the scenario valid?)", accepted)
 	}
 }
 
