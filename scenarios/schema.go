@@ -132,6 +132,9 @@ func fieldBounds() map[string]map[string]any {
 		"MetricsEndpoint.path":         {"pattern": "^/"},
 		"SpikeProfile.at":              {"not": negativeDuration},
 		"SpikeProfile.for":             {"not": map[string]any{"anyOf": []any{negativeDuration, zeroDuration}}},
+		"SLO.step":                     {"not": map[string]any{"anyOf": []any{negativeDuration, zeroDuration, belowMinStep}}},
+		"RTO.objective":                {"allOf": objectiveUnit(boundRTO)},
+		"RPO.objective":                {"allOf": objectiveUnit(boundRPO)},
 	}
 	name := func(re string) map[string]any { return map[string]any{"pattern": re, "maxLength": maxNameLen} }
 	for _, t := range []string{"Stream", "Fault", "SLO", "RTO", "RPO", "Abort", "Session", "Service", "Edge", "ExternalLink"} {
@@ -146,6 +149,49 @@ func fieldBounds() map[string]map[string]any {
 // whole number is not 0. A fraction alone ("-0.5ns") may round to 0 and is
 // left to Validate.
 var negativeDuration = map[string]any{"type": "string", "pattern": `^-(.*[a-zµμ])?0*[1-9]`}
+
+// belowMinStep matches the durations surely above 0 and below MinStep
+// (1ms, as TestDurationSignPatterns checks): up to 999.9... ns or us.
+var belowMinStep = map[string]any{"type": "string", "pattern": `^\+?0*[1-9][0-9]{0,2}(\.[0-9]*)?(ns|us|µs|μs)$`}
+
+// The units of an objective, by how its value ends ("<= 300ms", ">= 99%",
+// ">= 0.99"); the objective pattern already holds its form.
+var (
+	objectiveIsDuration = map[string]any{"pattern": `[a-zµμ]\s*$`}
+	objectiveIsPlain    = map[string]any{"pattern": `[0-9.]\s*$`}
+)
+
+// objectiveUnit is what the unit of an objective of bound b must be, as
+// Validate's objective checks it: a ratio is not a duration, a latency and
+// the RTO and RPO are durations, a throughput is a plain number.
+func objectiveUnit(b bound) []any {
+	switch b.kind {
+	case ratio:
+		return []any{map[string]any{"not": objectiveIsDuration}}
+	case latency, recoveryTime, dataLoss:
+		return []any{objectiveIsDuration}
+	case throughput:
+		return []any{objectiveIsPlain}
+	}
+	return nil
+}
+
+// sliObjectiveRules say the unit of the objective of an SLO or an abort
+// condition for each client SLI.
+func sliObjectiveRules() []any {
+	var rules []any
+	for _, k := range sliKinds {
+		b := sliBound(&ClientSLI{SLI: k})
+		unit := objectiveUnit(b)
+		if unit == nil {
+			continue
+		}
+		rules = append(rules, ifThen("the objective of "+b.what+" is in its unit",
+			obj(map[string]any{"client": obj(map[string]any{"sli": map[string]any{"const": k}}, "sli")}, "client"),
+			obj(map[string]any{"objective": map[string]any{"allOf": unit}})))
+	}
+	return rules
+}
 
 // zeroDuration matches the durations that are 0: a number 0, or a string
 // without a digit other than 0.
@@ -235,6 +281,7 @@ func (g *schemaGen) object(t reflect.Type) map[string]any {
 		def["oneOf"] = []any{map[string]any{"required": []string{"network"}}, map[string]any{"required": []string{"process"}},
 			map[string]any{"required": []string{"http"}}, map[string]any{"required": []string{"exec"}}, map[string]any{"required": []string{"pod"}}}
 	case reflect.TypeFor[SLO](), reflect.TypeFor[Abort]():
+		def["allOf"] = sliObjectiveRules()
 		def["oneOf"] = []any{map[string]any{"required": []string{"promql"}}, map[string]any{"required": []string{"client"}}}
 	case reflect.TypeFor[Checks]():
 		// At least one check that can fail a run; abort alone cannot.

@@ -185,11 +185,9 @@ func yamlAsJSON(t *testing.T, path string) (any, bool) {
 // an editor with the schema does not.
 var schemaCannotSee = map[string]string{
 	"duplicate-names": "route names unique within a stream",
-	"objective-units": "an objective's range depends on its SLI",
 	"promql":          "PromQL syntax",
 	"rate-max":        "a rate's maximum, written as a string",
 	"routes-many":     "a route named in an SLO must exist",
-	"step-range":      "a duration's minimum, written as a string",
 	"template-loops":  "what a template does when run",
 	"template":        "the fields a template may use",
 }
@@ -198,16 +196,22 @@ var schemaCannotSee = map[string]string{
 // durations apart match only durations that are negative (zero) by
 // time.ParseDuration, so that the schema never refuses a valid one.
 func TestDurationSignPatterns(t *testing.T) {
+	if MinStep != time.Millisecond {
+		t.Fatalf("MinStep = %v: belowMinStep's pattern is for 1ms; write it anew", MinStep)
+	}
 	negative := regexp.MustCompile(negativeDuration["pattern"].(string))
 	zero := regexp.MustCompile(zeroDuration["anyOf"].([]any)[1].(map[string]any)["pattern"].(string))
+	short := regexp.MustCompile(belowMinStep["pattern"].(string))
 	for _, tc := range []struct {
-		in             string
-		negative, zero bool
+		in                    string
+		negative, zero, short bool
 	}{
-		{"-1s", true, false}, {"-1m0.5s", true, false}, {"-10ns", true, false}, {"-0h1ms", true, false},
-		{"-0.5s", false, false}, {"-0.0000001ns", false, false}, {"-0s", false, true},
-		{"0s", false, true}, {"0", false, true}, {"0.000ms", false, true}, {"+0s", false, true},
-		{"1s", false, false}, {"10m", false, false}, {"0.5ms", false, false}, {"+1s", false, false}, {"1h0m0s", false, false},
+		{"-1s", true, false, false}, {"-1m0.5s", true, false, false}, {"-10ns", true, false, false}, {"-0h1ms", true, false, false},
+		{"-0.5s", false, false, false}, {"-0.0000001ns", false, false, false}, {"-0s", false, true, false},
+		{"0s", false, true, false}, {"0", false, true, false}, {"0.000ms", false, true, false}, {"+0s", false, true, false},
+		{"1s", false, false, false}, {"10m", false, false, false}, {"0.5ms", false, false, false}, {"+1s", false, false, false}, {"1h0m0s", false, false, false},
+		{"1ns", false, false, true}, {"999us", false, false, true}, {"999.999µs", false, false, true}, {"0999μs", false, false, true},
+		{"1000us", false, false, false}, {"1ms", false, false, false}, {"0us", false, true, false}, {"1us1ns", false, false, false},
 	} {
 		d, err := time.ParseDuration(tc.in)
 		if err != nil {
@@ -218,6 +222,9 @@ func TestDurationSignPatterns(t *testing.T) {
 		}
 		if got := zero.MatchString(tc.in); got != tc.zero || (got && d != 0) {
 			t.Errorf("zeroDuration matches %q: %v; want %v (it is %v)", tc.in, got, tc.zero, d)
+		}
+		if got := short.MatchString(tc.in); got != tc.short || (got && (d <= 0 || d >= MinStep)) {
+			t.Errorf("belowMinStep matches %q: %v; want %v (it is %v, MinStep %v)", tc.in, got, tc.short, d, MinStep)
 		}
 	}
 }
@@ -265,26 +272,12 @@ func TestLocalLinkRule(t *testing.T) {
 		{"regions": 1},
 	} {
 		for _, link := range append(all, "nowhere") {
-			doc := map[string]any{
-				"apiVersion": APIVersion, "kind": KindScenario, "name": "links",
-				"load": []any{map[string]any{"name": "a", "duration": "30s", "profile": map[string]any{"constant": map[string]any{"rate": "1/s"}},
-					"requests": []any{map[string]any{"url": "{{.Base}}/"}}}},
-				"faults": []any{map[string]any{"name": "f", "at": "10s", "for": "5s", "network": map[string]any{"link": link, "toxic": "down"}}},
-				"checks": map[string]any{"slos": []any{map[string]any{"name": "ok", "client": map[string]any{"sli": "success_ratio"}, "objective": ">= 0"}}},
-			}
+			doc := smallScenario()
+			doc["faults"] = []any{map[string]any{"name": "f", "at": "10s", "for": "5s", "network": map[string]any{"link": link, "toxic": "down"}}}
 			if local != nil {
 				doc["target"] = map[string]any{"local": local}
 			}
-			data, err := json.Marshal(doc)
-			if err != nil {
-				t.Fatal(err)
-			}
-			v, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
-			if err != nil {
-				t.Fatal(err)
-			}
-			schemaErr := schema.Validate(v)
-			_, loadErr := LoadBytes("links.yaml", data)
+			schemaErr, loadErr := judge(t, schema, doc)
 			if (schemaErr == nil) != (loadErr == nil) {
 				t.Errorf("target.local %v, link %s: schema says %v; LoadBytes says %v", local, link, schemaErr, loadErr)
 			}
@@ -295,6 +288,54 @@ func TestLocalLinkRule(t *testing.T) {
 	}
 	if accepted < 6*len(all)/3 {
 		t.Errorf("%d scenarios accepted; want most links of every target (is the scenario valid?)", accepted)
+	}
+}
+
+// smallScenario is a valid scenario on the local target, as JSON values.
+func smallScenario() map[string]any {
+	return map[string]any{
+		"apiVersion": APIVersion, "kind": KindScenario, "name": "small",
+		"load": []any{map[string]any{"name": "a", "duration": "30s", "profile": map[string]any{"constant": map[string]any{"rate": "1/s"}},
+			"requests": []any{map[string]any{"url": "{{.Base}}/"}}}},
+		"checks": map[string]any{"slos": []any{map[string]any{"name": "ok", "client": map[string]any{"sli": "success_ratio"}, "objective": ">= 0"}}},
+	}
+}
+
+// judge returns what the schema and LoadBytes say of doc.
+func judge(t *testing.T, schema *jsonschema.Schema, doc map[string]any) (schemaErr, loadErr error) {
+	t.Helper()
+	data, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, loadErr = LoadBytes("small.yaml", data)
+	return schema.Validate(v), loadErr
+}
+
+// TestSchemaObjectiveUnits: the schema and LoadBytes agree on the unit
+// of the objective of every client SLI.
+func TestSchemaObjectiveUnits(t *testing.T) {
+	schema := compileSchema(t)
+	accepted := 0
+	for _, k := range sliKinds {
+		for _, o := range []string{">= 0.5", ">= 50%", "<= 300ms", ">= 40", "<= 1m30s", ">= 1e-2"} {
+			doc := smallScenario()
+			doc["checks"] = map[string]any{"slos": []any{map[string]any{"name": "ok", "client": map[string]any{"sli": k}, "objective": o}}}
+			schemaErr, loadErr := judge(t, schema, doc)
+			if schemaErr != nil && loadErr == nil {
+				t.Errorf("sli %s, objective %q: the schema refuses it (%v); LoadBytes accepts it", k, o, schemaErr)
+			}
+			if loadErr == nil {
+				accepted++
+			}
+		}
+	}
+	if accepted < len(sliKinds) {
+		t.Errorf("%d objectives accepted; want some for every SLI", accepted)
 	}
 }
 
