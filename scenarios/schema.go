@@ -7,7 +7,9 @@ import (
 	"maps"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // The patterns of the string-encoded values, as JSON Schema regular
@@ -24,9 +26,13 @@ const (
 // JSONSchema returns the JSON Schema (draft 2020-12) of a scenario file,
 // generated from the Go types: every object refuses unknown keys, enum-like
 // strings list their values, and durations, rates and objectives carry the
-// pattern of their string form. It is meant for editors; Decode and Validate
-// remain the authority (the schema cannot check cross-references such as
-// links, selectors or stream names).
+// pattern of their string form, and the relations between parts that JSON
+// Schema can say are rules generated from Validate's own values (the local
+// target's links, the unit of each SLI's objective, the bounds of durations
+// and rates where their string form shows them). It never refuses a valid
+// scenario. It is meant for editors; Decode and Validate remain the
+// authority (the schema cannot compare values with each other, such as
+// names and the references to them, nor parse PromQL or templates).
 func JSONSchema() ([]byte, error) {
 	g := &schemaGen{defs: map[string]any{}}
 	root := g.schema(reflect.TypeFor[Scenario](), "")
@@ -154,6 +160,42 @@ var negativeDuration = map[string]any{"type": "string", "pattern": `^-(.*[a-zµ�
 // (1ms, as TestDurationSignPatterns checks): up to 999.9... ns or us.
 var belowMinStep = map[string]any{"type": "string", "pattern": `^\+?0*[1-9][0-9]{0,2}(\.[0-9]*)?(ns|us|µs|μs)$`}
 
+// rateOutOfRange matches the rates of one kind of period, a single unit
+// ("/s", "/1ms", "/250h"), that are surely above MaxRate or whose period is
+// surely longer than MaxDuration; other forms are left to Validate.
+func rateOutOfRange() map[string]any {
+	units := []struct {
+		names string
+		d     time.Duration
+	}{{"ns", time.Nanosecond}, {"(us|µs|μs)", time.Microsecond}, {"ms", time.Millisecond}, {"s", time.Second}, {"m", time.Minute}, {"h", time.Hour}}
+	var alts []string
+	for _, u := range units {
+		// count/u above MaxRate: a count above MaxRate·u/1s (rounded down).
+		most := int64(MaxRate) * int64(u.d) / int64(time.Second)
+		alts = append(alts, `^\s*0*(`+intAbove(most)+`)\s*/\s*(\+?0*1(\.0*)?)?`+u.names+`\s*$`)
+		// n·u longer than MaxDuration: a whole part above MaxDuration/u.
+		alts = append(alts, `^\s*[0-9]+\s*/\s*\+?0*(`+intAbove(int64(MaxDuration/u.d))+`)(\.[0-9]*)?`+u.names+`\s*$`)
+	}
+	return map[string]any{"pattern": strings.Join(alts, "|")}
+}
+
+// intAbove returns a regular expression (to be anchored) of the decimal
+// integers without leading zeros that are greater than n >= 0.
+func intAbove(n int64) string {
+	d := strconv.FormatInt(n, 10)
+	alts := []string{fmt.Sprintf("[1-9][0-9]{%d,}", len(d))} // more digits
+	for i := range len(d) {                                  // as many: a greater digit at i after the same prefix
+		if d[i] == '9' {
+			continue
+		}
+		if i == 0 && len(d) > 1 && d[i] == '0' {
+			continue
+		}
+		alts = append(alts, fmt.Sprintf("%s[%c-9][0-9]{%d}", d[:i], d[i]+1, len(d)-i-1))
+	}
+	return strings.Join(alts, "|")
+}
+
 // The units of an objective, by how its value ends ("<= 300ms", ">= 99%",
 // ">= 0.99"); the objective pattern already holds its form.
 var (
@@ -206,7 +248,7 @@ func (g *schemaGen) schema(t reflect.Type, key string) map[string]any {
 			"anyOf":       []any{map[string]any{"type": "string", "pattern": durationPattern}, map[string]any{"const": 0}},
 		}
 	case rateType:
-		return map[string]any{"type": "string", "pattern": ratePattern, "description": `<count>/<period>, such as "200/s", "50/100ms" or "30/1m"`}
+		return map[string]any{"type": "string", "pattern": ratePattern, "not": rateOutOfRange(), "description": `<count>/<period>, such as "200/s", "50/100ms" or "30/1m"`}
 	case objectiveType:
 		return map[string]any{"type": "string", "pattern": objectivePattern, "description": `<op> <value>, such as ">= 0.99", ">= 99.5%" or "<= 300ms"`}
 	case reflect.TypeFor[[]Phase]():

@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -179,17 +180,17 @@ func yamlAsJSON(t *testing.T, path string) (any, bool) {
 }
 
 // schemaCannotSee are the bad-input files whose only problems a JSON
-// Schema cannot express, with why: names that refer to each other,
-// relations between fields, parsing PromQL and templates, bounds of
-// durations and rates written as strings. gameday validate reports them;
-// an editor with the schema does not.
+// Schema cannot express, with why: the schema cannot compare one value of
+// a document with another (names unique within a list, references to names
+// the scenario defines), nor parse the languages inside strings (PromQL,
+// templates). gameday validate reports them; an editor with the schema
+// does not.
 var schemaCannotSee = map[string]string{
-	"duplicate-names": "route names unique within a stream",
-	"promql":          "PromQL syntax",
-	"rate-max":        "a rate's maximum, written as a string",
-	"routes-many":     "a route named in an SLO must exist",
+	"duplicate-names": "names unique within a list: uniqueItems compares whole items, not one key of them",
+	"promql":          "PromQL syntax and the type of its result",
+	"routes-many":     "a route an SLO names must be a request's name: a value against others of the document",
 	"template-loops":  "what a template does when run",
-	"template":        "the fields a template may use",
+	"template":        "template syntax and the fields a template may use",
 }
 
 // TestDurationSignPatterns: the patterns that tell negative and zero
@@ -336,6 +337,46 @@ func TestSchemaObjectiveUnits(t *testing.T) {
 	}
 	if accepted < len(sliKinds) {
 		t.Errorf("%d objectives accepted; want some for every SLI", accepted)
+	}
+}
+
+// TestIntAbove checks intAbove against every number up to 20000.
+func TestIntAbove(t *testing.T) {
+	for _, n := range []int64{0, 1, 9, 10, 99, 168, 1000, 10080, 1000000} {
+		re := regexp.MustCompile("^(" + intAbove(n) + ")$")
+		for x := range int64(20000) {
+			if got := re.MatchString(strconv.FormatInt(x, 10)); got != (x > n) {
+				t.Errorf("intAbove(%d) matches %d: %v", n, x, got)
+			}
+		}
+		if x := strconv.FormatInt(n, 10) + "0"; !re.MatchString(x) && n > 0 {
+			t.Errorf("intAbove(%d) does not match %s", n, x)
+		}
+	}
+}
+
+// TestRateOutOfRange: the rates the schema refuses as out of range are
+// valid rates that Validate refuses as out of range; those at the bounds
+// pass.
+func TestRateOutOfRange(t *testing.T) {
+	re := regexp.MustCompile(rateOutOfRange()["pattern"].(string))
+	for _, tc := range []struct {
+		in  string
+		out bool
+	}{
+		{"1000001/s", true}, {"1000000000/ns", true}, {"1/ns", true}, {"1001/ms", true}, {"2/us", true}, {"60000001/m", true},
+		{"1/10000h", true}, {"1/169h", true}, {"5 / 1s", false}, {"1/10081m", true},
+		{"1000000/s", false}, {"1000/ms", false}, {"1/us", false}, {"60000000/m", false}, {"1/168h", false}, {"1/10080m", false},
+		{"50/100ms", false}, {"200/s", false}, {"1/2s", false},
+	} {
+		r, err := ParseRate(tc.in)
+		if err != nil {
+			t.Fatalf("ParseRate(%q) = %v", tc.in, err)
+		}
+		out := r.PerSecond() > MaxRate || r.Per > MaxDuration
+		if got := re.MatchString(tc.in); got != tc.out || (got && !out) {
+			t.Errorf("rateOutOfRange matches %q: %v; want %v (%v per second, period %v)", tc.in, got, tc.out, r.PerSecond(), r.Per)
+		}
 	}
 }
 
