@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"maps"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // The patterns of the string-encoded values, as JSON Schema regular
@@ -23,9 +26,13 @@ const (
 // JSONSchema returns the JSON Schema (draft 2020-12) of a scenario file,
 // generated from the Go types: every object refuses unknown keys, enum-like
 // strings list their values, and durations, rates and objectives carry the
-// pattern of their string form. It is meant for editors; Decode and Validate
-// remain the authority (the schema cannot check cross-references such as
-// links, selectors or stream names).
+// pattern of their string form, and the relations between parts that JSON
+// Schema can say are rules generated from Validate's own values (the local
+// target's links, the unit of each SLI's objective, the bounds of durations
+// and rates where their string form shows them). It never refuses a valid
+// scenario. It is meant for editors; Decode and Validate remain the
+// authority (the schema cannot compare values with each other, such as
+// names and the references to them, nor parse PromQL or templates).
 func JSONSchema() ([]byte, error) {
 	g := &schemaGen{defs: map[string]any{}}
 	root := g.schema(reflect.TypeFor[Scenario](), "")
@@ -114,7 +121,7 @@ func fieldBounds() map[string]map[string]any {
 	count := func(lo, hi int) map[string]any { return map[string]any{"minimum": lo, "maximum": hi} }
 	quantile := map[string]any{"exclusiveMinimum": 0, "maximum": 1}
 	httpURL := map[string]any{"pattern": "^(https?://|\\{\\{)"} // or a template that makes one
-	return map[string]map[string]any{
+	b := map[string]map[string]any{
 		"LocalTarget.apiReplicas":      count(1, MaxAPIReplicas),
 		"LocalTarget.storeReplicas":    count(0, MaxStoreReplicas),
 		"LocalTarget.gatewayRateLimit": count(1, MaxGatewayRateLimit),
@@ -125,8 +132,112 @@ func fieldBounds() map[string]map[string]any {
 		"Recovery.quantile":            quantile,
 		"ExternalTarget.baseURL":       httpURL,
 		"KubernetesTarget.baseURL":     httpURL,
+		"Service.replicas":             count(1, MaxReplicas),
+		"Repeat.count":                 count(2, MaxRepeatCount),
+		"HealthCheck.path":             {"pattern": "^/"},
+		"MetricsEndpoint.path":         {"pattern": "^/"},
+		"SpikeProfile.at":              {"not": negativeDuration},
+		"SpikeProfile.for":             {"not": map[string]any{"anyOf": []any{negativeDuration, zeroDuration}}},
+		"SLO.step":                     {"not": map[string]any{"anyOf": []any{negativeDuration, zeroDuration, belowMinStep}}},
+		"RTO.objective":                {"allOf": objectiveUnit(boundRTO)},
+		"RPO.objective":                {"allOf": objectiveUnit(boundRPO)},
 	}
+	name := func(re string) map[string]any { return map[string]any{"pattern": re, "maxLength": maxNameLen} }
+	for _, t := range []string{"Stream", "Fault", "SLO", "RTO", "RPO", "Abort", "Session", "Service", "Edge", "ExternalLink"} {
+		b[t+".name"] = name(labelName.String())
+	}
+	b["WriteProbe.name"] = name(scenarioName.String())
+	return b
 }
+
+// negativeDuration matches the durations (valid ones, by the duration
+// pattern) that are surely below zero: a leading '-' and a part whose
+// whole number is not 0. A fraction alone ("-0.5ns") may round to 0 and is
+// left to Validate.
+var negativeDuration = map[string]any{"type": "string", "pattern": `^-(.*[a-zµμ])?0*[1-9]`}
+
+// belowMinStep matches the durations surely above 0 and below MinStep
+// (1ms, as TestDurationSignPatterns checks): up to 999.9... ns or us.
+var belowMinStep = map[string]any{"type": "string", "pattern": `^\+?0*[1-9][0-9]{0,2}(\.[0-9]*)?(ns|us|µs|μs)$`}
+
+// rateOutOfRange matches the rates of one kind of period, a single unit
+// ("/s", "/1ms", "/250h"), that are surely above MaxRate or whose period is
+// surely longer than MaxDuration; other forms are left to Validate.
+func rateOutOfRange() map[string]any {
+	units := []struct {
+		names string
+		d     time.Duration
+	}{{"ns", time.Nanosecond}, {"(us|µs|μs)", time.Microsecond}, {"ms", time.Millisecond}, {"s", time.Second}, {"m", time.Minute}, {"h", time.Hour}}
+	var alts []string
+	for _, u := range units {
+		// count/u above MaxRate: a count above MaxRate·u/1s (rounded down).
+		most := int64(MaxRate) * int64(u.d) / int64(time.Second)
+		alts = append(alts, `^\s*0*(`+intAbove(most)+`)\s*/\s*(\+?0*1(\.0*)?)?`+u.names+`\s*$`)
+		// n·u longer than MaxDuration: a whole part above MaxDuration/u.
+		alts = append(alts, `^\s*[0-9]+\s*/\s*\+?0*(`+intAbove(int64(MaxDuration/u.d))+`)(\.[0-9]*)?`+u.names+`\s*$`)
+	}
+	return map[string]any{"pattern": strings.Join(alts, "|")}
+}
+
+// intAbove returns a regular expression (to be anchored) of the decimal
+// integers without leading zeros that are greater than n >= 0.
+func intAbove(n int64) string {
+	d := strconv.FormatInt(n, 10)
+	alts := []string{fmt.Sprintf("[1-9][0-9]{%d,}", len(d))} // more digits
+	for i := range len(d) {                                  // as many: a greater digit at i after the same prefix
+		if d[i] == '9' {
+			continue
+		}
+		if i == 0 && len(d) > 1 && d[i] == '0' {
+			continue
+		}
+		alts = append(alts, fmt.Sprintf("%s[%c-9][0-9]{%d}", d[:i], d[i]+1, len(d)-i-1))
+	}
+	return strings.Join(alts, "|")
+}
+
+// The units of an objective, by how its value ends ("<= 300ms", ">= 99%",
+// ">= 0.99"); the objective pattern already holds its form.
+var (
+	objectiveIsDuration = map[string]any{"pattern": `[a-zµμ]\s*$`}
+	objectiveIsPlain    = map[string]any{"pattern": `[0-9.]\s*$`}
+)
+
+// objectiveUnit is what the unit of an objective of bound b must be, as
+// Validate's objective checks it: a ratio is not a duration, a latency and
+// the RTO and RPO are durations, a throughput is a plain number.
+func objectiveUnit(b bound) []any {
+	switch b.kind {
+	case ratio:
+		return []any{map[string]any{"not": objectiveIsDuration}}
+	case latency, recoveryTime, dataLoss:
+		return []any{objectiveIsDuration}
+	case throughput:
+		return []any{objectiveIsPlain}
+	}
+	return nil
+}
+
+// sliObjectiveRules say the unit of the objective of an SLO or an abort
+// condition for each client SLI.
+func sliObjectiveRules() []any {
+	var rules []any
+	for _, k := range sliKinds {
+		b := sliBound(&ClientSLI{SLI: k})
+		unit := objectiveUnit(b)
+		if unit == nil {
+			continue
+		}
+		rules = append(rules, ifThen("the objective of "+b.what+" is in its unit",
+			obj(map[string]any{"client": obj(map[string]any{"sli": map[string]any{"const": k}}, "sli")}, "client"),
+			obj(map[string]any{"objective": map[string]any{"allOf": unit}})))
+	}
+	return rules
+}
+
+// zeroDuration matches the durations that are 0: a number 0, or a string
+// without a digit other than 0.
+var zeroDuration = map[string]any{"anyOf": []any{map[string]any{"const": 0}, map[string]any{"type": "string", "pattern": `^[^1-9]*$`}}}
 
 // schema returns the schema of a value of type t at the yaml key key.
 func (g *schemaGen) schema(t reflect.Type, key string) map[string]any {
@@ -137,7 +248,7 @@ func (g *schemaGen) schema(t reflect.Type, key string) map[string]any {
 			"anyOf":       []any{map[string]any{"type": "string", "pattern": durationPattern}, map[string]any{"const": 0}},
 		}
 	case rateType:
-		return map[string]any{"type": "string", "pattern": ratePattern, "description": `<count>/<period>, such as "200/s", "50/100ms" or "30/1m"`}
+		return map[string]any{"type": "string", "pattern": ratePattern, "not": rateOutOfRange(), "description": `<count>/<period>, such as "200/s", "50/100ms" or "30/1m"`}
 	case objectiveType:
 		return map[string]any{"type": "string", "pattern": objectivePattern, "description": `<op> <value>, such as ">= 0.99", ">= 99.5%" or "<= 300ms"`}
 	case reflect.TypeFor[[]Phase]():
@@ -208,9 +319,11 @@ func (g *schemaGen) object(t reflect.Type) map[string]any {
 	case reflect.TypeFor[Profile]():
 		def["minProperties"], def["maxProperties"] = 1, 1
 	case reflect.TypeFor[Fault]():
+		def["allOf"] = faultRules()
 		def["oneOf"] = []any{map[string]any{"required": []string{"network"}}, map[string]any{"required": []string{"process"}},
 			map[string]any{"required": []string{"http"}}, map[string]any{"required": []string{"exec"}}, map[string]any{"required": []string{"pod"}}}
 	case reflect.TypeFor[SLO](), reflect.TypeFor[Abort]():
+		def["allOf"] = sliObjectiveRules()
 		def["oneOf"] = []any{map[string]any{"required": []string{"promql"}}, map[string]any{"required": []string{"client"}}}
 	case reflect.TypeFor[Checks]():
 		// At least one check that can fail a run; abort alone cannot.
@@ -223,6 +336,7 @@ func (g *schemaGen) object(t reflect.Type) map[string]any {
 			map[string]any{"required": []string{"promql", "objective"}},
 		}
 	case reflect.TypeFor[Scenario]():
+		def["allOf"] = scenarioRules()
 		props["apiVersion"] = map[string]any{"const": APIVersion, "description": props["apiVersion"].(map[string]any)["description"]}
 		props["kind"] = map[string]any{"const": KindScenario, "description": props["kind"].(map[string]any)["description"]}
 		props["name"] = map[string]any{"type": "string", "pattern": scenarioName.String(), "maxLength": maxNameLen, "description": props["name"].(map[string]any)["description"]}
@@ -257,4 +371,182 @@ func userDoc(doc, goName string) string {
 		}
 	}
 	return doc
+}
+
+// obj is the schema of an object whose present keys have the given
+// schemas; required lists the keys it must have.
+func obj(props map[string]any, required ...string) map[string]any {
+	m := map[string]any{"properties": props}
+	if len(required) > 0 {
+		m["required"] = required
+	}
+	return m
+}
+
+// ifThen is the rule "a value that matches cond matches then", with a
+// description for the reader of the schema.
+func ifThen(description string, cond, then map[string]any) map[string]any {
+	return map[string]any{"description": description, "if": cond, "then": then}
+}
+
+// faultRules are the relations between a fault's keys that Validate
+// checks and a schema can say.
+func faultRules() []any {
+	return []any{
+		ifThen("signal STOP requires the fault's for: a stopped process stays paused until the fault ends",
+			obj(map[string]any{"process": obj(map[string]any{"signal": map[string]any{"const": SignalStop}}, "signal")}, "process"),
+			map[string]any{"required": []string{"for"}, "properties": map[string]any{"for": map[string]any{"not": map[string]any{"anyOf": []any{negativeDuration, zeroDuration}}}}}),
+	}
+}
+
+// scenarioRules are the relations between parts of a scenario that
+// Validate checks and a schema can say.
+func scenarioRules() []any {
+	hasItem := func(key string, item map[string]any) map[string]any {
+		return obj(map[string]any{key: map[string]any{"type": "array", "contains": item}}, key)
+	}
+	nonEmpty := func(key string) map[string]any {
+		return obj(map[string]any{key: map[string]any{"type": "array", "minItems": 1}}, key)
+	}
+	writeProbes := func(n int) map[string]any {
+		return obj(map[string]any{"probes": obj(map[string]any{"writes": map[string]any{"type": "array", "minItems": n}}, "writes")}, "probes")
+	}
+	return []any{
+		ifThen("a pod fault needs a kubernetes target",
+			hasItem("faults", map[string]any{"required": []string{"pod"}}),
+			obj(map[string]any{"target": map[string]any{"required": []string{TargetKubernetes}}}, "target")),
+		ifThen("steadyState needs a fault to protect",
+			obj(map[string]any{"checks": hasItem("slos", obj(map[string]any{"steadyState": map[string]any{"const": true}}, "steadyState"))}, "checks"),
+			nonEmpty("faults")),
+		ifThen("an rpo check needs a write probe",
+			obj(map[string]any{"checks": nonEmpty("rpo")}, "checks"),
+			writeProbes(1)),
+		ifThen("with several write probes, every rpo check names its probe",
+			writeProbes(2),
+			obj(map[string]any{"checks": obj(map[string]any{"rpo": map[string]any{"items": map[string]any{"required": []string{"probe"}}}})})),
+		localLinkRule(),
+	}
+}
+
+// linkDim is a field of LocalTarget that the local target's links depend
+// on: its values and its value when absent.
+type linkDim struct {
+	key    string
+	values []int
+	absent int
+	set    func(*LocalTarget, int)
+}
+
+// localLinkDims are the fields the links of a LocalTarget depend on.
+func localLinkDims() []linkDim {
+	upTo := func(n int) []int {
+		xs := make([]int, n)
+		for i := range xs {
+			xs[i] = i + 1
+		}
+		return xs
+	}
+	return []linkDim{
+		{"apiReplicas", upTo(MaxAPIReplicas), DefaultAPIReplicas, func(t *LocalTarget, n int) { t.APIReplicas = n }},
+		{"storeReplicas", upTo(MaxStoreReplicas), DefaultStoreReplicas, func(t *LocalTarget, n int) { t.StoreReplicas = n }},
+		{"regions", []int{0, 1, 2}, 0, func(t *LocalTarget, n int) { t.Regions = n }},
+	}
+}
+
+// eachLocalTarget calls f with every combination of the values of dims
+// and the links of the local target so configured, as its Declaration
+// gives them.
+func eachLocalTarget(dims []linkDim, f func(values []int, links []string)) {
+	values := make([]int, len(dims))
+	var walk func(i int)
+	walk = func(i int) {
+		if i == len(dims) {
+			t := LocalTarget{}
+			for j, d := range dims {
+				d.set(&t, values[j])
+			}
+			f(values, Target{Local: &t}.Declaration().Links)
+			return
+		}
+		for _, v := range dims[i].values {
+			values[i] = v
+			walk(i + 1)
+		}
+	}
+	walk(0)
+}
+
+// localLinks returns every link some local target has, in order of first
+// appearance, and for each dimension and value the links that no local
+// target with that value has. A link exists in a local target when it is
+// among all and excluded by none of its values; TestLocalLinkRule checks
+// that this is exactly its Declaration's links.
+func localLinks(dims []linkDim) (all []string, excluded []map[int][]string) {
+	possible := make([]map[int]map[string]bool, len(dims))
+	for i := range dims {
+		possible[i] = map[int]map[string]bool{}
+	}
+	eachLocalTarget(dims, func(values []int, links []string) {
+		for _, l := range links {
+			if !slices.Contains(all, l) {
+				all = append(all, l)
+			}
+			for i, v := range values {
+				if possible[i][v] == nil {
+					possible[i][v] = map[string]bool{}
+				}
+				possible[i][v][l] = true
+			}
+		}
+	})
+	excluded = make([]map[int][]string, len(dims))
+	for i, d := range dims {
+		excluded[i] = map[int][]string{}
+		for _, v := range d.values {
+			for _, l := range all {
+				if !possible[i][v][l] {
+					excluded[i][v] = append(excluded[i][v], l)
+				}
+			}
+		}
+	}
+	return all, excluded
+}
+
+// localLinkRule says which links the network faults of a scenario on the
+// local target may name: those its Declaration has for the target's
+// apiReplicas, storeReplicas and regions.
+func localLinkRule() map[string]any {
+	links := func(s map[string]any) map[string]any {
+		return obj(map[string]any{"faults": map[string]any{"items": obj(map[string]any{"network": obj(map[string]any{"link": s})})}})
+	}
+	local := func(key string, s map[string]any, required bool) map[string]any {
+		var req []string
+		if required {
+			req = []string{key}
+		}
+		l := obj(map[string]any{key: s}, req...)
+		if required {
+			return obj(map[string]any{"target": obj(map[string]any{TargetLocal: l}, TargetLocal)}, "target")
+		}
+		return obj(map[string]any{"target": obj(map[string]any{TargetLocal: l})})
+	}
+	dims := localLinkDims()
+	all, excluded := localLinks(dims)
+	rules := []any{links(map[string]any{"enum": all})}
+	for i, d := range dims {
+		for _, v := range d.values {
+			if len(excluded[i][v]) == 0 {
+				continue
+			}
+			// The value v, or absent when v is the value absent means.
+			is := local(d.key, map[string]any{"const": v}, v != d.absent)
+			rules = append(rules, ifThen(fmt.Sprintf("%s %d has none of these links", d.key, v), is, links(map[string]any{"not": map[string]any{"enum": excluded[i][v]}})))
+		}
+	}
+	isLocal := map[string]any{"anyOf": []any{
+		map[string]any{"not": map[string]any{"required": []string{"target"}}},
+		obj(map[string]any{"target": map[string]any{"required": []string{TargetLocal}}}, "target"),
+	}}
+	return ifThen("a network fault on the local target names one of its links", isLocal, map[string]any{"allOf": rules})
 }
