@@ -424,6 +424,9 @@ func scenarioRules() []any {
 		ifThen("with several write probes, every rpo check names its probe",
 			writeProbes(2),
 			obj(map[string]any{"checks": obj(map[string]any{"rpo": map[string]any{"items": map[string]any{"required": []string{"probe"}}}})})),
+		ifThen("sync replication needs a store replica to acknowledge each write",
+			obj(map[string]any{"target": obj(map[string]any{"local": obj(map[string]any{"replication": map[string]any{"const": ReplicationSync}}, "replication")}, "local")}, "target"),
+			obj(map[string]any{"target": obj(map[string]any{"local": obj(map[string]any{"storeReplicas": map[string]any{"not": map[string]any{"const": 0}}})})})),
 		localLinkRule(),
 	}
 }

@@ -191,7 +191,6 @@ var schemaCannotSee = map[string]string{
 	"routes-many":           "a route an SLO names must be a request's name: a value against others of the document",
 	"template-loops":        "what a template does when run",
 	"template":              "template syntax and the fields a template may use",
-	"lone-store-sync":       "sync replication needs storeReplicas of 1 or more: a rule between two fields",
 	"exec-command-template": "the folders and URLs an exec command names are the target's",
 }
 
