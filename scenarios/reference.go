@@ -29,7 +29,8 @@ func Reference() ([]byte, error) {
 	b.WriteString("# Scenario reference\n\n")
 	b.WriteString("Generated from the JSON Schema of the scenario format (`gameday schema`); do not edit: run\n")
 	b.WriteString("`gameday schema --markdown > docs/scenario-reference.md`. `gameday validate` is the authority: it\n")
-	b.WriteString("also checks what a schema cannot (names that refer to each other, units of objectives, bounds).\n\n")
+	b.WriteString("also checks what a schema cannot (names unique within a list, names that refer to each other,\n")
+	b.WriteString("PromQL and template syntax, the folders and URLs an exec command names).\n\n")
 	b.WriteString("Durations are Go durations (`30s`, `1m30s`, `250ms`); rates are `<count>/<period>` (`200/s`,\n")
 	b.WriteString("`50/100ms`); objectives are `<op> <value>` (`>= 0.99`, `>= 99.5%`, `<= 300ms`).\n")
 	queue := []string{strings.TrimPrefix(doc.Ref, "#/$defs/")}
@@ -82,8 +83,26 @@ func Reference() ([]byte, error) {
 				fmt.Fprintf(&b, "\nExactly one of %s.\n", strings.Join(alts, ", "))
 			}
 		}
+		if rules := ruleTexts(def); len(rules) > 0 {
+			b.WriteString("\nRules between its keys (the schema's `allOf`):\n\n")
+			for _, r := range rules {
+				fmt.Fprintf(&b, "- %s\n", r)
+			}
+		}
 	}
 	return b.Bytes(), nil
+}
+
+// ruleTexts are the descriptions of def's rules (allOf), in order.
+func ruleTexts(def map[string]any) []string {
+	all, _ := def["allOf"].([]any)
+	var out []string
+	for _, r := range all {
+		if d, ok := r.(map[string]any)["description"].(string); ok && d != "" {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // typeText renders the type of a property and returns the objects it
