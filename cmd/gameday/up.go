@@ -61,11 +61,14 @@ func (o *upOptions) run(ctx context.Context, st *state) error {
 	if o.apiReplicas < 1 || o.apiReplicas > scenarios.MaxAPIReplicas {
 		return usagef("--api-replicas %d: want 1 to %d", o.apiReplicas, scenarios.MaxAPIReplicas)
 	}
-	if o.storeReplicas < 1 || o.storeReplicas > scenarios.MaxStoreReplicas {
-		return usagef("--store-replicas %d: want 1 to %d", o.storeReplicas, scenarios.MaxStoreReplicas)
+	if o.storeReplicas < 0 || o.storeReplicas > scenarios.MaxStoreReplicas {
+		return usagef("--store-replicas %d: want 0 (a lone primary) to %d", o.storeReplicas, scenarios.MaxStoreReplicas)
 	}
 	if o.replication != string(scenarios.ReplicationAsync) && o.replication != string(scenarios.ReplicationSync) {
 		return usagef("--replication %q: want async or sync", o.replication)
+	}
+	if o.storeReplicas == 0 && o.replication == string(scenarios.ReplicationSync) {
+		return usagef("--replication sync needs --store-replicas 1 or more: no replica would acknowledge a write")
 	}
 	bin, binArgs := st.refappCommand(o.refapp)
 	cfg := local.Refapp{
