@@ -29,8 +29,8 @@ const (
 // starts with ErrCanceled's text; see Run), OutcomeDropped for the record
 // of a hit Run dropped (see Dropped), and OutcomeTransportError for
 // everything else: no response (code 0), a code outside 200-599, or a
-// 2xx/3xx whose body failed to arrive (timeout, reset). Vegeta sets Error
-// for every code outside 2xx/3xx, so the code decides first.
+// 2xx/3xx whose body failed to arrive (timeout, reset). Run, like Vegeta,
+// sets Error for every code outside 2xx/3xx, so the code decides first.
 func Outcome(r *vegeta.Result) string {
 	switch c := r.Code; {
 	case Dropped(r):

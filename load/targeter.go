@@ -70,7 +70,7 @@ type headerField struct {
 }
 
 // targeter builds the targets of one entry of a mix. It is safe for
-// concurrent use: Vegeta's workers call it concurrently.
+// concurrent use: a stream's workers call it concurrently.
 type targeter struct {
 	// static is the target of an entry without templates; next copies
 	// it without rendering anything.

@@ -22,11 +22,10 @@ var ErrStopped = errors.New("load stream stopped")
 
 // ErrCanceled starts the Error of every result of a request Run cut when
 // its context ended (an interrupt, an abort, the run stopping the load):
-// Run rewrites such a result's Error to "<ErrCanceled>: <what Vegeta
-// said>", and Outcome returns OutcomeCanceled for it. A target's own
-// failures never start with it: Vegeta's status errors start with the
-// code ("503 Service Unavailable"), its transport errors with the method
-// ("Get \"http://…\": …").
+// Run rewrites such a result's Error to "<ErrCanceled>: <the error>", and
+// Outcome returns OutcomeCanceled for it. A target's own failures never
+// start with it: status errors start with the code ("503 Service
+// Unavailable"), transport errors with the method ("Get \"http://…\": …").
 var ErrCanceled = errors.New("canceled by gameday")
 
 // Canceled reports whether r is the result of a request Run cut (see
@@ -54,10 +53,10 @@ func markCanceled(r *vegeta.Result, stopAt time.Time) {
 	r.Error = canceledMark + r.Error
 }
 
-// connPool is the dialer of one stream's HTTP transport. It remembers every
-// connection it opened so that stopping the stream can close them all: a
-// Vegeta request carries no context, so closing its connection is the only
-// way to end it before its timeout.
+// connPool is the dialer of one stream's HTTP client. It remembers every
+// connection it opened so that stopping the stream can close them all:
+// a request in flight (fasthttp's carry no context) ends when its
+// connection closes, at once rather than at its timeout.
 type connPool struct {
 	dialer net.Dialer
 
